@@ -1,0 +1,43 @@
+"""Shared shapes of the analysis: a step of a trace, and the detector protocol."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+from workbench.records import Finding
+
+ROLES = ("perception", "computation", "reflection", "switch", "conclusion")
+
+
+@dataclass(frozen=True)
+class Step:
+    """A step: `response[char_start:char_end]`; role is one of ROLES."""
+    index: int
+    char_start: int
+    char_end: int
+    role: str
+    image_ref_count: int = 0
+
+
+class Detector(Protocol):
+    NAME: str
+    VERSION: str
+
+    def detect(self, response: str, *, question: str | None = None, steps: Sequence[Step] = (),
+               has_image: bool = False) -> list[Finding]: ...
+
+
+def step_at(steps: Sequence[Step], offset: int) -> int | None:
+    """Index of the step containing character `offset` (binary search), or None."""
+    lo, hi = 0, len(steps) - 1
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        s = steps[mid]
+        if offset < s.char_start:
+            hi = mid - 1
+        elif offset >= s.char_end:
+            lo = mid + 1
+        else:
+            return s.index
+    return None

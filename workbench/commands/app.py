@@ -1,0 +1,37 @@
+"""`workbench app`: start the Streamlit app on a store (bound to 127.0.0.1 by default)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+
+from workbench.commands import add_db_option
+from workbench.config import PROJECT_ROOT, setting
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("app", help="start the Streamlit app",
+                       description="Start the workbench app. On the default store, a missing store is "
+                                   "first filled with the synthetic demo run.")
+    add_db_option(p)
+    p.add_argument("--host", default=setting("host"), help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=int(setting("port")))
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from workbench.store import resolve_db_path
+    db = resolve_db_path(args.db)
+    if not db.exists():
+        from workbench.demo import build_demo
+        print(f"workbench app: no store at {db}; building the synthetic demo run first")
+        build_demo(db)
+    env = dict(os.environ, WORKBENCH_DB=str(db))
+    cmd = [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "app.py"),
+           "--server.address", args.host, "--server.port", str(args.port),
+           "--server.headless", "true", "--browser.gatherUsageStats", "false",
+           "--server.fileWatcherType", "none"]
+    print(f"workbench app: serving {db} at http://{args.host}:{args.port}/", flush=True)
+    return subprocess.call(cmd, env=env)

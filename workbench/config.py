@@ -1,0 +1,51 @@
+"""Every setting once: name, default, environment variable, help.
+
+The CLI reads defaults from here, the README's settings table is checked against it by a test,
+and nothing else in the code hard-codes these values.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = PROJECT_ROOT / "data"
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    env: str
+    default: str
+    help: str
+
+    def get(self) -> str:
+        return os.environ.get(self.env, self.default)
+
+
+SETTINGS: dict[str, Setting] = {s.name: s for s in [
+    Setting("db", "WORKBENCH_DB", str(DATA_DIR / "workbench.duckdb"),
+            "DuckDB store file used when --db is not given."),
+    Setting("lock_timeout", "WORKBENCH_LOCK_TIMEOUT", "120",
+            "Seconds a process waits for another process's write lock on the store before giving up."),
+    Setting("sql_row_cap", "WORKBENCH_SQL_ROW_CAP", "5000",
+            "Most rows the read-only SQL console (CLI and app) returns; more are cut and flagged 'truncated'."),
+    Setting("sql_timeout", "WORKBENCH_SQL_TIMEOUT", "10",
+            "Seconds a console query may run before it is interrupted."),
+    Setting("sql_memory_limit", "WORKBENCH_SQL_MEMORY_LIMIT", "2GB",
+            "DuckDB memory limit of the read-only console."),
+    Setting("probe_dir", "WORKBENCH_PROBE_DIR", str(DATA_DIR / "probes"),
+            "Folder for per-token attention maps written by `workbench probe` (referenced from the store)."),
+    Setting("host", "WORKBENCH_HOST", "127.0.0.1", "Address the app binds to."),
+    Setting("port", "WORKBENCH_PORT", "8501", "Port the app listens on."),
+]}
+
+
+def setting(name: str) -> str:
+    return SETTINGS[name].get()
+
+
+def default_db_path() -> Path:
+    return Path(setting("db"))

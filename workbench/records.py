@@ -1,0 +1,88 @@
+"""Typed records: the shapes that cross module boundaries (importers, runner -> store -> views).
+
+Column meanings are documented once, in workbench/store/schema_docs.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SAMPLE_FIELDS = ("sample_id", "question", "response", "final_answer", "ground_truth", "correct",
+                 "benchmark", "subset", "model", "image_ids", "n_images", "finish_reason",
+                 "prompt_tokens", "completion_tokens", "status", "error", "metadata",
+                 "source_file", "source_line")
+
+
+@dataclass
+class SampleRecord:
+    """One trace as written to `samples` (run_id is given separately)."""
+    sample_id: str
+    question: str | None = None
+    response: str | None = None
+    final_answer: str | None = None
+    ground_truth: str | None = None
+    correct: bool | None = None
+    benchmark: str | None = None
+    subset: str | None = None
+    model: str | None = None
+    image_ids: list[str] = field(default_factory=list)
+    n_images: int = 0
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    status: str = "ok"
+    error: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    source_file: str | None = None
+    source_line: int | None = None
+
+    def as_row(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class RunRecord:
+    run_id: str
+    name: str
+    model: str | None = None
+    source: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    synthetic: bool = False
+
+
+@dataclass
+class Finding:
+    """One detector finding (a row of `flags`, without run/sample/version)."""
+    detector: str
+    severity: str
+    score: float
+    char_start: int | None = None
+    char_end: int | None = None
+    step_index: int | None = None
+    evidence: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+    tier: str = "text"
+
+
+def slugify_run(name: str) -> str:
+    """Run id from a run name: lowercase, [a-z0-9._-], never empty."""
+    slug = re.sub(r"[^a-z0-9._-]+", "-", name.strip().lower()).strip("-.")
+    return slug or "run"
+
+
+def content_hash(row: dict[str, Any]) -> str:
+    """Hash of the stored fields of a sample (analysis is redone when it changes)."""
+    h = hashlib.blake2b(digest_size=12)
+    for key in SAMPLE_FIELDS:
+        if key in ("source_file", "source_line"):
+            continue
+        v = row.get(key)
+        h.update(key.encode())
+        h.update(b"\x00")
+        h.update(json.dumps(v, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8", "surrogatepass"))
+        h.update(b"\x01")
+    return h.hexdigest()

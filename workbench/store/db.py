@@ -1,0 +1,110 @@
+"""One connection factory for the store.
+
+Concurrency design (DuckDB allows one process to hold a file read-write, and then refuses every
+other process, even read-only ones):
+
+- Nobody keeps the store open. Every process (app, `workbench import`, `run`, `analyze`) opens
+  the file for one unit of work and closes it straight after, so the lock is held for
+  milliseconds to a few seconds.
+- Opening retries with backoff while another process holds the lock, up to `lock_timeout`
+  seconds, then raises `StoreBusy` with a readable message. Nothing fails just because the app is
+  open while an import runs, or the other way round.
+- Long jobs commit in bounded batches (a model run commits per sample, analysis per chunk), and
+  release the lock between batches so the app gets its turn.
+- Inside one process, DuckDB refuses two connections to one file with different configurations
+  (the locked SQL console uses a read-only, no-external-access one), so opens are serialised by a
+  process-wide lock.
+- The app caches query results keyed by `store_fingerprint()` (size and mtime of the file and its
+  WAL), so new data shows after a refresh and nothing stale is served.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from workbench.config import default_db_path, setting
+from workbench.errors import StoreBusy, WorkbenchError
+
+_PROCESS_LOCK = threading.RLock()
+_MIGRATED: set[str] = set()
+
+
+def resolve_db_path(db: str | os.PathLike | None = None) -> Path:
+    """The store file: the explicit argument, else $WORKBENCH_DB, else data/workbench.duckdb."""
+    return Path(db).expanduser() if db else default_db_path()
+
+
+def store_fingerprint(db: str | os.PathLike | None = None) -> tuple:
+    """Changes whenever the store's contents may have changed (used as a cache key)."""
+    path = resolve_db_path(db)
+    parts: list = [str(path)]
+    for p in (path, Path(str(path) + ".wal")):
+        try:
+            st = p.stat()
+            parts += [st.st_size, st.st_mtime_ns]
+        except FileNotFoundError:
+            parts += [None, None]
+    return tuple(parts)
+
+
+def _is_lock_conflict(exc: Exception) -> bool:
+    text = str(exc)
+    return "Could not set lock" in text or "Conflicting lock" in text
+
+
+def open_with_retry(path: Path, *, read_only: bool = False, config: dict | None = None,
+                    timeout: float | None = None) -> duckdb.DuckDBPyConnection:
+    """Open `path`, retrying while another process holds its lock."""
+    timeout = float(setting("lock_timeout")) if timeout is None else timeout
+    deadline = time.monotonic() + timeout
+    delay = 0.02
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only, config=config or {})
+        except duckdb.IOException as exc:
+            if not _is_lock_conflict(exc):
+                raise WorkbenchError(f"cannot open store {path}: {exc}") from exc
+            if time.monotonic() >= deadline:
+                raise StoreBusy(
+                    f"the store {path} is locked by another process (an import, run or analysis) "
+                    f"and stayed locked for {timeout:.0f} s; wait for it to finish and try again, "
+                    f"or raise WORKBENCH_LOCK_TIMEOUT") from exc
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 1.6, 0.5)
+
+
+@contextmanager
+def connect(db: str | os.PathLike | None = None, *, timeout: float | None = None,
+            migrate: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-write connection to the store for one unit of work; closed on exit.
+
+    Creates the file and applies pending migrations the first time a process opens it.
+    Use `with connect(db) as con: con.begin(); ...; con.commit()` for transactional writes.
+    """
+    path = resolve_db_path(db)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _PROCESS_LOCK:
+        con = open_with_retry(path, timeout=timeout)
+        try:
+            if migrate and str(path) not in _MIGRATED:
+                from workbench.store.migrations import apply_migrations
+                apply_migrations(con)
+                _MIGRATED.add(str(path))
+            yield con
+        finally:
+            con.close()
+
+
+@contextmanager
+def process_lock() -> Iterator[None]:
+    """Hold the in-process store lock (for the console's differently configured connection)."""
+    with _PROCESS_LOCK:
+        yield

@@ -1,0 +1,139 @@
+"""What every stored column means: the documented, stable SQL-facing contract.
+
+`workbench schema` prints this as Markdown (the README's schema reference is that output), and
+tests/unit/test_schema_docs.py checks that every column in a freshly migrated store is described
+here and that nothing described here is missing from the store. Add a table or column in a new
+migration and describe it here in the same change.
+"""
+
+from __future__ import annotations
+
+TABLES: dict[str, tuple[str, dict[str, str]]] = {
+    "schema_migrations": ("One row per applied migration.", {
+        "version": "Migration number (NNNN of the file name).",
+        "name": "Migration name.",
+        "applied_at": "When it was applied to this store.",
+    }),
+    "runs": ("One row per run: an imported result file set or a model run.", {
+        "run_id": "Stable id of the run (slug of its name); the key every other table uses.",
+        "name": "Human name given with --run (default: the source file's stem).",
+        "model": "Model that produced the traces, when known (most common `samples.model`).",
+        "source": "Where the run came from: importer format and file paths, or `run:<backend>`.",
+        "created_at": "When the run was first created in this store.",
+        "updated_at": "When the run's samples were last written.",
+        "settings": "JSON: generation settings or import options (format, --map, image root, ...).",
+        "n_samples": "Number of samples in the run.",
+        "n_with_image": "Samples that had at least one image in the prompt.",
+        "n_correct": "Samples with `correct = true`.",
+        "n_graded": "Samples whose `correct` is known (true or false).",
+        "n_failed": "Samples whose status is `failed` (a model run could not produce them).",
+        "synthetic": "True for the project's generated demo data (never real model output).",
+    }),
+    "samples": ("One row per trace: a question (with images) and the model's raw response.", {
+        "run_id": "Run this sample belongs to (`runs.run_id`).",
+        "sample_id": "The id given in the source (`id`, `index`, `doc_id`, ...), unique in the run.",
+        "question": "The prompt text as given to the model.",
+        "response": "The raw trace, exactly as produced: never truncated or rewritten.",
+        "final_answer": "The answer as the source gives it (e.g. a second-turn answer or filtered response).",
+        "ground_truth": "The reference answer, when known.",
+        "correct": "Whether the source graded the answer correct (NULL when ungraded).",
+        "benchmark": "Benchmark name, when known.",
+        "subset": "Benchmark subset / category, when known.",
+        "model": "Model that wrote this response, when known.",
+        "image_ids": "List of `images.image_id` given with the prompt, in order (missing ones included).",
+        "n_images": "Number of images the model was given (may exceed stored images when files are absent).",
+        "finish_reason": "`eos`, `length` (hit max_new_tokens), `error`, or NULL when unknown.",
+        "prompt_tokens": "Prompt length in tokens, when known.",
+        "completion_tokens": "Response length in tokens, when known.",
+        "status": "`ok`, `partial` (generation still running or interrupted) or `failed`.",
+        "error": "Why a sample failed (model runs), else NULL.",
+        "metadata": "JSON object keeping every source field the importer did not map to a column.",
+        "source_file": "File the sample was imported from (NULL for model runs).",
+        "source_line": "Line (JSONL/CSV) or row number (arrays, Parquet, XLSX) in that file.",
+        "content_hash": "Hash of the stored fields; analysis re-runs when it changes.",
+        "updated_at": "When this row was last written.",
+    }),
+    "images": ("Images, content-hashed and stored once; missing files are recorded, not dropped.", {
+        "image_id": "`sha256:<hex>` of the bytes, or `missing:<hash of the reference>` when the file was absent.",
+        "missing": "True when the referenced image could not be read.",
+        "width": "Width in pixels (NULL when missing).",
+        "height": "Height in pixels (NULL when missing).",
+        "format": "Image format (PNG, JPEG, ...).",
+        "n_bytes": "Size of the stored bytes.",
+        "original_ref": "The reference as the source gave it (path, URL, dataset note or `data:` URI prefix).",
+        "created_at": "When the image was first stored.",
+    }),
+    "image_blobs": ("The bytes of each present image (kept apart so `images` stays light to scan).", {
+        "image_id": "`images.image_id`.",
+        "data": "The original file bytes.",
+    }),
+    "steps": ("Steps of each trace: paragraphs, long ones split at discourse markers.", {
+        "run_id": "Run.",
+        "sample_id": "Sample.",
+        "step_index": "0-based position of the step in the trace.",
+        "char_start": "Offset of the step's first character in `samples.response` (Python str index).",
+        "char_end": "Offset one past its last character: `response[char_start:char_end]` is the step.",
+        "role": "`perception`, `computation`, `reflection`, `switch` or `conclusion`.",
+        "n_chars": "Length of the step in characters.",
+        "image_ref_count": "References to the image in the step (\"the image shows\", \"in the figure\", ...).",
+        "token_start": "First token of the step, when tokens are stored (model runs), else NULL.",
+        "token_end": "One past its last token, when tokens are stored, else NULL.",
+        "analyzer_version": "Version of the step segmenter that wrote the row.",
+    }),
+    "trace_stats": ("Per-trace measures from the analysis.", {
+        "run_id": "Run.",
+        "sample_id": "Sample.",
+        "n_steps": "Number of steps.",
+        "n_switches": "Thought switches (\"Alternatively\", \"Another approach\", ...).",
+        "n_reflections": "Reflection / verification steps (\"Wait\", \"Let me double-check\", ...).",
+        "n_candidates": "Distinct candidate answers the trace proposes along the way.",
+        "extracted_answer": "Final answer extracted from the trace (NULL when none).",
+        "answer_source": "Where it came from: `final_answer_block`, `boxed`, `answer_is`, `option_letter`.",
+        "extracted_correct": "Extracted answer vs ground truth (letters exact, numbers with tolerance); NULL when ungraded.",
+        "truncated": "No final answer and stopped mid-sentence, or finish_reason = length.",
+        "n_chars": "Length of the response in characters.",
+        "analyzer_version": "Version of the analysis that wrote the row.",
+    }),
+    "flags": ("Detector findings: one row per finding (a sample is flagged by a detector iff it has a row).", {
+        "run_id": "Run.",
+        "sample_id": "Sample.",
+        "detector": "`language_mixing`, `repetition_loop` or `grounding_loss`.",
+        "detector_version": "Version of the detector that produced the finding.",
+        "finding_index": "0-based number of the finding within (sample, detector).",
+        "tier": "Evidence tier: `text` (from the trace text), `attention` or `visual_dependence` (probe).",
+        "step_index": "Step where the finding starts (`steps.step_index`).",
+        "char_start": "Start offset of the flagged span in `samples.response`.",
+        "char_end": "End offset (exclusive) of the flagged span.",
+        "severity": "Detector-specific: mixing `word`/`sentence`/`drift`; loops `loop`/`runaway` (ran into the end) / `cycle`; grounding `cannot_see`/`decline`/`low_reliance`.",
+        "score": "Detector-specific strength in [0, 1]; higher is worse (see README, Detectors).",
+        "evidence": "Short excerpt or description of what was found.",
+        "details": "JSON with the detector's measurements (period, copies, chars wasted, language, share, ...).",
+    }),
+    "analysis_status": ("Which (sample, detector) pairs are analysed, for resumable, idempotent analysis.", {
+        "run_id": "Run.",
+        "sample_id": "Sample.",
+        "detector": "Detector name (or `steps` for segmentation and trace stats).",
+        "detector_version": "Version that analysed it; a new version re-analyses.",
+        "content_hash": "`samples.content_hash` at analysis time; a changed sample is re-analysed.",
+        "analyzed_at": "When.",
+    }),
+    "tags": ("Researchers' tags and free-text notes on a sample or one of its steps.", {
+        "tag_id": "Id.",
+        "run_id": "Run.",
+        "sample_id": "Sample.",
+        "step_index": "Step the note is about, or NULL for the whole sample.",
+        "tag": "Short label (e.g. `hallucination`, `good-example`), or NULL for a plain note.",
+        "note": "Free text, or NULL.",
+        "created_at": "When it was written.",
+    }),
+}
+
+
+def markdown() -> str:
+    """The schema reference as Markdown (README section 'Schema reference')."""
+    out = []
+    for table, (about, cols) in TABLES.items():
+        out.append(f"#### `{table}`\n\n{about}\n\n| column | meaning |\n|---|---|")
+        out += [f"| `{c}` | {d} |" for c, d in cols.items()]
+        out.append("")
+    return "\n".join(out)
