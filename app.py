@@ -1,0 +1,34 @@
+"""Streamlit entry: `workbench app` (or `streamlit run app.py`). Routes to the pages in pages/.
+
+Pages are thin: widgets and layout only; data comes from workbench.ui (cached, store-aware) and
+HTML/figures from workbench.viz. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+st.set_page_config(page_title="QVQ trace workbench", page_icon="🔎", layout="wide")
+
+PAGES_DIR = Path(__file__).parent / "pages"
+# (file, title, icon, url path). A page file that does not exist yet is skipped.
+PAGE_SPECS = [
+    ("overview.py", "Overview", "📊", "overview"),
+    ("traces.py", "Traces", "📜", "traces"),
+    ("trace.py", "Trace view", "🔍", "trace"),
+    ("compare.py", "Compare", "⚖️", "compare"),
+    ("failures.py", "Failures", "🚩", "failures"),
+    ("clusters.py", "Clusters", "🧩", "clusters"),
+    ("sql.py", "SQL", "🗄️", "sql"),
+    ("run.py", "Run model", "🚀", "run"),
+]
+
+pages = [st.Page(str(PAGES_DIR / f), title=t, icon=i, url_path=u, default=(u == "overview"))
+         for f, t, i, u in PAGE_SPECS if (PAGES_DIR / f).exists()]
+nav = st.navigation(pages)
+from workbench.ui.shell import sidebar_footer  # noqa: E402
+
+sidebar_footer()
+nav.run()
