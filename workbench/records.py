@@ -5,8 +5,6 @@ Column meanings are documented once, in workbench/store/schema_docs.py.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -72,17 +70,3 @@ def slugify_run(name: str) -> str:
     """Run id from a run name: lowercase, [a-z0-9._-], never empty."""
     slug = re.sub(r"[^a-z0-9._-]+", "-", name.strip().lower()).strip("-.")
     return slug or "run"
-
-
-def content_hash(row: dict[str, Any]) -> str:
-    """Hash of the stored fields of a sample (analysis is redone when it changes)."""
-    h = hashlib.blake2b(digest_size=12)
-    for key in SAMPLE_FIELDS:
-        if key in ("source_file", "source_line"):
-            continue
-        v = row.get(key)
-        h.update(key.encode())
-        h.update(b"\x00")
-        h.update(json.dumps(v, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8", "surrogatepass"))
-        h.update(b"\x01")
-    return h.hexdigest()

@@ -14,7 +14,7 @@ from typing import Any, Iterable
 import duckdb
 import pyarrow as pa
 
-from workbench.records import SAMPLE_FIELDS, RunRecord, content_hash
+from workbench.records import SAMPLE_FIELDS, RunRecord
 
 SAMPLES_SCHEMA = pa.schema([
     ("sample_id", pa.string()), ("question", pa.string()), ("response", pa.string()),
@@ -54,15 +54,22 @@ def samples_table(rows: Iterable[dict[str, Any]]) -> pa.Table:
             elif key == "n_images":
                 v = int(v or 0)
             cols[key].append(v)
-        cols["content_hash"].append(row.get("content_hash") or content_hash(row))
+        cols["content_hash"].append(None)  # computed by DuckDB in upsert_samples
     return pa.table(cols, schema=SAMPLES_SCHEMA)
+
+
+# Hash of the stored fields (not the source position): analysis re-runs when it changes.
+_HASHED = [c for c in SAMPLES_SCHEMA.names if c not in ("source_file", "source_line", "content_hash")]
+_HASH_SQL = "md5(concat_ws(chr(31), " + ", ".join(
+    f"coalesce(CAST({c} AS VARCHAR), chr(0))" for c in _HASHED) + "))"
 
 
 def upsert_samples(con: duckdb.DuckDBPyConnection, run_id: str, table: pa.Table) -> dict[str, int]:
     """Insert new samples, replace changed ones, leave identical ones. Returns counts."""
     con.register("_incoming", table)
     try:
-        con.execute("CREATE OR REPLACE TEMP TABLE _new AS SELECT * FROM _incoming")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _new AS SELECT * REPLACE ({_HASH_SQL} AS content_hash) "
+                    "FROM _incoming")
     finally:
         con.unregister("_incoming")
     dup = con.execute("SELECT sample_id, count(*) c FROM _new GROUP BY 1 HAVING c > 1 LIMIT 1").fetchone()
