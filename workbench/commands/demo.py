@@ -1,0 +1,24 @@
+"""`workbench demo`: build the synthetic demo run into a store."""
+
+from __future__ import annotations
+
+import argparse
+
+from workbench.commands import add_db_option
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="load the synthetic demo run (data/demo) into the store",
+                       description="Import and analyse the demo run: traces written by the project and images "
+                                   "drawn by code (labelled synthetic), one per failure mode plus hard negatives. "
+                                   "Idempotent.")
+    add_db_option(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from workbench.demo import build_demo
+    from workbench.store import resolve_db_path
+    run_id = build_demo(args.db)
+    print(f"demo run '{run_id}' is in {resolve_db_path(args.db)}")
+    return 0
