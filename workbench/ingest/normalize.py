@@ -20,6 +20,8 @@ from typing import Any
 from workbench.errors import InputError
 
 EXCEL_CELL_LIMIT = 32767
+_BASE64 = re.compile(r"^[A-Za-z0-9+/=\s]{64,}$")
+_IMAGE_EXT = re.compile(r"\.(png|jpe?g|gif|bmp|webp|tiff?)$", re.I)
 
 # column -> source field names tried in order (generic flavour)
 GENERIC_FIELDS: dict[str, tuple[str, ...]] = {
@@ -207,7 +209,7 @@ def normalize(raw: dict[str, Any], *, flavour: str, mapping: dict[str, str], whe
 
     refs = _image_refs(images_value)
     if flavour == "vlmevalkit":
-        refs = ["base64:" + r if not r.startswith(("data:", "/", ".")) and len(r) > 200 else r for r in refs]
+        refs = ["base64:" + r if _BASE64.match(r) and not _IMAGE_EXT.search(r) else r for r in refs]
     if n_images_hint and len(refs) < n_images_hint:
         # the model saw images that the source does not carry: keep them as missing, with the note
         refs += [f"note:{note or 'image not included in the source'}#{i + 1}"
