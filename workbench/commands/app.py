@@ -32,6 +32,6 @@ def run(args: argparse.Namespace) -> int:
     cmd = [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "app.py"),
            "--server.address", args.host, "--server.port", str(args.port),
            "--server.headless", "true", "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none"]
+           "--server.fileWatcherType", "none", "--client.toolbarMode", "minimal"]
     print(f"workbench app: serving {db} at http://{args.host}:{args.port}/", flush=True)
     return subprocess.call(cmd, env=env)

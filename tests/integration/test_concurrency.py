@@ -1,0 +1,128 @@
+"""The store is shared by processes: the app stays open while imports write, nothing is lost.
+
+Every process opens the store for one unit of work and retries while another holds the lock
+(workbench/store/db.py). These tests use real second processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from workbench.store import connect
+
+ROOT = Path(__file__).resolve().parents[2]
+WB = [sys.executable, "-m", "workbench.cli"]
+HOLD = """
+import sys, time
+from workbench.store import connect
+with connect(sys.argv[1]) as con:
+    con.execute("BEGIN")
+    con.execute("INSERT INTO runs (run_id, name) VALUES ('holder', 'holder')")
+    print("holding", flush=True)
+    time.sleep(float(sys.argv[2]))
+    con.execute("COMMIT")
+"""
+
+
+def jsonl(path: Path, n: int, prefix: str) -> Path:
+    path.write_text("".join(json.dumps({"id": f"{prefix}{i}", "response": f"trace {i}"}) + "\n" for i in range(n)))
+    return path
+
+
+def hold_store(db: Path, seconds: float) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(db), str(seconds)], stdout=subprocess.PIPE, text=True,
+                            cwd=ROOT)
+    assert proc.stdout.readline().strip() == "holding"
+    return proc
+
+
+def test_import_waits_for_another_writer_and_loses_nothing(tmp_path, tmp_db):
+    with connect(tmp_db):
+        pass
+    holder = hold_store(tmp_db, 2.5)
+    start = time.monotonic()
+    out = subprocess.run(WB + ["import", str(jsonl(tmp_path / "a.jsonl", 50, "a")), "--db", str(tmp_db)],
+                         capture_output=True, text=True, cwd=ROOT)
+    waited = time.monotonic() - start
+    assert holder.wait(10) == 0
+    assert out.returncode == 0, out.stderr
+    assert waited > 1.0  # it really had to wait for the lock
+    with connect(tmp_db) as con:
+        assert con.execute("SELECT count(*) FROM samples").fetchone() == (50,)
+        assert con.execute("SELECT run_id FROM runs ORDER BY 1").fetchall() == [("a",), ("holder",)]
+
+
+def test_readers_wait_too(tmp_path, tmp_db):
+    with connect(tmp_db):
+        pass
+    holder = hold_store(tmp_db, 1.5)
+    out = subprocess.run(WB + ["sql", "SELECT count(*) AS n FROM runs", "--db", str(tmp_db), "--format", "csv"],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert holder.wait(10) == 0
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["n", "1"]  # saw the holder's committed row
+
+
+def test_lock_timeout_gives_a_clear_message(tmp_path, tmp_db):
+    with connect(tmp_db):
+        pass
+    holder = hold_store(tmp_db, 3)
+    out = subprocess.run(WB + ["import", str(jsonl(tmp_path / "b.jsonl", 3, "b")), "--db", str(tmp_db)],
+                         capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, WORKBENCH_LOCK_TIMEOUT="0.5"))
+    holder.wait(10)
+    assert out.returncode == 1
+    assert "locked by another process" in out.stderr and "Traceback" not in out.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.browser
+def test_app_stays_up_while_import_writes_and_shows_new_data_after_refresh(tmp_path, tmp_db, artifacts_dir):
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("Debian chromium is not installed (scripts/setup.sh installs it)")
+    from playwright.sync_api import sync_playwright
+    subprocess.run(WB + ["import", str(jsonl(tmp_path / "first.jsonl", 5, "f")), "--db", str(tmp_db)],
+                   check=True, capture_output=True, cwd=ROOT)
+    port = free_port()
+    app = subprocess.Popen(WB + ["app", "--db", str(tmp_db), "--port", str(port)], cwd=ROOT,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=[
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{port}/")
+            page.get_by_text("Runs", exact=True).wait_for(timeout=30000)
+            page.get_by_text("first", exact=True).first.wait_for(state="attached", timeout=30000)
+            # an import in another process while the app is open and has read the store
+            out = subprocess.run(WB + ["import", str(jsonl(tmp_path / "second.jsonl", 7, "s")), "--db", str(tmp_db)],
+                                 capture_output=True, text=True, cwd=ROOT)
+            assert out.returncode == 0, out.stderr
+            page.reload()
+            page.get_by_text("second", exact=True).first.wait_for(state="attached", timeout=30000)
+            page.screenshot(path=str(artifacts_dir / "concurrency-after-import.png"), full_page=True)
+            assert page.get_by_text("Traceback").count() == 0
+            browser.close()
+    finally:
+        os.killpg(app.pid, 15)
+        app.wait(10)
