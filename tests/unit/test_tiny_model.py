@@ -1,0 +1,49 @@
+"""The tiny Qwen2-VL loads through the real loading path and generates with an image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+pytestmark = pytest.mark.models
+
+
+def test_tiny_model_builds_loads_and_generates(tmp_path: Path) -> None:
+    from PIL import Image
+    from workbench.cli import main
+    from workbench.models.loader import load_model
+    out = tmp_path / "tiny"
+    assert main(["tiny-model", "--out", str(out)]) == 0
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "preprocessor_config.json"):
+        assert (out / name).exists(), name
+    lm = load_model(out, dtype="float32")
+    assert lm.model.config.model_type == "qwen2_vl" and lm.device == "cpu"
+    msgs = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "How many?"}]}]
+    text = lm.processor.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
+    assert "<|vision_start|><|image_pad|><|vision_end|>" in text
+    inp = lm.processor(text=[text], images=[Image.new("RGB", (90, 70), "red")], return_tensors="pt")
+    n_img = int((inp["input_ids"] == lm.model.config.image_token_id).sum())
+    assert n_img == int(inp["image_grid_thw"].prod()) // 4 > 0
+    gen = lm.model.generate(**inp, max_new_tokens=5, do_sample=False)
+    assert gen.shape[1] == inp["input_ids"].shape[1] + 5 or lm.tokenizer.eos_token_id in gen[0].tolist()
+
+
+def test_tiny_model_flexible_shape(tmp_path: Path) -> None:
+    from workbench.models.tiny import build_tiny_model
+    from workbench.models.loader import load_model
+    out = build_tiny_model(tmp_path / "t16", layers=3, heads=16, kv_heads=4, hidden=256)
+    lm = load_model(out, dtype="float32")
+    tc = lm.model.config.text_config
+    assert (tc.num_hidden_layers, tc.num_attention_heads, tc.num_key_value_heads) == (3, 16, 4)
+
+
+def test_missing_model_path_is_a_clear_error(tmp_path: Path) -> None:
+    from workbench.errors import WorkbenchError
+    from workbench.models.loader import load_model
+    with pytest.raises(WorkbenchError, match="does not exist|no config.json"):
+        load_model(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(WorkbenchError, match="no config.json"):
+        load_model(tmp_path / "empty")
