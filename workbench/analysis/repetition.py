@@ -1,0 +1,218 @@
+"""Repetition-loop detector: verbatim tandem repeats and near-verbatim cycles across steps.
+
+Verbatim loops. The trace is cut into units at sentence ends and line breaks (one C-speed
+regex pass); each unit (whitespace-trimmed) gets an integer id. A loop is a block of p
+consecutive units (p = 1..MAX_PERIOD) repeated back to back at least 3 times. Because cutting a
+periodic string at fixed characters yields a periodic unit sequence, this finds sentence loops,
+alternating line pairs and inline expressions that contain a period or a break. Units longer
+than LONG_UNIT characters (an expression repeated with no break) are also cut into
+whitespace tokens and searched the same way. Only traces where some unit occurs 3+ times are
+searched at all, so the cost is linear in the text.
+
+Content rule: the repeated block must carry real content (>= MIN_BLOCK_ALNUM letters or digits
+for 3 copies; shorter blocks need >= 5 copies); separators, ellipses and table rules never
+count. Enumerations and tables do not repeat verbatim (their values change), so they are not
+flagged. A check repeated two times is not a loop (3+ copies back to back are).
+
+Near-verbatim cycles. Steps whose normalised text (lowercase, punctuation and spacing folded,
+numbers kept) is identical or nearly so (difflib ratio >= 0.9 on a shared signature) and that
+come back 3+ times, not necessarily consecutively, are a `cycle`.
+
+Each finding: char_start = onset (first character of the first copy), char_end = end of the
+last copy; details: period_chars, period_units, copies, chars_wasted ((copies - 1) x period),
+ran_to_end (nothing but a partial copy follows). Severity: `runaway` (ran to the end of the
+trace), `loop` (escaped), `cycle`. Score: share of the trace wasted in the loop, 0..1.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections import Counter
+from typing import Sequence
+
+from workbench.analysis.base import Step, step_at
+from workbench.records import Finding
+
+NAME = "repetition_loop"
+VERSION = "repetition-1"
+
+MAX_PERIOD = 12          # units per repeated block
+MIN_COPIES = 3
+MIN_BLOCK_ALNUM = 8      # letters/digits a block needs to count with 3 copies
+SHORT_BLOCK_COPIES = 5   # blocks with fewer letters/digits (>= 4) need this many copies
+LONG_UNIT = 400
+_UNIT = re.compile(r"[^.!?。！？\n]*(?:[.!?。！？]+|\n|$)")
+_TOKEN = re.compile(r"\S+")
+_ALNUM = re.compile(r"[^\W_]")
+_NORM = re.compile(r"[\W_]+")
+_CHAR_LOOP = re.compile(r"(.{2,120}?)\1{2,}", re.S)   # only run on long units with few spaces
+CYCLE_MIN_COPIES = 4     # near-verbatim steps: a restated check (2-3 times) is not a loop
+
+
+def _units(text: str, base: int) -> tuple[list[int], list[int], list[str]]:
+    starts, ends, keys = [], [], []
+    for m in _UNIT.finditer(text):
+        a, b = m.start(), m.end()
+        if a == b:
+            continue
+        seg = m.group(0)
+        key = seg.strip()
+        if not key:
+            continue
+        lead = len(seg) - len(seg.lstrip())
+        starts.append(base + a + lead)
+        ends.append(base + a + lead + len(key))
+        keys.append(key)
+    return starts, ends, keys
+
+
+def _tandem_runs(ids: list[int], max_period: int) -> list[tuple[int, int, int]]:
+    """(start index, period, copies) of maximal tandem repeats with >= MIN_COPIES copies."""
+    n = len(ids)
+    found: list[tuple[int, int, int]] = []
+    covered_until = -1
+    i = 0
+    while i < n - 2:
+        best = None
+        for p in range(1, min(max_period, (n - i) // MIN_COPIES) + 1):
+            j = i
+            while j + p < n and ids[j] == ids[j + p]:
+                j += 1
+            copies = (j - i) // p + 1
+            if copies >= MIN_COPIES:
+                best = (i, p, copies)
+                break  # smallest period wins
+        if best and i > covered_until:
+            found.append(best)
+            covered_until = best[0] + best[1] * best[2] - 1
+            i = covered_until + 1
+        else:
+            i += 1
+    return found
+
+
+def _block_alnum(keys: list[str], start: int, period: int) -> int:
+    return sum(len(_ALNUM.findall(k)) for k in keys[start:start + period])
+
+
+def _verbatim(text: str, starts: list[int], ends: list[int], keys: list[str]) -> list[tuple[int, int, int, int]]:
+    """(char_start, char_end, period_chars, copies, period_units) of verbatim loops among units."""
+    counts = Counter(keys)
+    if not counts or counts.most_common(1)[0][1] < MIN_COPIES:
+        return []
+    table: dict[str, int] = {}
+    ids = [table.setdefault(k, len(table)) for k in keys]
+    # only positions whose unit repeats can start a loop: skip quickly through unique stretches
+    out = []
+    for i, p, copies in _tandem_runs(ids, MAX_PERIOD):
+        alnum = _block_alnum(keys, i, p)
+        if alnum < 4 or (alnum < MIN_BLOCK_ALNUM and copies < SHORT_BLOCK_COPIES):
+            continue
+        a = starts[i]
+        b = ends[i + p * copies - 1]
+        period_chars = starts[i + p] - starts[i] if i + p < len(starts) else b - a
+        out.append((a, b, period_chars, copies, p))
+    return out
+
+
+def detect(response: str, *, question: str | None = None, steps: Sequence[Step] = (),
+           has_image: bool = False) -> list[Finding]:
+    """Loops in `response`: verbatim tandem repeats and near-verbatim cycles of steps."""
+    if not response or len(response) < 40:
+        return []
+    starts, ends, keys = _units(response, 0)
+    loops = _verbatim(response, starts, ends, keys)
+    for s, e, k in zip(starts, ends, keys):
+        if len(k) >= LONG_UNIT:  # an expression repeated with no sentence break inside one unit
+            ts, te, tk = [], [], []
+            for m in _TOKEN.finditer(response, s, e):
+                ts.append(m.start())
+                te.append(m.end())
+                tk.append(m.group(0))
+            found = _token_loops(ts, te, tk)
+            if len(tk) < len(k) / 20:  # no spaces to cut at (CJK text, a symbol run): character periods
+                found += _char_loops(response, s, e)
+            for a, b, pc, copies, pu in found:
+                if not any(x <= a < y for x, y, *_ in loops):
+                    loops.append((a, b, pc, copies, pu))
+    findings = []
+    tail = len(response.rstrip())
+    for a, b, period_chars, copies, period_units in sorted(loops):
+        rest = response[b:tail].strip()
+        block = response[a:a + period_chars].strip()
+        ran_to_end = not rest or (len(rest) < len(block) and block.startswith(rest))
+        wasted = period_chars * (copies - 1)
+        findings.append(Finding(
+            NAME, "runaway" if ran_to_end else "loop", round(min(1.0, wasted / max(1, len(response))), 4),
+            a, b, step_at(steps, a), _excerpt(block),
+            {"period_chars": period_chars, "period_units": period_units, "copies": copies,
+             "chars_wasted": wasted, "ran_to_end": ran_to_end}))
+    findings += _cycles(response, steps, [(f.char_start, f.char_end) for f in findings])
+    return findings
+
+
+def _token_loops(ts: list[int], te: list[int], tk: list[str]) -> list[tuple[int, int, int, int, int]]:
+    counts = Counter(tk)
+    if not counts or counts.most_common(1)[0][1] < MIN_COPIES:
+        return []
+    table: dict[str, int] = {}
+    ids = [table.setdefault(k, len(table)) for k in tk]
+    out = []
+    for i, p, copies in _tandem_runs(ids, 40):
+        alnum = _block_alnum(tk, i, p)
+        if alnum < MIN_BLOCK_ALNUM or p * copies < 6:
+            continue
+        a, b = ts[i], te[i + p * copies - 1]
+        out.append((a, b, ts[i + p] - ts[i], copies, p))
+    return out
+
+
+def _char_loops(text: str, s: int, e: int) -> list[tuple[int, int, int, int, int]]:
+    out = []
+    for m in _CHAR_LOOP.finditer(text, s, e):
+        block = m.group(1)
+        copies = (m.end() - m.start()) // len(block)
+        alnum = len(_ALNUM.findall(block))
+        if alnum < 2 or (alnum < MIN_BLOCK_ALNUM and copies < SHORT_BLOCK_COPIES) or m.end() - m.start() < 30:
+            continue
+        out.append((m.start(), m.end(), len(block), copies, None))
+    return out
+
+
+def _cycles(response: str, steps: Sequence[Step], covered: list[tuple[int, int]]) -> list[Finding]:
+    """Steps that come back near-verbatim 3+ times (not necessarily back to back)."""
+    if len(steps) < CYCLE_MIN_COPIES:
+        return []
+    groups: dict[tuple, list[tuple[Step, str]]] = {}
+    for s in steps:
+        if s.char_end - s.char_start < 60 or any(x <= s.char_start < y for x, y in covered):
+            continue
+        norm = _NORM.sub(" ", response[s.char_start:s.char_end].lower()).strip()
+        if len(norm) < 50:
+            continue
+        groups.setdefault(norm[:40], []).append((s, norm))
+    out = []
+    for members in groups.values():
+        if len(members) < CYCLE_MIN_COPIES:
+            continue
+        first = members[0][1]
+        same = [m for m in members if m[1] == first or difflib.SequenceMatcher(None, first, m[1]).quick_ratio() >= 0.85
+                and difflib.SequenceMatcher(None, first, m[1]).ratio() >= 0.85]
+        if len(same) < CYCLE_MIN_COPIES:
+            continue
+        a, b = same[0][0].char_start, same[-1][0].char_end
+        period = same[0][0].char_end - same[0][0].char_start
+        wasted = sum(m[0].char_end - m[0].char_start for m in same[1:])
+        rest = response[b:].strip()
+        out.append(Finding(NAME, "cycle", round(min(1.0, wasted / max(1, len(response))), 4), a, b,
+                           same[0][0].index, _excerpt(response[a:a + period]),
+                           {"period_chars": period, "period_units": None, "copies": len(same),
+                            "chars_wasted": wasted, "ran_to_end": not rest,
+                            "steps": [m[0].index for m in same]}))
+    return out
+
+
+def _excerpt(s: str, width: int = 100) -> str:
+    s = " ".join(s.split())
+    return s if len(s) <= width else s[: width - 1] + "…"
