@@ -1,0 +1,92 @@
+"""`workbench run`: generate traces with a model into the store (crash-safe, resumable)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from workbench.commands import add_db_option
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run a model over questions+images into the store",
+                       description="Generate traces with a model (transformers, vllm or an OpenAI-compatible "
+                                   "endpoint) and store each sample with every token's logprob and entropy. "
+                                   "Each finished sample is committed at once; partial traces are saved every "
+                                   "few seconds; --resume continues a run. Defaults: QVQ-72B-Preview's system "
+                                   "prompt and generation config.")
+    p.add_argument("--model", required=True, help="checkpoint folder, hub id, or endpoint model name")
+    p.add_argument("--data", required=True, help="questions file the importer reads, or a folder of images "
+                                                 "with one questions file")
+    p.add_argument("--run", default=None, metavar="NAME", help="run name (default: the data file's stem)")
+    p.add_argument("--backend", choices=["transformers", "vllm", "openai"], default="transformers")
+    add_db_option(p)
+    p.add_argument("--gpus", default=None, help="GPU ids, e.g. 0,1,2,3 (default: all visible; none = CPU)")
+    p.add_argument("--max-memory", default=None, help="weight budget per GPU, e.g. 75GiB")
+    p.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float16", "float32"])
+    p.add_argument("--max-new-tokens", type=int, default=None)
+    p.add_argument("--temperature", type=float, default=None)
+    p.add_argument("--top-p", type=float, default=None)
+    p.add_argument("--top-k", type=int, default=None)
+    p.add_argument("--repetition-penalty", type=float, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--top-alternatives", type=int, default=0, help="record the N most likely tokens per step")
+    p.add_argument("--system-prompt", default=None, help="default: QVQ's; '' for none")
+    p.add_argument("--resume", action="store_true", help="continue the run: skip finished samples")
+    p.add_argument("--limit", type=int, default=None, help="only the first N samples")
+    p.add_argument("--endpoint", default=None, help="openai backend: base URL, e.g. http://host:8000/v1")
+    p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="env variable holding the endpoint's API key")
+    p.add_argument("--concurrency", type=int, default=4, help="openai backend: parallel requests")
+    p.add_argument("--progress-interval", type=float, default=2.0, help="seconds between partial-trace saves")
+    p.add_argument("--detach", action="store_true", help="start a background worker process and return")
+    p.add_argument("--job-id", default=None, help=argparse.SUPPRESS)
+    p.set_defaults(func=run)
+
+
+def options_from_args(args: argparse.Namespace):  # noqa: ANN201 - RunOptions (lazy import)
+    from workbench.errors import UsageError
+    from workbench.models.backends.base import Sampling, qvq_generation_defaults
+    from workbench.models.runner import RunOptions
+    d = qvq_generation_defaults()
+    try:
+        gpus = [int(g) for g in args.gpus.split(",") if g.strip()] if args.gpus else None
+    except ValueError:
+        raise UsageError(f"--gpus takes comma-separated GPU ids like 0,1,2,3, got {args.gpus!r}") from None
+    pick = lambda v, k: d.get(k) if v is None else v  # noqa: E731
+    sampling = Sampling(max_new_tokens=pick(args.max_new_tokens, "max_new_tokens"),
+                        temperature=pick(args.temperature, "temperature"), top_p=pick(args.top_p, "top_p"),
+                        top_k=pick(args.top_k, "top_k") if args.temperature is None or args.top_k else None,
+                        repetition_penalty=pick(args.repetition_penalty, "repetition_penalty"),
+                        seed=args.seed, top_alternatives=args.top_alternatives)
+    if sampling.max_new_tokens < 1:
+        raise UsageError("--max-new-tokens must be at least 1")
+    system = d["system_prompt"] if args.system_prompt is None else (args.system_prompt or None)
+    return RunOptions(model=args.model, data=args.data, run=args.run, backend=args.backend, db=args.db,
+                      gpus=gpus, max_memory=args.max_memory, dtype=args.dtype, sampling=sampling,
+                      system_prompt=system, resume=args.resume, limit=args.limit, endpoint=args.endpoint,
+                      api_key_env=args.api_key_env, concurrency=args.concurrency,
+                      progress_interval=args.progress_interval)
+
+
+def run(args: argparse.Namespace) -> int:
+    from workbench.models import jobs
+    if args.detach:
+        from pathlib import Path
+        from workbench.store import resolve_db_path
+        argv = [a for a in sys.argv[2:] if a != "--detach"] if sys.argv[1:2] == ["run"] else None
+        if argv is None:
+            raise SystemExit("--detach is only available from the command line")
+        job_id = jobs.new_job_id()
+        pid = jobs.start_detached(argv, log_dir=resolve_db_path(args.db).parent / "logs", job_id=job_id)
+        print(f"job {job_id} started (pid {pid}); follow it on the Run page or with `workbench runs`")
+        return 0
+    opts = options_from_args(args)
+    if opts.backend == "transformers" and opts.gpus and opts.max_memory:
+        from workbench.models.planner import check_fits
+        check_fits(opts.model, len(opts.gpus), opts.max_memory, opts.sampling.max_new_tokens)
+    from workbench.models.runner import run_model
+    s = run_model(opts, job_id=args.job_id, log=lambda m: print(m, file=sys.stderr, flush=True))
+    rate = f", {s.tokens / s.seconds:.1f} tokens/s" if s.seconds else ""
+    print(f"run {s.run_id}: {s.done} done, {s.failed} failed, {s.skipped} skipped (already finished); "
+          f"{s.tokens} tokens{rate}; job {s.job_id} {s.status}")
+    return 0
