@@ -256,10 +256,11 @@ def samples() -> list[dict]:
 
     steps = ["Let me look at the image. The picture shows green circles and yellow squares on a light "
              "background. In the image I count the circles row by row."]
-    for i in range(1, 13):
+    for i in range(1, 19):
         steps.append(f"Now consider case {i}: if there were {i} circles in a row of {i + 2} positions, the "
                      f"number of arrangements would be C({i + 2}, {i}) = {math.comb(i + 2, i)}, and the total so "
-                     f"far grows accordingly.")
+                     f"far grows accordingly. Adding this case keeps the running sum consistent with the earlier "
+                     f"ones, so I carry the value {sum(math.comb(k + 2, k) for k in range(1, i + 1))} forward.")
     steps.append("So, summing everything up, I conclude there are 5 circles.\n\n" + FA % "C")
     add("decline", "counting", "images/shapes.png",
         "How many green circles are in the picture?<image 1>\n\nA. 3\nB. 4\nC. 5\nD. 7",

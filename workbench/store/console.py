@@ -16,6 +16,8 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import duckdb
@@ -80,11 +82,9 @@ def readable_error(exc: Exception) -> str:
     return text
 
 
-def run_query(sql: str, db: str | os.PathLike | None = None, *, row_cap: int | None = None,
-              timeout_s: float | None = None) -> QueryResult:
-    """Run one read-only query over the store; raise QueryRefused with a readable message."""
-    row_cap = int(setting("sql_row_cap")) if row_cap is None else row_cap
-    timeout_s = float(setting("sql_timeout")) if timeout_s is None else timeout_s
+@contextmanager
+def locked_connection(db: str | os.PathLike | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection that cannot touch files, load extensions or change settings."""
     path = resolve_db_path(db)
     if not path.exists():
         raise QueryRefused(f"there is no store at {path}: import a run first (workbench import)")
@@ -100,31 +100,40 @@ def run_query(sql: str, db: str | os.PathLike | None = None, *, row_cap: int | N
         con = open_with_retry(path, read_only=True, config=config)
         try:
             con.execute("SET lock_configuration = true")
-            query = _check_statement(con, sql)
-            timed_out = threading.Event()
-
-            def _stop() -> None:
-                timed_out.set()
-                con.interrupt()
-
-            timer = threading.Timer(timeout_s, _stop)
-            start = time.perf_counter()
-            timer.start()
-            try:
-                cur = con.execute(query)
-                columns = [d[0] for d in cur.description] if cur.description else []
-                types = [str(d[1]) for d in cur.description] if cur.description else []
-                rows = cur.fetchmany(row_cap + 1)
-            except duckdb.Error as exc:
-                if timed_out.is_set():
-                    raise QueryRefused(
-                        f"the query took longer than the {timeout_s:g} s time limit and was "
-                        f"stopped; add a LIMIT or narrow the WHERE clause") from None
-                raise QueryRefused(readable_error(exc)) from None
-            finally:
-                timer.cancel()
-            elapsed = time.perf_counter() - start
+            yield con
         finally:
             con.close()
+
+
+def run_query(sql: str, db: str | os.PathLike | None = None, *, row_cap: int | None = None,
+              timeout_s: float | None = None) -> QueryResult:
+    """Run one read-only query over the store; raise QueryRefused with a readable message."""
+    row_cap = int(setting("sql_row_cap")) if row_cap is None else row_cap
+    timeout_s = float(setting("sql_timeout")) if timeout_s is None else timeout_s
+    with locked_connection(db) as con:
+        query = _check_statement(con, sql)
+        timed_out = threading.Event()
+
+        def _stop() -> None:
+            timed_out.set()
+            con.interrupt()
+
+        timer = threading.Timer(timeout_s, _stop)
+        start = time.perf_counter()
+        timer.start()
+        try:
+            cur = con.execute(query)
+            columns = [d[0] for d in cur.description] if cur.description else []
+            types = [str(d[1]) for d in cur.description] if cur.description else []
+            rows = cur.fetchmany(row_cap + 1)
+        except duckdb.Error as exc:
+            if timed_out.is_set():
+                raise QueryRefused(
+                    f"the query took longer than the {timeout_s:g} s time limit and was "
+                    f"stopped; add a LIMIT or narrow the WHERE clause") from None
+            raise QueryRefused(readable_error(exc)) from None
+        finally:
+            timer.cancel()
+        elapsed = time.perf_counter() - start
     truncated = len(rows) > row_cap
     return QueryResult(columns, rows[:row_cap], truncated, elapsed, row_cap, types)

@@ -1,0 +1,131 @@
+"""The analysis pipeline over a real store: results, idempotence, resume, versions, exports."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow.parquet as pq
+import pytest
+
+from workbench.analysis import pipeline
+from workbench.analysis.pipeline import analyze_store
+from workbench.cli import main
+from workbench.demo import build_demo
+from workbench.errors import QueryRefused
+from workbench.exporting import export
+from workbench.store import connect
+
+
+def q(db, sql, params=()):
+    with connect(db) as con:
+        return con.execute(sql, list(params)).fetchall()
+
+
+@pytest.fixture
+def demo_db(tmp_db):
+    build_demo(tmp_db)
+    return tmp_db
+
+
+def test_demo_flags_match_what_the_demo_was_written_to_show(demo_db):
+    flagged = {(d, s) for d, s in q(demo_db, "SELECT DISTINCT detector, sample_id FROM flags")}
+    assert {s for d, s in flagged if d == "language_mixing"} == {"mix-words", "mix-drift"}
+    assert {s for d, s in flagged if d == "repetition_loop"} == {"loop-runaway", "loop-escape", "loop-inline"}
+    assert {s for d, s in flagged if d == "grounding_loss"} == {"cannot-see", "decline"}
+    sev = dict(q(demo_db, "SELECT sample_id, severity FROM flags WHERE detector = 'repetition_loop'"))
+    assert sev == {"loop-runaway": "runaway", "loop-escape": "loop", "loop-inline": "runaway"}
+    assert q(demo_db, "SELECT severity FROM flags WHERE sample_id = 'mix-drift'") == [("drift",)]
+    # every flag points into its step
+    bad = q(demo_db, """SELECT count(*) FROM flags f JOIN steps s USING (run_id, sample_id, step_index)
+                        WHERE f.char_start < s.char_start OR f.char_start >= s.char_end""")
+    assert bad == [(0,)]
+    assert q(demo_db, "SELECT count(*) FROM samples s WHERE NOT EXISTS (SELECT 1 FROM trace_stats t "
+                      "WHERE t.run_id = s.run_id AND t.sample_id = s.sample_id)") == [(0,)]
+
+
+def test_rerun_is_idempotent_and_changed_samples_are_reanalysed(demo_db, tmp_path):
+    before = q(demo_db, "SELECT * FROM flags ORDER BY ALL")
+    res = analyze_store(demo_db, progress=False)
+    assert res.analysed == {} and res.skipped_up_to_date == 15
+    assert q(demo_db, "SELECT * FROM flags ORDER BY ALL") == before
+    with connect(demo_db) as con:  # a changed sample (as a re-import would do) gets analysed again
+        con.execute("UPDATE samples SET response = 'Clean now. The answer is C.', content_hash = 'new' "
+                    "WHERE sample_id = 'loop-runaway'")
+    res = analyze_store(demo_db, progress=False)
+    assert res.analysed == {"steps": 1, "language_mixing": 1, "repetition_loop": 1, "grounding_loss": 1}
+    assert q(demo_db, "SELECT count(*) FROM flags WHERE sample_id = 'loop-runaway'") == [(0,)]
+
+
+def test_new_detector_version_replaces_only_its_rows(demo_db, monkeypatch):
+    from workbench.analysis import repetition
+    lang_before = q(demo_db, "SELECT * FROM flags WHERE detector = 'language_mixing' ORDER BY ALL")
+    monkeypatch.setattr(repetition, "VERSION", "repetition-test")
+    res = analyze_store(demo_db, progress=False, workers=1)
+    assert res.analysed == {"repetition_loop": 15}
+    assert {v for (v,) in q(demo_db, "SELECT DISTINCT detector_version FROM flags "
+                                     "WHERE detector = 'repetition_loop'")} == {"repetition-test"}
+    assert q(demo_db, "SELECT * FROM flags WHERE detector = 'language_mixing' ORDER BY ALL") == lang_before
+
+
+def test_interrupted_run_keeps_finished_chunks_and_resumes(tmp_db, monkeypatch, tmp_path):
+    rows = [{"id": f"s{i}", "response": f"Trace {i}. " + ("Loop sentence number one here. " * 4 if i % 2 else "")}
+            for i in range(30)]
+    path = tmp_path / "r.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    from workbench.ingest import import_paths
+    import_paths([path], tmp_db)
+    monkeypatch.setattr(pipeline, "CHUNK", 10)
+    calls = {"n": 0}
+    real = pipeline._write_chunk
+
+    def crash_after_two(db, out, versions):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        real(db, out, versions)
+
+    monkeypatch.setattr(pipeline, "_write_chunk", crash_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        analyze_store(tmp_db, progress=False, workers=1)
+    assert q(tmp_db, "SELECT count(DISTINCT sample_id) FROM analysis_status") == [(20,)]
+    monkeypatch.setattr(pipeline, "_write_chunk", real)
+    res = analyze_store(tmp_db, progress=False, workers=1)
+    assert res.analysed["steps"] == 10 and res.skipped_up_to_date == 20
+    assert q(tmp_db, "SELECT count(DISTINCT sample_id) FROM flags WHERE detector = 'repetition_loop'") == [(15,)]
+
+
+def test_bad_sample_does_not_stop_the_run(demo_db, monkeypatch):
+    from workbench.analysis import language
+
+    def boom(response, **kw):
+        if "明显" in response:
+            raise RuntimeError("detector bug")
+        return []
+
+    monkeypatch.setattr(language, "detect", boom)
+    monkeypatch.setattr(language, "VERSION", "language-boom")
+    res = analyze_store(demo_db, progress=False, workers=1)
+    assert len(res.errors) == 1 and "mix-words" in res.errors[0] and "detector bug" in res.errors[0]
+    assert res.analysed["language_mixing"] == 14
+
+
+def test_export_formats_and_filter(demo_db, tmp_path):
+    n = export("flags", demo_db, tmp_path / "f.parquet", "parquet", where="detector = 'repetition_loop'")
+    table = pq.read_table(tmp_path / "f.parquet")
+    assert n == table.num_rows == 3
+    assert {"run_id", "sample_id", "detector", "step_index", "char_start", "char_end", "severity", "score",
+            "evidence"} <= set(table.column_names)
+    assert main(["export", "steps", "--db", str(demo_db), "--format", "jsonl", "--out", str(tmp_path / "s.jsonl"),
+                 "--filter", "sample_id = 'clean-bar'"]) == 0
+    steps = [json.loads(line) for line in (tmp_path / "s.jsonl").read_text().splitlines()]
+    response = q(demo_db, "SELECT response FROM samples WHERE sample_id = 'clean-bar'")[0][0]
+    assert [s["text"] for s in steps] == [response[s["char_start"]:s["char_end"]] for s in steps]
+    assert main(["export", "samples", "--db", str(demo_db), "--format", "csv", "--out", str(tmp_path / "x.csv")]) == 0
+    assert len((tmp_path / "x.csv").read_text().splitlines()) > 15  # header + 15 (multi-line fields quoted)
+
+
+@pytest.mark.parametrize("where", ["1=1; DROP TABLE flags", "sample_id IN (SELECT * FROM read_csv('/etc/passwd'))"])
+def test_export_filter_cannot_escape(demo_db, tmp_path, where):
+    with pytest.raises(QueryRefused):
+        export("flags", demo_db, tmp_path / "x.csv", "csv", where=where)
+    assert q(demo_db, "SELECT count(*) > 0 FROM flags") == [(True,)]
