@@ -124,18 +124,19 @@ def detect(response: str, *, question: str | None = None, steps: Sequence[Step] 
     starts, ends, keys = _units(response, 0)
     loops = _verbatim(response, starts, ends, keys)
     for s, e, k in zip(starts, ends, keys):
+        found: list[tuple[int, int, int, int, int | None]] = []
         if len(k) >= LONG_UNIT:  # an expression repeated with no sentence break inside one unit
             ts, te, tk = [], [], []
             for m in _TOKEN.finditer(response, s, e):
                 ts.append(m.start())
                 te.append(m.end())
                 tk.append(m.group(0))
-            found = _token_loops(ts, te, tk)
-            if len(tk) < len(k) / 20:  # no spaces to cut at (CJK text, a symbol run): character periods
-                found += _char_loops(response, s, e)
-            for a, b, pc, copies, pu in found:
-                if not any(x <= a < y for x, y, *_ in loops):
-                    loops.append((a, b, pc, copies, pu))
+            found += _token_loops(ts, te, tk)
+        if len(k) >= 100 and k.count(" ") < len(k) / 20:  # no spaces to cut at (CJK, symbol runs)
+            found += _char_loops(response, s, e)
+        for a, b, pc, copies, pu in found:
+            if not any(x <= a < y for x, y, *_ in loops):
+                loops.append((a, b, pc, copies, pu))
     findings = []
     tail = len(response.rstrip())
     for a, b, period_chars, copies, period_units in sorted(loops):
