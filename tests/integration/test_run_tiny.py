@@ -1,0 +1,110 @@
+"""`workbench run` end to end with the tiny Qwen2-VL: records, failures, SIGKILL + resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+pytest.importorskip("torch")
+pytestmark = [pytest.mark.models, pytest.mark.xdist_group("run_tiny")]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from workbench.models.tiny import build_tiny_model
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
+
+
+def make_data(folder: Path, n: int, *, corrupt: bool = False) -> Path:
+    from PIL import Image
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for i in range(n):
+        Image.new("RGB", (56 + 8 * i, 56), (20 * i, 90, 160)).save(folder / f"img{i}.png")
+        lines.append({"id": f"q{i}", "question": f"How many triangles are in picture {i}?",
+                      "image": f"img{i}.png", "answer": str(i)})
+    if corrupt:
+        (folder / "broken.png").write_bytes(b"\x89PNG but not really")
+        lines.append({"id": "broken", "question": "What is shown?", "image": "broken.png", "answer": "x"})
+    path = folder / "questions.jsonl"
+    path.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    return path
+
+
+def rows(db: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_run_fills_tokens_logprobs_entropies_and_records_failures(tiny: Path, tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture) -> None:
+    from workbench.cli import main
+    data = make_data(tmp_path / "data", 3, corrupt=True)
+    db = tmp_path / "s.duckdb"
+    rc = main(["run", "--model", str(tiny), "--data", str(data), "--db", str(db), "--run", "tiny run",
+               "--max-new-tokens", "12", "--dtype", "float32", "--top-alternatives", "3"])
+    assert rc == 0
+    assert "3 done, 1 failed" in capsys.readouterr().out
+    samples = {r[0]: r[1:] for r in rows(db, "SELECT sample_id, status, finish_reason, completion_tokens, "
+                                              "prompt_tokens, response, error FROM samples WHERE run_id='tiny-run'")}
+    assert samples["broken"][0] == "failed" and "broken.png" in samples["broken"][5]
+    for sid in ("q0", "q1", "q2"):
+        status, finish, n, prompt, response, _ = samples[sid]
+        assert status == "ok" and finish in ("eos", "length") and prompt > 40
+        assert (finish == "length") == (n == 12)
+        toks = rows(db, f"SELECT token_index, text, logprob, entropy, char_start, char_end, top_alternatives "
+                        f"FROM tokens WHERE run_id='tiny-run' AND sample_id='{sid}' ORDER BY token_index")
+        assert [t[0] for t in toks] == list(range(n))
+        assert all(t[2] <= 0 and t[3] > 0 for t in toks)
+        assert "".join(response[t[4]:t[5]] for t in toks) == response
+        assert len(json.loads(toks[0][6])) == 3
+    # idempotent: the same run again without --resume is refused, with --resume nothing is redone
+    assert main(["run", "--model", str(tiny), "--data", str(data), "--db", str(db), "--run", "tiny run",
+                 "--max-new-tokens", "12", "--dtype", "float32"]) == 2
+    assert main(["run", "--model", str(tiny), "--data", str(data), "--db", str(db), "--run", "tiny run",
+                 "--max-new-tokens", "12", "--dtype", "float32", "--resume"]) == 0
+    assert "0 done, 1 failed, 3 skipped" in capsys.readouterr().out
+    assert rows(db, "SELECT count(*) FROM samples")[0][0] == 4
+
+
+def test_sigkill_mid_run_then_resume_gives_every_sample_exactly_once(tiny: Path, tmp_path: Path) -> None:
+    data = make_data(tmp_path / "data", 8)
+    db = tmp_path / "s.duckdb"
+    cmd = [sys.executable, "-m", "workbench.cli", "run", "--model", str(tiny), "--data", str(data), "--db", str(db),
+           "--max-new-tokens", "400", "--dtype", "float32", "--progress-interval", "0.2"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    from workbench.store import connect
+    deadline = time.monotonic() + 240
+    done = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.3)
+        if db.exists():
+            with connect(db, timeout=30) as con:
+                done = con.execute("SELECT count(*) FROM samples WHERE status='ok'").fetchone()[0]
+            if done >= 2:
+                break
+    assert proc.poll() is None, f"run ended before it could be killed: {proc.stderr.read().decode()[-2000:]}"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = dict(rows(db, "SELECT sample_id, status FROM samples"))
+    assert 2 <= sum(s == "ok" for s in before.values()) < 8
+    resumed = subprocess.run(cmd + ["--resume"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    after = rows(db, "SELECT sample_id, status, completion_tokens FROM samples ORDER BY sample_id")
+    assert [r[0] for r in after] == [f"q{i}" for i in range(8)] and {r[1] for r in after} == {"ok"}
+    counts = dict(rows(db, "SELECT sample_id, count(*) FROM tokens GROUP BY 1"))
+    assert counts == {r[0]: r[2] for r in after}
+    assert rows(db, "SELECT count(*), count(DISTINCT (sample_id, token_index)) FROM tokens")[0][0] == sum(counts.values())
+    assert f"{sum(s == 'ok' for s in before.values())} finished sample(s) skipped" in resumed.stderr
