@@ -25,19 +25,8 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def make_data(folder: Path, n: int, *, corrupt: bool = False) -> Path:
-    from PIL import Image
-    folder.mkdir(parents=True, exist_ok=True)
-    lines = []
-    for i in range(n):
-        Image.new("RGB", (56 + 8 * i, 56), (20 * i, 90, 160)).save(folder / f"img{i}.png")
-        lines.append({"id": f"q{i}", "question": f"How many triangles are in picture {i}?",
-                      "image": f"img{i}.png", "answer": str(i)})
-    if corrupt:
-        (folder / "broken.png").write_bytes(b"\x89PNG but not really")
-        lines.append({"id": "broken", "question": "What is shown?", "image": "broken.png", "answer": "x"})
-    path = folder / "questions.jsonl"
-    path.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
-    return path
+    from workbench.models.testdata import write_questions
+    return write_questions(folder, n, corrupt=corrupt)
 
 
 def rows(db: Path, sql: str) -> list[tuple]:

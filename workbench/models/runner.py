@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
@@ -26,6 +27,7 @@ from workbench.records import RunRecord, slugify_run
 from workbench.store import connect
 from workbench.store.writes import refresh_run_counts, samples_table, upsert_run, upsert_samples
 
+_SUMMARY_LOCK = threading.Lock()
 TOKENS_SCHEMA = pa.schema([("run_id", pa.string()), ("sample_id", pa.string()), ("token_index", pa.int32()),
                            ("token_id", pa.int32()), ("text", pa.string()), ("logprob", pa.float64()),
                            ("entropy", pa.float64()), ("top_alternatives", pa.string()),
@@ -148,7 +150,20 @@ def run_model(opts: RunOptions, *, job_id: str | None = None, backend: Any = Non
             backend = make_backend(opts.backend, opts.model, gpus=opts.gpus, max_memory=opts.max_memory,
                                    dtype=opts.dtype, endpoint=opts.endpoint, api_key_env=opts.api_key_env,
                                    concurrency=opts.concurrency, progress_interval=opts.progress_interval)
-        for row in todo:
+        parallel = int(getattr(backend, "parallel", 1) or 1)
+        if parallel > 1:
+            # Endpoints: several requests in flight (the backend bounds them); each sample still
+            # commits on its own as it finishes.
+            from concurrent.futures import ThreadPoolExecutor
+
+            def one(row: dict[str, Any]) -> None:
+                if summary.status != "cancelled" and not _cancel_requested(opts.db, job_id):
+                    _run_one(opts, backend, inputs, run_id, job_id, row, summary, log)
+                else:
+                    summary.status = "cancelled"
+            with ThreadPoolExecutor(max_workers=parallel) as pool:
+                list(pool.map(one, todo))
+        for row in (todo if parallel == 1 else []):
             if _cancel_requested(opts.db, job_id):
                 summary.status = "cancelled"
                 break
@@ -172,7 +187,8 @@ def _run_one(opts: RunOptions, backend: Any, inputs: Any, run_id: str, job_id: s
         reason = "; ".join(f"image unusable: {inputs.missing.get(i, i)}" for i in bad)
         write_sample(opts.db, run_id, _sample_row(row, model_name, status="failed", error=reason), [],
                      job_id=job_id, job_delta={"failed": 1})
-        summary.failed += 1
+        with _SUMMARY_LOCK:
+            summary.failed += 1
         log(f"{sid}: failed: {reason}")
         return
     request = GenerationRequest(sample_id=sid, question=row["question"],
@@ -196,7 +212,8 @@ def _run_one(opts: RunOptions, backend: Any, inputs: Any, run_id: str, job_id: s
     except WorkbenchError as exc:
         write_sample(opts.db, run_id, _sample_row(row, model_name, status="failed", error=str(exc)[:2000]), [],
                      job_id=job_id, job_delta={"failed": 1})
-        summary.failed += 1
+        with _SUMMARY_LOCK:
+            summary.failed += 1
         log(f"{sid}: failed: {exc}")
         return
     status = "partial" if res.finish_reason == "cancelled" else "ok"
@@ -206,10 +223,11 @@ def _run_one(opts: RunOptions, backend: Any, inputs: Any, run_id: str, job_id: s
                                               completion_tokens=res.completion_tokens, metadata=meta),
                  res.tokens, job_id=job_id,
                  job_delta={"done": status == "ok", "tokens": res.completion_tokens, "seconds": res.seconds})
-    summary.tokens += res.completion_tokens
-    summary.seconds += res.seconds
+    with _SUMMARY_LOCK:
+        summary.tokens += res.completion_tokens
+        summary.seconds += res.seconds
+        summary.done += status == "ok"
     if status == "ok":
-        summary.done += 1
         log(f"{sid}: {res.finish_reason}, {res.completion_tokens} tokens in {res.seconds:.1f} s")
     else:
         summary.status = "cancelled"

@@ -1,0 +1,144 @@
+"""Any OpenAI-compatible chat-completions endpoint (vLLM/SGLang server, hosted APIs).
+
+Images go as `data:` URIs, logprobs (with top alternatives) are requested and used when the
+server returns them (retried without them when a server refuses the option), the API key is
+read from an environment variable, 429/5xx and connection errors are retried with exponential
+backoff (Retry-After honoured), and at most `concurrency` requests are in flight. Stdlib only.
+Entropy is not available from endpoints (NULL); token ids neither.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import random
+import threading
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+from workbench.errors import WorkbenchError
+from workbench.models.backends.base import (Backend, CancelFn, GenerationRequest, GenerationResult, ProgressFn,
+                                            TokenRecord)
+
+FINISH = {"stop": "eos", "eos": "eos", "length": "length"}
+
+
+def sniff_mime(data: bytes) -> str:
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "image/png"
+    if data[:3] == b"\xff\xd8\xff":
+        return "image/jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    return "application/octet-stream"
+
+
+def build_chat_request(model: str, request: GenerationRequest, *, logprobs: bool = True) -> dict[str, Any]:
+    """The chat-completions body for one sample (pure; tested without a server)."""
+    s = request.sampling
+    content: list[dict[str, Any]] = [
+        {"type": "image_url", "image_url": {"url": f"data:{sniff_mime(b)};base64,{base64.b64encode(b).decode()}"}}
+        for b in request.images]
+    content.append({"type": "text", "text": request.question})
+    messages: list[dict[str, Any]] = []
+    if request.system_prompt:
+        messages.append({"role": "system", "content": request.system_prompt})
+    messages.append({"role": "user", "content": content})
+    body: dict[str, Any] = {"model": model, "messages": messages, "max_tokens": s.max_new_tokens,
+                            "temperature": 0.0 if s.greedy else s.temperature}
+    if s.top_p is not None and not s.greedy:
+        body["top_p"] = s.top_p
+    if s.seed is not None:
+        body["seed"] = s.seed
+    if logprobs:
+        body["logprobs"] = True
+        if s.top_alternatives:
+            body["top_logprobs"] = min(20, s.top_alternatives)
+    return body
+
+
+def parse_chat_response(payload: dict[str, Any]) -> tuple[str, list[TokenRecord], str, int | None, int]:
+    """(response, tokens, finish_reason, prompt_tokens, completion_tokens) from a response body."""
+    choice = payload["choices"][0]
+    text = choice["message"].get("content") or ""
+    items = ((choice.get("logprobs") or {}).get("content")) or []
+    toks, pos = [], 0
+    for k, it in enumerate(items):
+        t = it.get("token", "")
+        alts = [(a.get("token", ""), float(a["logprob"])) for a in it.get("top_logprobs") or []] or None
+        toks.append(TokenRecord(token_index=k, token_id=None, text=t, logprob=float(it["logprob"]), entropy=None,
+                                char_start=pos, char_end=pos + len(t), top_alternatives=alts))
+        pos += len(t)
+    usage = payload.get("usage") or {}
+    finish = FINISH.get(choice.get("finish_reason") or "", choice.get("finish_reason") or "unknown")
+    return text, toks, finish, usage.get("prompt_tokens"), usage.get("completion_tokens") or len(toks)
+
+
+class OpenAIBackend(Backend):
+    name = "openai"
+
+    def __init__(self, model: str, *, endpoint: str | None = None, api_key_env: str = "OPENAI_API_KEY",
+                 concurrency: int = 4, max_retries: int = 5, backoff: float = 1.0, timeout: float = 600.0,
+                 **_: Any) -> None:
+        if not endpoint:
+            raise WorkbenchError("the openai backend needs --endpoint, e.g. http://host:8000/v1")
+        self.model_name = model
+        self.url = endpoint.rstrip("/") + ("" if endpoint.rstrip("/").endswith("/chat/completions")
+                                           else "/chat/completions")
+        self.api_key = os.environ.get(api_key_env, "")
+        self.max_retries, self.backoff, self.timeout = max_retries, backoff, timeout
+        self.parallel = max(1, concurrency)
+        self._slots = threading.BoundedSemaphore(self.parallel)
+        self.logprobs_supported = True
+        self.retries_done = 0
+
+    def _post(self, body: dict[str, Any]) -> dict[str, Any]:
+        data = json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        last = ""
+        for attempt in range(self.max_retries + 1):
+            wait = self.backoff * (2 ** attempt) * (0.5 + random.random() / 2)
+            try:
+                req = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
+                with self._slots, urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                    return json.loads(resp.read().decode())
+            except urllib.error.HTTPError as exc:
+                detail = exc.read().decode(errors="replace")[:300]
+                if exc.code == 429 or exc.code >= 500:
+                    last = f"HTTP {exc.code}: {detail}"
+                    ra = exc.headers.get("Retry-After")
+                    if ra and ra.replace(".", "", 1).isdigit():
+                        wait = float(ra)
+                elif exc.code == 400 and "logprob" in detail.lower() and body.get("logprobs"):
+                    self.logprobs_supported = False
+                    body = {k: v for k, v in body.items() if k not in ("logprobs", "top_logprobs")}
+                    data = json.dumps(body).encode()
+                    continue
+                else:
+                    raise WorkbenchError(f"endpoint {self.url} refused the request: HTTP {exc.code}: {detail}") from exc
+            except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+                last = f"unreachable ({getattr(exc, 'reason', exc)})"
+            if attempt < self.max_retries:
+                self.retries_done += 1
+                time.sleep(wait)
+        raise WorkbenchError(f"endpoint {self.url} failed after {self.max_retries + 1} attempts: {last}")
+
+    def generate(self, request: GenerationRequest, *, on_progress: ProgressFn | None = None,
+                 should_cancel: CancelFn | None = None) -> GenerationResult:
+        t0 = time.monotonic()
+        body = build_chat_request(self.model_name, request, logprobs=self.logprobs_supported)
+        payload = self._post(body)
+        try:
+            text, toks, finish, prompt, completion = parse_chat_response(payload)
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise WorkbenchError(f"endpoint {self.url} returned an unexpected body: {str(payload)[:300]}") from exc
+        return GenerationResult(response=text, tokens=toks, finish_reason=finish, prompt_tokens=prompt,
+                                completion_tokens=completion, seconds=time.monotonic() - t0,
+                                extra={"endpoint": self.url})
