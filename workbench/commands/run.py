@@ -80,12 +80,20 @@ def run(args: argparse.Namespace) -> int:
         pid = jobs.start_detached(argv, log_dir=resolve_db_path(args.db).parent / "logs", job_id=job_id)
         print(f"job {job_id} started (pid {pid}); follow it on the Run page or with `workbench runs`")
         return 0
-    opts = options_from_args(args)
-    if opts.backend == "transformers" and opts.gpus and opts.max_memory:
-        from workbench.models.planner import check_fits
-        check_fits(opts.model, len(opts.gpus), opts.max_memory, opts.sampling.max_new_tokens)
-    from workbench.models.runner import run_model
-    s = run_model(opts, job_id=args.job_id, log=lambda m: print(m, file=sys.stderr, flush=True))
+    from workbench.errors import WorkbenchError
+    try:
+        opts = options_from_args(args)
+        if opts.backend == "transformers" and opts.gpus and opts.max_memory:
+            from workbench.models.planner import check_fits
+            check_fits(opts.model, len(opts.gpus), opts.max_memory, opts.sampling.max_new_tokens)
+        from workbench.models.runner import run_model
+        s = run_model(opts, job_id=args.job_id, log=lambda m: print(m, file=sys.stderr, flush=True))
+    except WorkbenchError as exc:
+        if args.job_id:  # a worker started by the Run page: make the failure visible there
+            from pathlib import Path
+            from workbench.records import slugify_run
+            jobs.fail_job(args.db, args.job_id, slugify_run(args.run or Path(args.data).stem), str(exc))
+        raise
     rate = f", {s.tokens / s.seconds:.1f} tokens/s" if s.seconds else ""
     print(f"run {s.run_id}: {s.done} done, {s.failed} failed, {s.skipped} skipped (already finished); "
           f"{s.tokens} tokens{rate}; job {s.job_id} {s.status}")

@@ -73,3 +73,40 @@ def start_detached(argv: list[str], *, log_dir: Path, job_id: str) -> int:
                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     return proc.pid
+
+
+def current_trace(db: Any, run_id: str, sample_id: str | None) -> dict[str, Any] | None:
+    """The sample being generated (partial trace as last persisted), for the Run page."""
+    if not sample_id:
+        return None
+    with connect(db) as con:
+        cur = con.execute("SELECT sample_id, status, response, completion_tokens, finish_reason FROM samples "
+                          "WHERE run_id = ? AND sample_id = ?", [run_id, sample_id])
+        row = cur.fetchone()
+        return dict(zip([c[0] for c in cur.description], row)) if row else None
+
+
+def run_argv(form: dict[str, Any], db: str) -> list[str]:
+    """`workbench run` arguments for the Run page's form (the page starts the same job as the CLI)."""
+    argv = ["--model", str(form["model"]), "--data", str(form["data"]), "--db", db,
+            "--backend", form.get("backend") or "transformers"]
+    for key, flag in [("run", "--run"), ("gpus", "--gpus"), ("max_memory", "--max-memory"), ("dtype", "--dtype"),
+                      ("max_new_tokens", "--max-new-tokens"), ("temperature", "--temperature"), ("top_p", "--top-p"),
+                      ("seed", "--seed"), ("system_prompt", "--system-prompt"), ("limit", "--limit"),
+                      ("endpoint", "--endpoint"), ("api_key_env", "--api-key-env")]:
+        v = form.get(key)
+        if v not in (None, ""):
+            argv += [flag, str(v)]
+    if form.get("resume"):
+        argv.append("--resume")
+    return argv
+
+
+def fail_job(db: Any, job_id: str, run_id: str, message: str) -> None:
+    """Record a job that stopped on an error (also one that failed before it could start)."""
+    with connect(db) as con:
+        con.execute("""INSERT INTO run_jobs (job_id, run_id, status, pid, message, finished_at)
+                       VALUES (?, ?, 'failed', ?, ?, now())
+                       ON CONFLICT (job_id) DO UPDATE SET status = 'failed', message = excluded.message,
+                         finished_at = now(), current_sample = NULL""",
+                    [job_id, run_id, os.getpid(), message[:2000]])
