@@ -43,11 +43,14 @@ CANNOT_SEE = re.compile(
     + _ADJ + _NOUN + r"\b(?!\s+(?:of|for)\s+(?!the\s+(?:problem|question)))"
     r"|\bwithout\s+(?:seeing|having|access to|being able to see)\s+" + _DET + _ADJ + _NOUN + r"\b"
     r"|\bwithout\s+the\s+" + _ADJ + _NOUN + r"\s*,\s*(?:it'?s|it is|I)\b"
-    r"|\b(?:the|this)\s+" + _ADJ + _NOUN + r"\s+(?:isn't|is not|wasn't|was not|aren't|are not)\s+"
-    r"(?:provided|included|available|attached|given|shown|visible to me|accessible)\b(?!\s+(?:in|on)\s+the\s+(?:"
+    r"|\b(?:the|this)\s+" + _ADJ + _NOUN + r"\s+(?:itself\s+)?(?:isn't|is not|wasn't|was not|aren't|are not)\s+"
+    r"(?:provided|included|available(?: to me)?|attached|given|shown|visible(?: here| to me)?|accessible)\b(?!\s+(?:in|on)\s+the\s+(?:"
     + _NOUN + r"))"
+    r"|\bno\s+" + _NOUN + r"\s+(?:is\s+|was\s+)?(?:provided|given|attached|included|available)\b"
     r"|\bI\s+(?:can't|cannot|am unable to|'m unable to|don't have the ability to)\s+(?:see|view|process)\s+images\b"
-    r"|\bsince I\s+(?:can't|cannot|don't|do not)\s+(?:see|have)\s+(?:it|them)\b",
+    r"|\b(?:since|as|which|but)\s+I\s+(?:can't|cannot|can not|don't|do not)\s+(?:see|have)\s+(?:it|them|that|what)\b"
+    r"|\b" + _NOUN + r"(?:\s+\d+)?,?\s+which\s+I\s+(?:can't|cannot|can not|don't|do not)\s+(?:see|have)\b"
+    r"|\b(?:since|as)\s+it(?:'s| is)\s+not\s+(?:provided|shown|included|given|visible)\b",
     re.I)
 _IT_CONTEXT = re.compile(_NOUN, re.I)
 MIN_STEPS, MIN_CHARS, MIN_LATE_CHARS = 8, 3000, 1500
@@ -61,8 +64,8 @@ def detect(response: str, *, question: str | None = None, steps: Sequence[Step] 
     findings: list[Finding] = []
     for m in CANNOT_SEE.finditer(response):
         text = m.group(0)
-        if re.search(r"\b(?:it|them)\b$", text, re.I) and not _IT_CONTEXT.search(response, max(0, m.start() - 120),
-                                                                                 m.start()):
+        if re.search(r"\b(?:it|them|that|what)\b$|^(?:since|as)\s+it", text, re.I) and \
+                not _IT_CONTEXT.search(response, max(0, m.start() - 120), m.start()):
             continue  # "since I can't see it" only counts right after an image was mentioned
         findings.append(Finding(NAME, "cannot_see", 1.0, m.start(), m.end(), step_at(steps, m.start()),
                                 _sentence(response, m.start(), m.end()), {"rule": "cannot_see"}))

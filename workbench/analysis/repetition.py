@@ -39,15 +39,18 @@ VERSION = "repetition-1"
 
 MAX_PERIOD = 12          # units per repeated block
 MIN_COPIES = 3
-MIN_BLOCK_ALNUM = 8      # letters/digits a block needs to count with 3 copies
-SHORT_BLOCK_COPIES = 5   # blocks with fewer letters/digits (>= 4) need this many copies
+MIN_BLOCK_ALNUM = 30     # letters/digits a block needs to count with 3 copies (a real sentence)
+MID_BLOCK_ALNUM = 8      # blocks with 8-29 need 4 copies (an inline expression)
+SHORT_BLOCK_COPIES = 5   # blocks with fewer letters/digits (>= 4) need 5 copies
 LONG_UNIT = 400
 _UNIT = re.compile(r"[^.!?。！？\n]*(?:[.!?。！？]+|\n|$)")
 _TOKEN = re.compile(r"\S+")
 _ALNUM = re.compile(r"[^\W_]")
 _NORM = re.compile(r"[\W_]+")
 _CHAR_LOOP = re.compile(r"(.{2,120}?)\1{2,}", re.S)   # only run on long units with few spaces
-CYCLE_MIN_COPIES = 4     # near-verbatim steps: a restated check (2-3 times) is not a loop
+CYCLE_MIN_COPIES = 5     # near-verbatim steps: a formula restated per option (2-4 times) is not a loop
+_FILLER = re.compile(r"^(?:(?:alternatively|perhaps|maybe|wait|but|so|hmm|well|okay|ok|again|actually|now|then|"
+                     r"let me|i think|or|and|also|still|hold on|no)\s+)+")
 
 
 def _units(text: str, base: int) -> tuple[list[int], list[int], list[str]]:
@@ -92,6 +95,15 @@ def _tandem_runs(ids: list[int], max_period: int) -> list[tuple[int, int, int]]:
     return found
 
 
+def _enough(alnum: int, copies: int) -> bool:
+    """Does a block with this much content, repeated this often, count as a loop?"""
+    if alnum >= MIN_BLOCK_ALNUM:
+        return copies >= MIN_COPIES
+    if alnum >= MID_BLOCK_ALNUM:
+        return copies >= 4
+    return alnum >= 4 and copies >= SHORT_BLOCK_COPIES
+
+
 def _block_alnum(keys: list[str], start: int, period: int) -> int:
     return sum(len(_ALNUM.findall(k)) for k in keys[start:start + period])
 
@@ -106,8 +118,7 @@ def _verbatim(text: str, starts: list[int], ends: list[int], keys: list[str]) ->
     # only positions whose unit repeats can start a loop: skip quickly through unique stretches
     out = []
     for i, p, copies in _tandem_runs(ids, MAX_PERIOD):
-        alnum = _block_alnum(keys, i, p)
-        if alnum < 4 or (alnum < MIN_BLOCK_ALNUM and copies < SHORT_BLOCK_COPIES):
+        if not _enough(_block_alnum(keys, i, p), copies):
             continue
         a = starts[i]
         b = ends[i + p * copies - 1]
@@ -161,8 +172,7 @@ def _token_loops(ts: list[int], te: list[int], tk: list[str]) -> list[tuple[int,
     ids = [table.setdefault(k, len(table)) for k in tk]
     out = []
     for i, p, copies in _tandem_runs(ids, 40):
-        alnum = _block_alnum(tk, i, p)
-        if alnum < MIN_BLOCK_ALNUM or p * copies < 6:
+        if not _enough(_block_alnum(tk, i, p), copies) or p * copies < 6:
             continue
         a, b = ts[i], te[i + p * copies - 1]
         out.append((a, b, ts[i + p] - ts[i], copies, p))
@@ -175,7 +185,7 @@ def _char_loops(text: str, s: int, e: int) -> list[tuple[int, int, int, int, int
         block = m.group(1)
         copies = (m.end() - m.start()) // len(block)
         alnum = len(_ALNUM.findall(block))
-        if alnum < 2 or (alnum < MIN_BLOCK_ALNUM and copies < SHORT_BLOCK_COPIES) or m.end() - m.start() < 30:
+        if alnum < 2 or (alnum < MID_BLOCK_ALNUM and copies < SHORT_BLOCK_COPIES) or m.end() - m.start() < 30:
             continue
         out.append((m.start(), m.end(), len(block), copies, None))
     return out
@@ -189,17 +199,23 @@ def _cycles(response: str, steps: Sequence[Step], covered: list[tuple[int, int]]
     for s in steps:
         if s.char_end - s.char_start < 60 or any(x <= s.char_start < y for x, y in covered):
             continue
-        norm = _NORM.sub(" ", response[s.char_start:s.char_end].lower()).strip()
+        raw = response[s.char_start:s.char_end]
+        if raw.startswith(("- ", "* ", "| ")):  # list items and table rows: per-option recomputation
+            continue
+        compact = "".join(raw.split())
+        if sum(c.isalpha() for c in compact) < 0.6 * len(compact):  # formulas, matrices, number lists
+            continue
+        norm = _FILLER.sub("", _NORM.sub(" ", raw.lower()).strip())
         if len(norm) < 50:
             continue
-        groups.setdefault(norm[:40], []).append((s, norm))
+        groups.setdefault(norm[:30], []).append((s, norm))
     out = []
     for members in groups.values():
         if len(members) < CYCLE_MIN_COPIES:
             continue
         first = members[0][1]
-        same = [m for m in members if m[1] == first or difflib.SequenceMatcher(None, first, m[1]).quick_ratio() >= 0.85
-                and difflib.SequenceMatcher(None, first, m[1]).ratio() >= 0.85]
+        same = [m for m in members if m[1] == first or difflib.SequenceMatcher(None, first, m[1]).quick_ratio() >= 0.8
+                and difflib.SequenceMatcher(None, first, m[1]).ratio() >= 0.8]
         if len(same) < CYCLE_MIN_COPIES:
             continue
         a, b = same[0][0].char_start, same[-1][0].char_end
