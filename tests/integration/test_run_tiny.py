@@ -97,3 +97,28 @@ def test_sigkill_mid_run_then_resume_gives_every_sample_exactly_once(tiny: Path,
     assert counts == {r[0]: r[2] for r in after}
     assert rows(db, "SELECT count(*), count(DISTINCT (sample_id, token_index)) FROM tokens")[0][0] == sum(counts.values())
     assert f"{sum(s == 'ok' for s in before.values())} finished sample(s) skipped" in resumed.stderr
+
+
+def test_folder_of_images_with_questions_file(tiny: Path, tmp_path: Path) -> None:
+    from workbench.cli import main
+    folder = tmp_path / "folder"
+    make_data(folder, 2)
+    db = tmp_path / "s.duckdb"
+    assert main(["run", "--model", str(tiny), "--data", str(folder), "--db", str(db), "--run", "folder",
+                 "--max-new-tokens", "4", "--dtype", "float32", "--system-prompt", ""]) == 0
+    got = rows(db, "SELECT sample_id, status, n_images, ground_truth FROM samples ORDER BY 1")
+    assert got == [("q0", "ok", 1, "0"), ("q1", "ok", 1, "1")]
+    assert rows(db, "SELECT count(*) FROM images WHERE NOT missing")[0][0] == 2
+
+
+def test_missing_model_path_is_a_clear_error_and_the_job_is_marked_failed(tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture) -> None:
+    from workbench.cli import main
+    data = make_data(tmp_path / "d", 1)
+    db = tmp_path / "s.duckdb"
+    assert main(["run", "--model", str(tmp_path / "no-such-model"), "--data", str(data), "--db", str(db),
+                 "--job-id", "j1"]) == 1
+    assert "does not exist" in capsys.readouterr().err
+    assert rows(db, "SELECT status, message LIKE '%does not exist%' FROM run_jobs WHERE job_id = 'j1'") == [("failed", True)]
+    assert main(["run", "--model", "x", "--data", str(tmp_path / "nope.jsonl"), "--db", str(db)]) == 1
+    assert "nope.jsonl: no such file" in capsys.readouterr().err

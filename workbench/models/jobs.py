@@ -54,8 +54,21 @@ def job_status(db: Any, job_id: str) -> dict[str, Any] | None:
     done = d["n_done"] + d["n_failed"]
     left = (d["n_total"] or 0) - done - d["n_skipped"]
     d["eta_seconds"] = (d["generation_seconds"] / done * left) if done and left > 0 else None
-    d["alive"] = d["status"] == "running" and (d["heartbeat_age"] or 0) < 120
+    d["alive"] = d["status"] == "running" and ((d["heartbeat_age"] or 0) < 120 or _pid_alive(d["pid"]))
     return d
+
+
+def _pid_alive(pid: int | None) -> bool:
+    """True when a process with that pid exists on this machine (the worker runs locally)."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def latest_jobs(db: Any, limit: int = 10) -> list[dict[str, Any]]:
@@ -110,3 +123,8 @@ def fail_job(db: Any, job_id: str, run_id: str, message: str) -> None:
                        ON CONFLICT (job_id) DO UPDATE SET status = 'failed', message = excluded.message,
                          finished_at = now(), current_sample = NULL""",
                     [job_id, run_id, os.getpid(), message[:2000]])
+
+
+def set_message(db: Any, job_id: str, message: str | None) -> None:
+    with connect(db) as con:
+        con.execute("UPDATE run_jobs SET message = ?, heartbeat_at = now() WHERE job_id = ?", [message, job_id])

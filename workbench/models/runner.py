@@ -144,12 +144,15 @@ def run_model(opts: RunOptions, *, job_id: str | None = None, backend: Any = Non
         con.execute("UPDATE run_jobs SET n_skipped = ? WHERE job_id = ?", [summary.skipped, job_id])
     if summary.skipped:
         log(f"resume: {summary.skipped} finished sample(s) skipped, {len(todo)} to go")
+    beat = _Heartbeat(opts.db, job_id)
     try:
         if backend is None and todo:
             from workbench.models.backends import make_backend
+            jobs.set_message(opts.db, job_id, f"loading {opts.model} ({opts.backend})")
             backend = make_backend(opts.backend, opts.model, gpus=opts.gpus, max_memory=opts.max_memory,
                                    dtype=opts.dtype, endpoint=opts.endpoint, api_key_env=opts.api_key_env,
                                    concurrency=opts.concurrency, progress_interval=opts.progress_interval)
+            jobs.set_message(opts.db, job_id, None)
         parallel = int(getattr(backend, "parallel", 1) or 1)
         if parallel > 1:
             # Endpoints: several requests in flight (the backend bounds them); each sample still
@@ -171,11 +174,33 @@ def run_model(opts: RunOptions, *, job_id: str | None = None, backend: Any = Non
             if summary.status == "cancelled":
                 break
     except BaseException as exc:
+        beat.stop()
         jobs.finish_job(opts.db, job_id, "failed" if not isinstance(exc, KeyboardInterrupt) else "cancelled",
                         str(exc)[:500])
         raise
+    beat.stop()
     jobs.finish_job(opts.db, job_id, summary.status)
     return summary
+
+
+class _Heartbeat:
+    """Keeps `run_jobs.heartbeat_at` fresh while the model loads or a long sample generates."""
+
+    def __init__(self, db: Any, job_id: str, every: float = 20.0) -> None:
+        self.db, self.job_id, self.every = db, job_id, every
+        self._stop = threading.Event()
+        threading.Thread(target=self._run, daemon=True, name="run-heartbeat").start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                with connect(self.db) as con:
+                    con.execute("UPDATE run_jobs SET heartbeat_at = now() WHERE job_id = ?", [self.job_id])
+            except WorkbenchError:
+                pass  # store busy for long: the next beat tries again
+
+    def stop(self) -> None:
+        self._stop.set()
 
 
 def _run_one(opts: RunOptions, backend: Any, inputs: Any, run_id: str, job_id: str, row: dict[str, Any],

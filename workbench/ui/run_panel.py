@@ -77,7 +77,7 @@ def job_progress(job_id: str) -> None:
     c[3].metric("Tokens/s", f"{j['tokens_per_second']:.1f}" if j["tokens_per_second"] else "–")
     c[4].metric("ETA", _fmt_seconds(j["eta_seconds"]))
     if j["message"]:
-        st.warning(j["message"])
+        (st.error if j["status"] == "failed" else st.info)(j["message"])
     if j["status"] == "running" and not j["alive"]:
         st.error("No heartbeat for 2 minutes: the worker probably died. Start again with Resume ticked.")
     if j["status"] == "running":
