@@ -53,9 +53,13 @@ def options_from_args(args: argparse.Namespace):  # noqa: ANN201 - RunOptions (l
     except ValueError:
         raise UsageError(f"--gpus takes comma-separated GPU ids like 0,1,2,3, got {args.gpus!r}") from None
     pick = lambda v, k: d.get(k) if v is None else v  # noqa: E731
+    # QVQ's top-k 1 / top-p 0.001 make its sampling greedy; a user-chosen temperature means real
+    # sampling, so those two defaults then no longer apply (unless given explicitly).
+    own = args.temperature is not None
     sampling = Sampling(max_new_tokens=pick(args.max_new_tokens, "max_new_tokens"),
-                        temperature=pick(args.temperature, "temperature"), top_p=pick(args.top_p, "top_p"),
-                        top_k=pick(args.top_k, "top_k") if args.temperature is None or args.top_k else None,
+                        temperature=pick(args.temperature, "temperature"),
+                        top_p=args.top_p if own else pick(args.top_p, "top_p"),
+                        top_k=args.top_k if own else pick(args.top_k, "top_k"),
                         repetition_penalty=pick(args.repetition_penalty, "repetition_penalty"),
                         seed=args.seed, top_alternatives=args.top_alternatives)
     if sampling.max_new_tokens < 1:
