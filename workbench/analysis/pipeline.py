@@ -27,7 +27,7 @@ from workbench.store import connect
 DETECTORS = {"language_mixing": "workbench.analysis.language", "repetition_loop": "workbench.analysis.repetition",
              "grounding_loss": "workbench.analysis.grounding"}
 STEPS = "steps"
-CHUNK = 400
+CHUNK = 500
 
 
 def _versions() -> dict[str, str]:
@@ -95,20 +95,22 @@ def _todo(con, runs: list[str] | None, wanted: list[str], versions: dict[str, st
                  AND a.detector_version = '{versions[name]}' AND a.content_hash = s.content_hash)
                THEN '{name}' END""")
     rows = con.execute(
-        f"""SELECT run_id, sample_id, list_filter([{', '.join(checks)}], lambda x: x IS NOT NULL) AS todo
-            FROM samples s {where} ORDER BY run_id, sample_id""", params).fetchall()
-    return [{"run_id": r, "sample_id": sid, "todo": todo} for r, sid, todo in rows if todo]
+        f"""SELECT rowid, run_id, sample_id, list_filter([{', '.join(checks)}], lambda x: x IS NOT NULL) AS todo
+            FROM samples s {where} ORDER BY rowid""", params).fetchall()
+    return [{"rowid": rid, "run_id": r, "sample_id": sid, "todo": todo} for rid, r, sid, todo in rows if todo]
 
 
 def _read_chunk(db: Path, keys: list[dict]) -> list[dict]:
-    table = pa.table({"run_id": [k["run_id"] for k in keys], "sample_id": [k["sample_id"] for k in keys]})
+    # A rowid range lets DuckDB read only the row groups of this chunk (a join on the keys would
+    # scan every response of the table for every chunk: quadratic on large stores).
     todo = {(k["run_id"], k["sample_id"]): k["todo"] for k in keys}
+    lo, hi = keys[0]["rowid"], keys[-1]["rowid"]
     with connect(db) as con:
-        con.register("_keys", table)
-        rows = con.execute("""SELECT s.run_id, s.sample_id, s.response, s.question, s.ground_truth, s.finish_reason,
-                                     s.n_images FROM samples s JOIN _keys k USING (run_id, sample_id)""").fetchall()
+        rows = con.execute("""SELECT run_id, sample_id, response, question, ground_truth, finish_reason, n_images
+                              FROM samples WHERE rowid BETWEEN ? AND ?""", [lo, hi]).fetchall()
     return [{"run_id": r[0], "sample_id": r[1], "response": r[2], "question": r[3], "ground_truth": r[4],
-             "finish_reason": r[5], "n_images": r[6] or 0, "todo": todo[(r[0], r[1])]} for r in rows]
+             "finish_reason": r[5], "n_images": r[6] or 0, "todo": todo[(r[0], r[1])]} for r in rows
+            if (r[0], r[1]) in todo]
 
 
 def _write_chunk(db: Path, out: dict[str, Any], versions: dict[str, str]) -> None:

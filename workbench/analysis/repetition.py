@@ -53,21 +53,27 @@ _FILLER = re.compile(r"^(?:(?:alternatively|perhaps|maybe|wait|but|so|hmm|well|o
                      r"let me|i think|or|and|also|still|hold on|no)\s+)+")
 
 
-def _units(text: str, base: int) -> tuple[list[int], list[int], list[str]]:
-    starts, ends, keys = [], [], []
-    for m in _UNIT.finditer(text):
-        a, b = m.start(), m.end()
-        if a == b:
-            continue
-        seg = m.group(0)
-        key = seg.strip()
-        if not key:
-            continue
-        lead = len(seg) - len(seg.lstrip())
-        starts.append(base + a + lead)
-        ends.append(base + a + lead + len(key))
-        keys.append(key)
-    return starts, ends, keys
+_CUT = re.compile(r"(?<=[.!?。！？\n])")
+
+
+def _units(text: str) -> tuple[list[int], list[int], list[str]]:
+    """Units (sentences / lines) with offsets; empty when no loop is possible (the common case)."""
+    parts = _CUT.split(text)
+    keys = [p.strip() for p in parts]
+    counts = Counter(keys)
+    if not any(c >= MIN_COPIES and len(k) >= 6 for k, c in counts.items()) and \
+            not any(len(k) >= 100 for k in keys):
+        return [], [], []
+    starts, ends, out = [], [], []
+    pos = 0
+    for part, key in zip(parts, keys):
+        if key:
+            lead = len(part) - len(part.lstrip())
+            starts.append(pos + lead)
+            ends.append(pos + lead + len(key))
+            out.append(key)
+        pos += len(part)
+    return starts, ends, out
 
 
 def _tandem_runs(ids: list[int], max_period: int) -> list[tuple[int, int, int]]:
@@ -132,7 +138,7 @@ def detect(response: str, *, question: str | None = None, steps: Sequence[Step] 
     """Loops in `response`: verbatim tandem repeats and near-verbatim cycles of steps."""
     if not response or len(response) < 40:
         return []
-    starts, ends, keys = _units(response, 0)
+    starts, ends, keys = _units(response)
     loops = _verbatim(response, starts, ends, keys)
     for s, e, k in zip(starts, ends, keys):
         found: list[tuple[int, int, int, int, int | None]] = []
@@ -195,20 +201,26 @@ def _cycles(response: str, steps: Sequence[Step], covered: list[tuple[int, int]]
     """Steps that come back near-verbatim 3+ times (not necessarily back to back)."""
     if len(steps) < CYCLE_MIN_COPIES:
         return []
-    groups: dict[tuple, list[tuple[Step, str]]] = {}
+    groups: dict[str, list[Step]] = {}
     for s in steps:
         if s.char_end - s.char_start < 60 or any(x <= s.char_start < y for x, y in covered):
             continue
-        raw = response[s.char_start:s.char_end]
-        if raw.startswith(("- ", "* ", "| ")):  # list items and table rows: per-option recomputation
+        head = response[s.char_start:s.char_start + 100]
+        if head.startswith(("- ", "* ", "| ")):  # list items and table rows: per-option recomputation
             continue
-        compact = "".join(raw.split())
-        if sum(c.isalpha() for c in compact) < 0.6 * len(compact):  # formulas, matrices, number lists
+        key = _FILLER.sub("", _NORM.sub(" ", head.lower()).strip())[:30]
+        groups.setdefault(key, []).append(s)
+    candidates: dict[str, list[tuple[Step, str]]] = {}
+    for key, members in groups.items():
+        if len(members) < CYCLE_MIN_COPIES or len(key) < 20:
             continue
-        norm = _FILLER.sub("", _NORM.sub(" ", raw.lower()).strip())
-        if len(norm) < 50:
-            continue
-        groups.setdefault(norm[:30], []).append((s, norm))
+        for s in members:
+            raw = response[s.char_start:s.char_end]
+            compact = "".join(raw.split())
+            if sum(c.isalpha() for c in compact) < 0.6 * len(compact):  # formulas, matrices, number lists
+                continue
+            candidates.setdefault(key, []).append((s, _FILLER.sub("", _NORM.sub(" ", raw.lower()).strip())))
+    groups = candidates  # type: ignore[assignment]
     out = []
     for members in groups.values():
         if len(members) < CYCLE_MIN_COPIES:

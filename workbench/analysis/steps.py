@@ -8,6 +8,7 @@ never rewritten. Roles come from the step's opening words (see ROLE_PATTERNS).
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 
 from workbench.analysis.base import Step
 
@@ -81,23 +82,40 @@ _NOT_REFS = ("figure out", "figured out", "figuring", "paragraph", "imagine")
 
 
 def image_ref_count(text: str) -> int:
-    """Mentions of the image in a step ("the image", "in the figure", "the graph shows", "<image 1>").
-
-    Counted with plain substring counts (C speed): the curve along the trace matters, not each hit.
-    """
+    """Mentions of the image in a text ("the image", "in the figure", "the graph shows", "<image 1>")."""
     low = text.lower()
     n = sum(low.count(w) for w in _REF_WORDS) - sum(low.count(w) for w in _NOT_REFS)
     return max(n, 0)
 
 
-def role_of(text: str) -> str:
+def _ref_positions(text: str) -> list[int]:
+    """Sorted offsets of image mentions in the whole text (one pass per word, C speed)."""
+    low = text.lower()
+    pos: list[int] = []
+    for w in _REF_WORDS:
+        i = low.find(w)
+        while i >= 0:
+            pos.append(i)
+            i = low.find(w, i + 1)
+    if not pos:
+        return pos
+    drop = set()
+    for w in _NOT_REFS:  # "figure out", "paragraph", "imagine" are not mentions of the image
+        i = low.find(w)
+        while i >= 0:
+            drop.update(p for p in range(i, i + len(w)))
+            i = low.find(w, i + 1)
+    return sorted(p for p in pos if p not in drop)
+
+
+def role_of(text: str, head_refs: int | None = None) -> str:
     if "**Final Answer" in text or "\\boxed{" in text:
         return "conclusion"
     head = text[:160]
     for role, pattern in ROLE_PATTERNS:
         if pattern.match(head):
             return role
-    if image_ref_count(head):
+    if (image_ref_count(head) if head_refs is None else head_refs):
         return "perception"
     return "computation"
 
@@ -130,8 +148,11 @@ def segment(response: str | None) -> list[Step]:
             spans.extend(_split_long(response, a, b))
         else:
             spans.append((a, b))
+    refs = _ref_positions(response)
     steps = []
     for i, (a, b) in enumerate(spans):
-        text = response[a:b]
-        steps.append(Step(i, a, b, role_of(text), image_ref_count(text)))
+        lo = bisect_left(refs, a)
+        n = bisect_left(refs, b) - lo
+        head = bisect_left(refs, min(b, a + 160)) - lo if n else 0
+        steps.append(Step(i, a, b, role_of(response[a:b], head), n))
     return steps
