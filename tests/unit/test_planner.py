@@ -47,3 +47,20 @@ def test_memory_sizes_parse() -> None:
     assert parse_memory("75GiB") == 75 * 2**30 and parse_memory("80GB") == 80 * 10**9
     with pytest.raises(WorkbenchError, match="cannot read memory size"):
         parse_memory("lots")
+
+
+def test_plan_for_a_local_checkpoint_and_cpu_only_gpu_request(tmp_path) -> None:  # noqa: ANN001
+    pytest.importorskip("torch")
+    import torch
+    from workbench.errors import WorkbenchError
+    from workbench.models.loader import best_attention, device_map_args
+    from workbench.models.planner import plan
+    from workbench.models.tiny import build_tiny_model
+    path = build_tiny_model(tmp_path / "tiny", layers=3)
+    p = plan(str(path), 2, "4GiB", 256)
+    assert p.fits and p.n_layers == 3 and sum(p.layers_per_gpu.values()) == 3
+    assert best_attention(False) == "sdpa"
+    if not torch.cuda.is_available():
+        assert device_map_args(None, None) == {"device_map": "cpu"}
+        with pytest.raises(WorkbenchError, match="CUDA is not available"):
+            device_map_args([0, 1], "75GiB")
