@@ -66,7 +66,8 @@ def read_config(path_or_id: str) -> dict:
         if not cfg.exists():
             raise WorkbenchError(f"model folder {p} has no config.json: is it a Hugging Face checkpoint?")
         return json.loads(cfg.read_text())
-    if p.suffix or path_or_id.startswith((".", "/", "~")) or os.sep in path_or_id and path_or_id.count("/") > 1:
+    # Hub ids look like "org/name" (names may contain dots: Qwen2.5-VL-7B); anything else is a path.
+    if path_or_id.startswith((".", "/", "~")) or path_or_id.count("/") != 1:
         raise WorkbenchError(f"model path {path_or_id} does not exist")
     from transformers import AutoConfig
     try:
