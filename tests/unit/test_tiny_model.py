@@ -47,3 +47,16 @@ def test_missing_model_path_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(WorkbenchError, match="no config.json"):
         load_model(tmp_path / "empty")
+
+
+def test_sampling_is_seeded_and_text_only_prompts_work(tmp_path: Path) -> None:
+    from workbench.models.backends.base import GenerationRequest, Sampling
+    from workbench.models.backends.transformers_backend import TransformersBackend
+    from workbench.models.tiny import build_tiny_model
+    b = TransformersBackend(str(build_tiny_model(tmp_path / "m")), dtype="float32")
+    gen = lambda seed: b.generate(GenerationRequest("s", "Hi?", [], None, Sampling(  # noqa: E731
+        max_new_tokens=15, temperature=0.9, seed=seed)))
+    a, again, other = gen(7), gen(7), gen(8)
+    assert [t.token_id for t in a.tokens] == [t.token_id for t in again.tokens]
+    assert [t.token_id for t in a.tokens] != [t.token_id for t in other.tokens]
+    assert a.prompt_tokens and all(t.logprob <= 0 for t in a.tokens)

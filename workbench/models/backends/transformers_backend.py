@@ -60,8 +60,9 @@ def _recorder_class():  # noqa: ANN202 - built lazily so torch stays off import 
             self.logprobs: list[torch.Tensor] = []
             self.entropies: list[torch.Tensor] = []
             self.alts: list[tuple[torch.Tensor, torch.Tensor]] = []
-            self.gen = torch.Generator(device=device)
-            self.gen.manual_seed(sampling.seed if sampling.seed is not None else 0)
+            # Created on the logits' device at the first step: with a multi-GPU device_map the
+            # logits live on the last GPU, not on the input device.
+            self.gen: torch.Generator | None = None
             self.first_token_at: float | None = None
             self.progress: tuple[float, Any] | None = None  # (interval, callback(ids tensor))
             self._last_progress = time.monotonic()
@@ -97,6 +98,9 @@ def _recorder_class():  # noqa: ANN202 - built lazily so torch stays off import 
                     drop = sp.cumsum(0) - sp > self.s.top_p
                     sp = sp.masked_fill(drop, 0)
                     probs = torch.zeros_like(probs).scatter(0, si, sp)
+                if self.gen is None:
+                    self.gen = torch.Generator(device=probs.device)
+                    self.gen.manual_seed(self.s.seed if self.s.seed is not None else 0)
                 choice = torch.multinomial(probs, 1, generator=self.gen)
             out = torch.full_like(scores, float("-inf"))
             out[0, choice] = 0.0
