@@ -68,7 +68,8 @@ def _recorder_class():  # noqa: ANN202 - built lazily so torch stays off import 
             self._last_progress = time.monotonic()
 
         def take_last(self, logp_row: torch.Tensor, chosen: torch.Tensor) -> None:
-            self.logprobs.append(logp_row.gather(-1, chosen.view(1)))
+            # input ids sit on the first GPU, logits on the last one under a multi-GPU device map
+            self.logprobs.append(logp_row.gather(-1, chosen.view(1).to(logp_row.device)))
 
         def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
             if self.prev_logp is not None:
