@@ -1,25 +1,51 @@
-"""Overview: the runs in the store and their samples."""
+"""Overview: runs, flag rates, accuracy with and without flags, lengths, loop onsets."""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from workbench.store import queries as q
+from workbench.ui.common import require_runs, scope_filters, user_errors
 from workbench.ui.data import cached_df
+from workbench.viz import charts
 
 st.title("Overview")
-runs = cached_df("""SELECT run_id, name, model, n_samples AS samples, n_with_image AS "with image",
-                           CASE WHEN n_graded > 0 THEN round(100.0 * n_correct / n_graded, 1) END AS "accuracy %",
-                           synthetic, source FROM runs ORDER BY created_at, run_id""")
-if runs.empty:
-    st.info("The store has no runs yet. Import one with `workbench import FILE` or load the demo with "
-            "`workbench demo`, then refresh this page.")
-    st.stop()
-st.subheader("Runs")
-st.dataframe(runs, hide_index=True, width="stretch", key="overview_runs")
-run_id = st.selectbox("Run", runs["run_id"].tolist(), key="overview_run",
-                      format_func=lambda r: runs.set_index("run_id").loc[r, "name"])
-samples = cached_df("""SELECT sample_id, benchmark, subset, correct, length(response) AS chars, n_images,
-                              left(question, 120) AS question
-                       FROM samples WHERE run_id = ? ORDER BY sample_id LIMIT 500""", [run_id])
-st.subheader(f"Samples of {run_id}")
-st.dataframe(samples, hide_index=True, width="stretch", key="overview_samples")
+with user_errors():
+    runs = require_runs()
+    scope = scope_filters("overview", runs)
+    params = q.scope_params(*scope)
+    table = runs[runs["run_id"].isin(scope[0])]
+    st.dataframe(
+        table[["name", "model", "source", "samples", "with_image", "accuracy", "language_mixing", "repetition_loop",
+               "grounding_loss", "failed", "synthetic"]],
+        hide_index=True, key="overview_runs",
+        column_config={
+            "accuracy": st.column_config.NumberColumn("accuracy", format="percent"),
+            "language_mixing": st.column_config.ProgressColumn("language mixing", format="percent", min_value=0,
+                                                               max_value=1),
+            "repetition_loop": st.column_config.ProgressColumn("repetition loops", format="percent", min_value=0,
+                                                               max_value=1),
+            "grounding_loss": st.column_config.ProgressColumn("grounding loss (image samples)", format="percent",
+                                                              min_value=0, max_value=1),
+            "synthetic": st.column_config.CheckboxColumn("synthetic demo"),
+        })
+    if table["synthetic"].any():
+        st.caption("Synthetic runs are demo data written by the project, not real model output.")
+    left, right = st.columns(2)
+    rates = cached_df(q.FLAG_RATE_BY_SUBSET, params)
+    if not rates.empty:
+        left.plotly_chart(charts.flag_rate_by_subset(rates), key="overview_rates")
+    acc = cached_df(q.ACCURACY_BY_FLAG, params)
+    if not acc.empty:
+        right.plotly_chart(charts.accuracy_by_flag(acc), key="overview_acc")
+    else:
+        right.info("No ground truth in the selected runs: accuracy charts need graded samples.")
+    left, right = st.columns(2)
+    lengths = cached_df(q.LENGTHS, params)
+    if not lengths.empty:
+        left.plotly_chart(charts.length_distribution(lengths), key="overview_lengths")
+    onsets = cached_df(q.LOOP_ONSETS, params)
+    if onsets.empty:
+        right.info("No repetition loops found in the selected runs (run `workbench analyze` if you have not).")
+    else:
+        right.plotly_chart(charts.loop_onsets(onsets), key="overview_onsets")

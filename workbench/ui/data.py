@@ -28,10 +28,21 @@ def query_df(sql: str, params: list | None = None) -> pd.DataFrame:
         return con.execute(sql, params or []).df()
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
+def execute(sql: str, params: list | None = None) -> None:
+    """A write (tags and notes) in its own short transaction."""
+    with connect(db_path()) as con:
+        con.execute(sql, params or [])
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
 def _cached_df(sql: str, params: tuple, fp: tuple) -> pd.DataFrame:  # fp: cache key only
-    return query_df(sql, list(params))
+    return query_df(sql, [list(p) if isinstance(p, tuple) else p for p in params])
 
 
 def cached_df(sql: str, params: list | tuple = ()) -> pd.DataFrame:
-    return _cached_df(sql, tuple(params), fingerprint())
+    return _cached_df(sql, tuple(tuple(p) if isinstance(p, list) else p for p in params), fingerprint())
+
+
+def runs_df() -> pd.DataFrame:
+    from workbench.store.queries import RUNS
+    return cached_df(RUNS)

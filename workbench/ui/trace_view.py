@@ -1,0 +1,112 @@
+"""Trace view components: header with answers, image, signals chart, the trace, tags and notes."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from workbench.store import queries as q
+from workbench.ui.data import cached_df, execute
+from workbench.viz import charts
+from workbench.viz.trace_html import render_trace
+
+
+def load(run_id: str, sample_id: str) -> tuple[pd.Series | None, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    sample = cached_df(q.SAMPLE, [run_id, sample_id])
+    if sample.empty:
+        return None, pd.DataFrame(), pd.DataFrame(), pd.DataFrame()
+    steps = cached_df(q.STEPS, [run_id, sample_id])
+    flags = cached_df(q.FLAGS, [run_id, sample_id])
+    images = cached_df(q.IMAGES, [run_id, sample_id])
+    return sample.iloc[0], steps, flags, images
+
+
+def neighbour(run_id: str, sample_id: str, forward: bool) -> str | None:
+    df = cached_df(q.NEIGHBOUR_FLAGGED, [run_id, forward, sample_id, sample_id, forward, forward])
+    return None if df.empty else str(df["sample_id"].iloc[0])
+
+
+def show_images(images: pd.DataFrame, n_images: int) -> None:
+    if images.empty:
+        st.info("No image was given with this question." if not n_images else
+                "The image for this sample is not in the store.")
+        return
+    for _, im in images.iterrows():
+        if im["missing"] or im["data"] is None:
+            st.warning(f"Image not available — the source referenced: {im['original_ref']}", icon="🖼️")
+        else:
+            st.image(bytes(im["data"]), caption=f"{im['width']}×{im['height']} px (hover for full screen)")
+
+
+def show_answers(s: pd.Series) -> None:
+    def verdict(v) -> str:
+        return "—" if v is None or pd.isna(v) else ("✅ correct" if v else "❌ wrong")
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Ground truth", str(s["ground_truth"]) if s["ground_truth"] is not None else "—")
+    c2.metric("Extracted answer", str(s["extracted_answer"])[:40] if s["extracted_answer"] else "—",
+              help=f"from {s['answer_source'] or 'nothing found'}; graded: {verdict(s['extracted_correct'])}")
+    c3.metric("Source's grade", verdict(s["correct"]))
+    bits = [f"{int(s['n_steps'])} steps" if pd.notna(s["n_steps"]) else "not analysed",
+            f"{int(s['n_switches'])} switches" if pd.notna(s["n_switches"]) else "",
+            f"{int(s['n_candidates'])} candidate answers" if pd.notna(s["n_candidates"]) else "",
+            "truncated" if s["truncated"] is True else "", f"finish: {s['finish_reason']}" if s["finish_reason"] else "",
+            f"{len(s['response'] or ''):,} characters"]
+    st.caption(" · ".join(b for b in bits if b))
+
+
+def show_findings(flags: pd.DataFrame) -> None:
+    if flags.empty:
+        st.success("No findings for this trace.")
+        return
+    for _, f in flags.iterrows():
+        details = json.loads(f["details"]) if f["details"] else {}
+        extra = ", ".join(f"{k}: {v}" for k, v in details.items() if k in ("language", "copies", "period_chars",
+                                                                          "chars_wasted", "ran_to_end", "rule"))
+        st.markdown(f"- **{f['detector']}** · {f['severity']} · step {f['step_index']} · score {f['score']:.2f}"
+                    + (f" · {extra}" if extra else ""))
+
+
+def show_trace(s: pd.Series, steps: pd.DataFrame, flags: pd.DataFrame, selected: int | None, key: str) -> None:
+    expand = st.toggle("Expand collapsed loops", key=f"{key}_expand")
+    html = render_trace(s["response"] or "", steps.to_dict("records"), flags.to_dict("records"),
+                        run_id=s["run_id"], sample_id=s["sample_id"], selected_step=selected, expand_loops=expand)
+    st.html(html)
+
+
+def show_signals(steps: pd.DataFrame, flags: pd.DataFrame, selected: int | None, key: str) -> None:
+    if steps.empty:
+        return
+    flagged = sorted({int(x) for x in flags["step_index"].dropna()}) if not flags.empty else []
+    st.plotly_chart(charts.step_signals(steps, flagged, selected), key=f"{key}_signals")
+
+
+def tags_panel(s: pd.Series, n_steps: int, key: str) -> None:
+    tags = cached_df(q.TAGS, [s["run_id"], s["sample_id"]])
+    for _, t in tags.iterrows():
+        where = "whole sample" if pd.isna(t["step_index"]) else f"step {int(t['step_index'])}"
+        c1, c2 = st.columns([8, 1])
+        c1.markdown(f"**{t['tag'] or 'note'}** ({where}) — {t['note'] or ''}")
+        if c2.button("Delete", key=f"{key}_del_{t['tag_id']}"):
+            execute(q.DELETE_TAG, [int(t["tag_id"]), s["run_id"], s["sample_id"]])
+            st.rerun()
+    with st.form(f"{key}_tag_form", clear_on_submit=True):
+        c1, c2, c3 = st.columns([2, 2, 5])
+        target = c1.selectbox("On", ["whole sample"] + [f"step {i}" for i in range(n_steps)], key=f"{key}_tag_target")
+        tag = c2.text_input("Tag", key=f"{key}_tag_text", placeholder="e.g. hallucination")
+        note = c3.text_input("Note", key=f"{key}_tag_note")
+        if st.form_submit_button("Save"):
+            if not tag.strip() and not note.strip():
+                st.warning("Write a tag or a note first.")
+            else:
+                step = None if target == "whole sample" else int(target.split()[1])
+                execute(q.ADD_TAG, [s["run_id"], s["sample_id"], step, tag.strip() or None, note.strip() or None])
+                st.rerun()
+
+
+def whole_trace_step(s: pd.Series) -> pd.DataFrame:
+    """An unanalysed trace shown as one step."""
+    text = s["response"] or ""
+    return pd.DataFrame([{"step_index": 0, "char_start": 0, "char_end": len(text), "role": "computation",
+                          "image_ref_count": 0}])

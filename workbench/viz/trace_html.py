@@ -1,0 +1,141 @@
+"""A trace as HTML, step by step: role badges, findings highlighted inline, loops collapsed.
+
+Every piece of trace text goes through html.escape: a response containing `<script>` or
+`<img onerror=...>` is shown as text. Offsets are the store's exact character offsets.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass
+from typing import Any, Iterable
+from urllib.parse import urlencode
+
+ROLE_COLORS = {"perception": "#1a73e8", "computation": "#5f6368", "reflection": "#e37400", "switch": "#9334e6",
+               "conclusion": "#188038"}
+MARK_CLASS = {"language_mixing": "wb-mix", "grounding_loss": "wb-ground", "repetition_loop": "wb-loop"}
+
+CSS = """
+<style>
+.wb-trace{font-family:ui-sans-serif,system-ui,sans-serif;font-size:15px;line-height:1.55}
+.wb-step{display:flex;gap:.75rem;padding:.45rem .6rem;border-left:3px solid #e8eaed;margin:.15rem 0}
+.wb-step.wb-selected{background:#fef7e0;border-left-color:#f9ab00}
+.wb-step.wb-flagged{border-left-color:#d93025}
+.wb-num{min-width:3.2rem;color:#5f6368;font-size:12px;text-align:right;padding-top:.2rem}
+.wb-num a{color:#5f6368;text-decoration:none}
+.wb-role{display:inline-block;font-size:11px;color:#fff;border-radius:8px;padding:0 .45rem;margin-bottom:.15rem}
+.wb-text{white-space:pre-wrap;word-break:break-word;flex:1}
+mark.wb-mix{background:#fde293;border-bottom:2px solid #f29900;padding:0 1px}
+mark.wb-ground{background:#fad2cf;border-bottom:2px solid #d93025;padding:0 1px}
+mark.wb-loop{background:#e8f0fe;border-bottom:2px solid #1a73e8}
+details.wb-collapsed{display:inline;background:#e8f0fe;border-radius:4px;padding:0 .3rem}
+details.wb-collapsed summary{cursor:pointer;color:#1967d2;font-size:13px;display:inline}
+.wb-hidden-step{color:#80868b;font-size:12px;padding:.1rem .6rem .1rem 4.4rem}
+</style>
+"""
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+    css: str
+    title: str
+
+
+def _loads(v: Any) -> dict:
+    if isinstance(v, dict):
+        return v
+    try:
+        return json.loads(v) if v else {}
+    except (TypeError, ValueError):
+        return {}
+
+
+def spans_and_collapses(flags: Iterable[dict], *, expand_loops: bool) -> tuple[list[Span], list[tuple[int, int, str]]]:
+    """Inline highlights and collapsed regions (start, end, summary) from flag rows."""
+    spans, collapses = [], []
+    for f in flags:
+        a, b = f.get("char_start"), f.get("char_end")
+        if a is None or b is None or b <= a:
+            continue
+        det, sev = f.get("detector"), f.get("severity")
+        details = _loads(f.get("details"))
+        if det == "repetition_loop":
+            period, copies = details.get("period_chars"), details.get("copies")
+            if sev != "cycle" and period and copies and copies > 1 and not expand_loops:
+                collapses.append((int(a) + int(period), int(b),
+                                  f"repeated {copies} times, {int(b) - int(a):,} characters — show all"))
+                spans.append(Span(int(a), int(a) + int(period), "wb-loop", f"loop: first of {copies} copies"))
+            else:
+                spans.append(Span(int(a), int(b), "wb-loop", f"{sev}: {details.get('copies', '?')} copies"))
+        elif det in MARK_CLASS:
+            label = details.get("language") or details.get("rule") or ""
+            spans.append(Span(int(a), int(b), MARK_CLASS[det], f"{det} ({sev}{', ' + label if label else ''})"))
+    spans.sort(key=lambda s: (s.start, -s.end))
+    collapses.sort()
+    return spans, collapses
+
+
+def render_range(text: str, a: int, b: int, spans: list[Span]) -> str:
+    """Escaped text[a:b] with the highlights that intersect it."""
+    out, pos = [], a
+    for s in spans:
+        if s.end <= pos or s.start >= b:
+            continue
+        start, end = max(s.start, pos), min(s.end, b)
+        out.append(html.escape(text[pos:start]))
+        out.append(f'<mark class="{s.css}" title="{html.escape(s.title)}">{html.escape(text[start:end])}</mark>')
+        pos = end
+    out.append(html.escape(text[pos:b]))
+    return "".join(out)
+
+
+def step_link(run_id: str, sample_id: str, step: int | None = None) -> str:
+    params = {"run": run_id, "sample": sample_id}
+    if step is not None:
+        params["step"] = step
+    return "trace?" + urlencode(params)
+
+
+def render_trace(response: str, steps: list[dict], flags: list[dict], *, run_id: str = "", sample_id: str = "",
+                 selected_step: int | None = None, expand_loops: bool = False) -> str:
+    """The whole trace as one HTML fragment (with its CSS)."""
+    text = response or ""
+    spans, collapses = spans_and_collapses(flags, expand_loops=expand_loops)
+    flagged_steps = {f.get("step_index") for f in flags}
+    parts = [CSS, '<div class="wb-trace">']
+    hidden_run = 0
+    for st in steps:
+        a, b, idx = int(st["char_start"]), int(st["char_end"]), int(st["step_index"])
+        inside = next(((c0, c1, label) for c0, c1, label in collapses if c0 <= a and b <= c1), None)
+        if inside:
+            hidden_run += 1
+            continue
+        if hidden_run:
+            parts.append(f'<div class="wb-hidden-step">{hidden_run} step(s) inside the collapsed loop above</div>')
+            hidden_run = 0
+        body, pos = [], a
+        for c0, c1, label in collapses:
+            if c1 <= pos or c0 >= b:
+                continue
+            body.append(render_range(text, pos, max(c0, pos), spans))
+            if c0 >= a:
+                body.append(f'<details class="wb-collapsed"><summary>{html.escape(label)}</summary>'
+                            f'{html.escape(text[c0:c1])}</details>')
+            pos = min(c1, b)
+        body.append(render_range(text, pos, b, spans))
+        role = str(st.get("role") or "computation")
+        classes = "wb-step" + (" wb-selected" if idx == selected_step else "") + \
+            (" wb-flagged" if idx in flagged_steps else "")
+        link = html.escape(step_link(run_id, sample_id, idx)) if run_id else f"#step-{idx}"
+        parts.append(
+            f'<div class="{classes}" id="step-{idx}"><div class="wb-num"><a href="{link}" target="_self" '
+            f'title="link to this step">#{idx}</a></div><div class="wb-text">'
+            f'<span class="wb-role" style="background:{ROLE_COLORS.get(role, "#5f6368")}">{html.escape(role)}</span>'
+            f'\n{"".join(body)}</div></div>')
+    if hidden_run:
+        parts.append(f'<div class="wb-hidden-step">{hidden_run} step(s) inside the collapsed loop above</div>')
+    parts.append("</div>")
+    return "".join(parts)
