@@ -60,3 +60,16 @@ def test_sampling_is_seeded_and_text_only_prompts_work(tmp_path: Path) -> None:
     assert [t.token_id for t in a.tokens] == [t.token_id for t in again.tokens]
     assert [t.token_id for t in a.tokens] != [t.token_id for t in other.tokens]
     assert a.prompt_tokens and all(t.logprob <= 0 for t in a.tokens)
+
+
+def test_token_texts_keep_multibyte_characters_whole(tmp_path: Path) -> None:
+    from transformers import AutoTokenizer
+    from workbench.models.backends.transformers_backend import build_records
+    from workbench.models.tiny import build_tiny_model
+    tok = AutoTokenizer.from_pretrained(str(build_tiny_model(tmp_path / "m")))
+    text = "Wait, 让我们再想一想 émoji 🙂 so x = 42"
+    ids = tok.encode(text, add_special_tokens=False) + [tok.convert_tokens_to_ids("<|im_end|>")]
+    response, recs = build_records(tok, ids, [0.0] * len(ids), [1.0] * len(ids))
+    assert response == text and "\ufffd" not in "".join(r.text for r in recs[:-1])
+    assert all(response[r.char_start:r.char_end] == r.text for r in recs[:-1])
+    assert recs[-1].char_start == recs[-1].char_end == len(text)   # eos: empty span at the end
