@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"workbench app: no store at {db}; building the synthetic demo run first")
         build_demo(db)
     env = dict(os.environ, WORKBENCH_DB=str(db))
-    cmd = [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "app.py"),
+    cmd = [sys.executable, "-m", "workbench.ui.serve", str(PROJECT_ROOT / "app.py"),
            "--server.address", args.host, "--server.port", str(args.port),
            "--server.headless", "true", "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none", "--client.toolbarMode", "minimal"]
