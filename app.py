@@ -10,19 +10,19 @@ from pathlib import Path
 
 import streamlit as st
 
-st.set_page_config(page_title="QVQ trace workbench", page_icon="🔎", layout="wide")
+st.set_page_config(page_title="QVQ trace workbench", page_icon=":material/search:", layout="wide")
 
 PAGES_DIR = Path(__file__).parent / "pages"
 # (file, title, icon, url path). A page file that does not exist yet is skipped.
 PAGE_SPECS = [
-    ("overview.py", "Overview", "📊", "overview"),
-    ("traces.py", "Traces", "📜", "traces"),
-    ("trace.py", "Trace view", "🔍", "trace"),
-    ("compare.py", "Compare", "⚖️", "compare"),
-    ("failures.py", "Failures", "🚩", "failures"),
-    ("clusters.py", "Clusters", "🧩", "clusters"),
-    ("sql.py", "SQL", "🗄️", "sql"),
-    ("run.py", "Run model", "🚀", "run"),
+    ("overview.py", "Overview", ":material/monitoring:", "overview"),
+    ("traces.py", "Traces", ":material/list:", "traces"),
+    ("trace.py", "Trace view", ":material/article:", "trace"),
+    ("compare.py", "Compare", ":material/compare:", "compare"),
+    ("failures.py", "Failures", ":material/flag:", "failures"),
+    ("clusters.py", "Clusters", ":material/hub:", "clusters"),
+    ("sql.py", "SQL", ":material/database:", "sql"),
+    ("run.py", "Run model", ":material/rocket_launch:", "run"),
 ]
 
 pages = [st.Page(str(PAGES_DIR / f), title=t, icon=i, url_path=u, default=(u == "overview"))

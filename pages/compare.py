@@ -51,7 +51,7 @@ with user_errors():
     b, sb = step_texts(right_run, right_sample)
     for col, s in ((c1, sa), (c2, sb)):
         if s is not None:
-            verdict = {True: "✅ correct", False: "❌ wrong"}.get(s["correct"], "ungraded")
+            verdict = {True: "correct", False: "wrong"}.get(s["correct"], "ungraded")
             col.caption(f"{len(s['response'] or ''):,} characters · answer {s['extracted_answer'] or '—'} · {verdict}")
     if len(a) * len(b) > 250_000:
         st.warning("These traces are too long to align step by step here; showing the first 500 steps of each.")

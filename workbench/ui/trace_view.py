@@ -42,7 +42,7 @@ def show_images(images: pd.DataFrame, n_images: int) -> None:
 
 def show_answers(s: pd.Series) -> None:
     def verdict(v) -> str:
-        return "—" if v is None or pd.isna(v) else ("✅ correct" if v else "❌ wrong")
+        return "—" if v is None or pd.isna(v) else ("correct" if v else "wrong")
     c1, c2, c3 = st.columns(3)
     c1.metric("Ground truth", str(s["ground_truth"]) if s["ground_truth"] is not None else "—")
     c2.metric("Extracted answer", str(s["extracted_answer"])[:40] if s["extracted_answer"] else "—",

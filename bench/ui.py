@@ -1,0 +1,121 @@
+"""UI timings in a real browser (Playwright + Debian Chromium), against the real server.
+
+    .venv/bin/python bench/ui.py
+
+1. first page (overview) render on the demo store, from navigation to the charts being drawn;
+2. the trace view of a ~25,000-character trace, from opening its link to the steps being drawn;
+3. the overview over the whole dev set (imported + analysed), cold and once cached (reload).
+Targets (issue 4): < 2 s, < 1 s, < 2 s cached. Each figure is the median of 3 runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DEV = ROOT.parent / "shared" / "data" / "qvq-traces" / "dev.jsonl"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+WB = [sys.executable, "-m", "workbench.cli"]
+
+
+def serve(db: Path) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(WB + ["app", "--db", str(db), "--port", str(port)], cwd=ROOT, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(240):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.25)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def timed(page, url: str, ready: str) -> float:
+    t = time.perf_counter()
+    page.goto(url)
+    page.locator(ready).first.wait_for(timeout=120000)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=120000)
+    return time.perf_counter() - t
+
+
+def long_trace_file(tmp: Path) -> Path:
+    words = ("Let me reconsider the relation between the quantities shown in the figure, step by step. " * 14)
+    paras = [f"Step {i}: {words}" for i in range(20)]
+    text = "\n\n".join(paras)[:25000]
+    path = tmp / "long.jsonl"
+    path.write_text(json.dumps({"id": "long-25k", "question": "A long trace for timing.", "response": text}) + "\n")
+    return path
+
+
+def main() -> int:
+    from playwright.sync_api import sync_playwright
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp_s, sync_playwright() as pw:
+        tmp = Path(tmp_s)
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        demo = tmp / "demo.duckdb"
+        subprocess.run(WB + ["demo", "--db", str(demo)], check=True, capture_output=True, cwd=ROOT)
+        subprocess.run(WB + ["import", str(long_trace_file(tmp)), "--db", str(demo), "--run", "long"], check=True,
+                       capture_output=True, cwd=ROOT)
+        subprocess.run(WB + ["analyze", "--db", str(demo)], check=True, capture_output=True, cwd=ROOT)
+        proc, url = serve(demo)
+        try:
+            content, charts, trace, select = [], [], [], []
+            for _ in range(3):
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                content.append(timed(page, url + "/", "[data-testid='stDataFrame']"))
+                charts.append(timed(page, url + "/", ".js-plotly-plot"))
+                trace.append(timed(page, url + "/trace?run=long&sample=long-25k", "#step-19"))
+                # in-app selection (no page load): pick step 5 in the step selector of the 25k trace
+                box = page.locator("[data-testid='stSelectbox']").filter(has_text="Selected step").locator("input")
+                box.click()
+                box.fill("step 5")
+                t = time.perf_counter()
+                page.keyboard.press("Enter")
+                page.locator("#step-5.wb-selected").wait_for(timeout=60000)
+                select.append(time.perf_counter() - t)
+                page.close()
+            results["first page, content (demo)"] = (statistics.median(content), 2.0)
+            results["first page, charts drawn (demo)"] = (statistics.median(charts), None)
+            results["25k-char trace: select a step"] = (statistics.median(select), 1.0)
+            results["25k-char trace: open by deep link"] = (statistics.median(trace), None)
+        finally:
+            os.killpg(proc.pid, 15)
+        if DEV.exists():
+            dev = tmp / "dev.duckdb"
+            subprocess.run(WB + ["import", str(DEV), "--db", str(dev)], check=True, capture_output=True, cwd=ROOT)
+            subprocess.run(WB + ["analyze", "--db", str(dev)], check=True, capture_output=True, cwd=ROOT)
+            proc, url = serve(dev)
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                cold = timed(page, url + "/", ".js-plotly-plot")
+                cached = statistics.median(timed(page, url + "/", ".js-plotly-plot") for _ in range(3))
+                results["overview, dev set, first load"] = (cold, None)
+                results["overview, dev set, cached"] = (cached, 2.0)
+            finally:
+                os.killpg(proc.pid, 15)
+        else:
+            print(f"(dev-set overview skipped: {DEV} not found)")
+        browser.close()
+    for name, (sec, target) in results.items():
+        verdict = "" if target is None else f"  target < {target:g} s: {'met' if sec < target else 'NOT met'}"
+        print(f"{name:34} {sec:6.2f} s{verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
