@@ -160,6 +160,37 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "heartbeat_at": "Last sign of life of the worker (a stale heartbeat with status running = the worker died).",
         "finished_at": "When it ended.",
     }),
+    "cluster_runs": ("One row per clustering (`workbench cluster`); re-running the same unit and runs replaces it.", {
+        "cluster_run_id": "`<unit>:<method>:<runs>`: the key a re-run replaces.",
+        "unit": "`step` (each flagged step) or `sample` (each flagged sample).",
+        "method": "`hdbscan` or `kmeans`.",
+        "runs": "Runs whose findings were clustered.",
+        "params": "JSON: seed, k, min_cluster_size, feature sizes.",
+        "n_units": "Units clustered.",
+        "n_clusters": "Clusters found (noise not counted).",
+        "created_at": "When.",
+    }),
+    "clusters": ("One row per cluster, with a readable label.", {
+        "cluster_run_id": "`cluster_runs.cluster_run_id`.",
+        "cluster_id": "Cluster number; -1 = units HDBSCAN left unclustered (noise).",
+        "label": "Most distinctive terms plus the dominant failure kinds.",
+        "terms": "The distinctive terms (class-based TF-IDF), best first.",
+        "size": "Units in the cluster.",
+        "accuracy": "Share of the cluster's units whose sample was answered correctly (NULL when ungraded).",
+        "failure_mix": "JSON: share of units per `detector:severity`.",
+    }),
+    "cluster_members": ("Each clustered unit: its cluster, 2-D map position and distance to the centre.", {
+        "cluster_run_id": "`cluster_runs.cluster_run_id`.",
+        "cluster_id": "`clusters.cluster_id`.",
+        "run_id": "Run.",
+        "sample_id": "Sample.",
+        "step_index": "The flagged step (NULL for unit = sample).",
+        "x": "Map coordinate 1 (PCA of the feature space).",
+        "y": "Map coordinate 2.",
+        "distance": "Distance to the cluster centre in feature space (smaller = more typical).",
+        "representative": "One of the 5 units closest to the centre.",
+        "excerpt": "Start of the unit's text (for hover and tables).",
+    }),
 }
 
 

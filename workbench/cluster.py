@@ -1,0 +1,198 @@
+"""Failure clustering, offline: TF-IDF (words + character n-grams) of the flagged text, reduced with
+truncated SVD, plus detector features; HDBSCAN by default, k-means optional; deterministic for a seed.
+
+Each cluster gets a readable label (its most distinctive terms by class-based TF-IDF plus its dominant
+failure kinds), size, accuracy and the units closest to its centre as representatives.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from workbench.errors import UsageError, WorkbenchError
+from workbench.store import connect
+
+UNITS_SQL = {
+    "step": """
+        SELECT f.run_id, f.sample_id, f.step_index,
+               list(DISTINCT f.detector || ':' || f.severity) AS kinds, max(f.score) AS score,
+               min(f.char_start) / greatest(length(any_value(s.response)), 1) AS onset,
+               max(TRY_CAST(json_extract(f.details, '$.period_chars') AS DOUBLE)) AS period,
+               max(TRY_CAST(json_extract(f.details, '$.trace_share') AS DOUBLE)) AS mixing_share,
+               any_value(substring(s.response, st.char_start + 1, least(st.char_end - st.char_start, 1500))) AS text,
+               any_value(length(s.response)) AS length, any_value(s.correct) AS correct
+        FROM flags f JOIN samples s USING (run_id, sample_id)
+        LEFT JOIN steps st ON st.run_id = f.run_id AND st.sample_id = f.sample_id AND st.step_index = f.step_index
+        WHERE f.run_id IN (SELECT unnest(?::VARCHAR[]))
+        GROUP BY f.run_id, f.sample_id, f.step_index""",
+    "sample": """
+        SELECT f.run_id, f.sample_id, NULL::INTEGER AS step_index,
+               list(DISTINCT f.detector || ':' || f.severity) AS kinds, max(f.score) AS score,
+               min(f.char_start) / greatest(length(any_value(s.response)), 1) AS onset,
+               max(TRY_CAST(json_extract(f.details, '$.period_chars') AS DOUBLE)) AS period,
+               max(TRY_CAST(json_extract(f.details, '$.trace_share') AS DOUBLE)) AS mixing_share,
+               string_agg(substring(s.response, greatest(f.char_start - 200, 0) + 1, 600), ' … ') AS text,
+               any_value(length(s.response)) AS length, any_value(s.correct) AS correct
+        FROM flags f JOIN samples s USING (run_id, sample_id)
+        WHERE f.run_id IN (SELECT unnest(?::VARCHAR[]))
+        GROUP BY f.run_id, f.sample_id""",
+}
+
+
+@dataclass
+class ClusterResult:
+    cluster_run_id: str
+    units: pd.DataFrame                     # one row per unit with cluster, x, y, distance, representative
+    clusters: pd.DataFrame                  # one row per cluster
+    params: dict = field(default_factory=dict)
+
+
+def features(units: pd.DataFrame, seed: int) -> tuple[np.ndarray, object, np.ndarray]:
+    """Dense feature matrix, the word vectoriser and its TF-IDF matrix (for labels)."""
+    from scipy.sparse import hstack
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.preprocessing import normalize
+    texts = units["text"].fillna("").tolist()
+    words = TfidfVectorizer(max_features=20000, min_df=2 if len(texts) > 20 else 1, stop_words="english",
+                            token_pattern=r"(?u)\b\w\w+\b|[^\x00-\x7f]")
+    wm = words.fit_transform(texts)
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), max_features=20000,
+                            min_df=2 if len(texts) > 20 else 1)
+    cm = chars.fit_transform(texts)
+    both = hstack([wm, cm]).tocsr()
+    n_comp = max(2, min(50, both.shape[1] - 1, len(texts) - 1))
+    reduced = normalize(TruncatedSVD(n_components=n_comp, random_state=seed).fit_transform(both))
+    kinds = sorted({k for ks in units["kinds"] for k in ks})
+    onehot = np.array([[1.0 if k in ks else 0.0 for k in kinds] for ks in units["kinds"]])
+    numeric = units[["score", "onset", "period", "mixing_share", "length"]].astype(float).fillna(0.0).to_numpy()
+    numeric[:, 2] = np.log1p(numeric[:, 2])  # period and length on log scales
+    numeric[:, 4] = np.log1p(numeric[:, 4])
+    std = numeric.std(axis=0)
+    numeric = (numeric - numeric.mean(axis=0)) / np.where(std > 0, std, 1)
+    correct = units["correct"].map({True: 1.0, False: -1.0}).fillna(0.0).to_numpy()[:, None]
+    X = np.hstack([reduced, 1.0 * onehot, 0.15 * numeric, 0.1 * correct])
+    return X, words, wm
+
+
+def label_clusters(labels: np.ndarray, words, wm, units: pd.DataFrame, n_terms: int = 4) -> dict[int, tuple]:
+    """Class-based TF-IDF terms + dominant failure kinds per cluster."""
+    vocab = np.array(words.get_feature_names_out())
+    overall = np.asarray(wm.mean(axis=0)).ravel() + 1e-9
+    out = {}
+    for c in sorted(set(labels)):
+        idx = np.where(labels == c)[0]
+        mean = np.asarray(wm[idx].mean(axis=0)).ravel()
+        distinct = mean * np.log(1 + mean / overall)
+        terms = [str(vocab[i]) for i in np.argsort(-distinct)[:n_terms] if mean[i] > 0]
+        mix = pd.Series([k for ks in units.iloc[idx]["kinds"] for k in ks]).value_counts(normalize=True)
+        dominant = [k for k, v in mix.items() if v >= 0.3][:2] or list(mix.index[:1])
+        name = ", ".join(terms) if terms else "(no distinctive terms)"
+        if c == -1:
+            name = "unclustered: " + name
+        out[int(c)] = (f"{name} — {' + '.join(dominant)}", terms, {k: round(float(v), 3) for k, v in mix.items()})
+    return out
+
+
+def cluster_units(units: pd.DataFrame, *, method: str = "hdbscan", k: int | None = None, seed: int = 0,
+                  min_cluster_size: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """Cluster labels, 2-D map coordinates and distances to the cluster centre."""
+    from sklearn.cluster import HDBSCAN, KMeans
+    from sklearn.decomposition import PCA
+    X, words, wm = features(units, seed)
+    params: dict = {"seed": seed, "n_features": int(X.shape[1])}
+    if method == "kmeans":
+        k = k or max(2, min(20, int(np.sqrt(len(units) / 2))))
+        model = KMeans(n_clusters=min(k, len(units)), n_init=10, random_state=seed).fit(X)
+        labels = model.labels_
+        params["k"] = k
+    elif method == "hdbscan":
+        mcs = min_cluster_size or max(2 if len(units) < 30 else 5, min(len(units) // 50, 100))
+        labels = HDBSCAN(min_cluster_size=mcs, min_samples=max(2, mcs // 2), copy=True).fit_predict(X)
+        params["min_cluster_size"] = mcs
+    else:
+        raise UsageError(f"unknown method {method!r}: hdbscan or kmeans")
+    coords = PCA(n_components=2, random_state=seed).fit_transform(X) if len(units) > 2 else np.zeros((len(units), 2))
+    dist = np.zeros(len(units))
+    for c in set(labels):
+        idx = np.where(labels == c)[0]
+        centre = X[idx].mean(axis=0)
+        dist[idx] = np.linalg.norm(X[idx] - centre, axis=1)
+    params["labels"] = label_clusters(labels, words, wm, units)
+    return labels, coords, dist, params
+
+
+def run_clustering(db: str | os.PathLike | None, *, runs: list[str] | None = None, unit: str = "step",
+                   method: str = "hdbscan", k: int | None = None, seed: int = 0) -> ClusterResult:
+    if unit not in UNITS_SQL:
+        raise UsageError(f"--unit must be step or sample, not {unit!r}")
+    with connect(db) as con:
+        all_runs = [r[0] for r in con.execute("SELECT run_id FROM runs ORDER BY run_id").fetchall()]
+        runs = runs or all_runs
+        unknown = set(runs) - set(all_runs)
+        if unknown:
+            raise UsageError(f"no run(s) {', '.join(sorted(unknown))} in the store")
+        units = con.execute(UNITS_SQL[unit], [runs]).df()
+    if len(units) < 3:
+        raise WorkbenchError(f"only {len(units)} flagged {unit}s in {', '.join(runs)}: run `workbench analyze` "
+                             "first, or cluster more runs")
+    units = units.sort_values(["run_id", "sample_id", "step_index"], na_position="first").reset_index(drop=True)
+    labels, coords, dist, params = cluster_units(units, method=method, k=k, seed=seed)
+    label_info = params.pop("labels")
+    units["cluster_id"] = labels.astype(int)
+    units["x"], units["y"], units["distance"] = coords[:, 0], coords[:, 1], dist
+    units["representative"] = False
+    for c in set(labels):
+        if c == -1:
+            continue
+        idx = units.index[units["cluster_id"] == c]
+        units.loc[units.loc[idx, "distance"].nsmallest(5).index, "representative"] = True
+    rows = []
+    for c, (name, terms, mix) in sorted(label_info.items()):
+        members = units[units["cluster_id"] == c]
+        graded = members["correct"].dropna()
+        rows.append({"cluster_id": c, "label": name, "terms": terms, "size": len(members),
+                     "accuracy": float(graded.mean()) if len(graded) else None, "failure_mix": mix})
+    clusters = pd.DataFrame(rows)
+    cluster_run_id = f"{unit}:{method}:{'+'.join(sorted(runs))}"
+    result = ClusterResult(cluster_run_id, units, clusters, params)
+    _store(db, result, unit, method, runs)
+    return result
+
+
+def _store(db, result: ClusterResult, unit: str, method: str, runs: list[str]) -> None:
+    u, c = result.units, result.clusters
+    with connect(db) as con:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for table in ("cluster_members", "clusters", "cluster_runs"):
+                con.execute(f"DELETE FROM {table} WHERE cluster_run_id = ?", [result.cluster_run_id])
+            con.execute("INSERT INTO cluster_runs (cluster_run_id, unit, method, runs, params, n_units, n_clusters) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [result.cluster_run_id, unit, method, runs, json.dumps(result.params), len(u),
+                         int((c["cluster_id"] >= 0).sum())])
+            con.register("_c", pa.table({
+                "cluster_id": pa.array(c["cluster_id"].tolist(), pa.int32()), "label": c["label"].tolist(),
+                "terms": pa.array(c["terms"].tolist(), pa.list_(pa.string())), "size": c["size"].tolist(),
+                "accuracy": pa.array(c["accuracy"].tolist(), pa.float64()),
+                "failure_mix": [json.dumps(m) for m in c["failure_mix"]]}))
+            con.execute("INSERT INTO clusters SELECT ?, * FROM _c", [result.cluster_run_id])
+            con.register("_m", pa.table({
+                "cluster_id": pa.array(u["cluster_id"].tolist(), pa.int32()), "run_id": u["run_id"].tolist(),
+                "sample_id": u["sample_id"].tolist(),
+                "step_index": pa.array([None if pd.isna(v) else int(v) for v in u["step_index"]], pa.int32()),
+                "x": u["x"].astype(float).tolist(), "y": u["y"].astype(float).tolist(),
+                "distance": u["distance"].astype(float).tolist(), "representative": u["representative"].tolist(),
+                "excerpt": [(t or "")[:300] for t in u["text"]]}))
+            con.execute("INSERT INTO cluster_members SELECT ?, * FROM _m", [result.cluster_run_id])
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
