@@ -78,7 +78,8 @@ def features(units: pd.DataFrame, seed: int) -> tuple[np.ndarray, object, np.nda
     std = numeric.std(axis=0)
     numeric = (numeric - numeric.mean(axis=0)) / np.where(std > 0, std, 1)
     correct = units["correct"].map({True: 1.0, False: -1.0}).fillna(0.0).to_numpy()[:, None]
-    X = np.hstack([reduced, 1.0 * onehot, 0.15 * numeric, 0.1 * correct])
+    # the failure kind weighs as much as the whole text embedding (unit norm): clusters are about failures
+    X = np.hstack([reduced, 2.0 * onehot, 0.15 * numeric, 0.1 * correct])
     return X, words, wm
 
 
@@ -101,6 +102,20 @@ def label_clusters(labels: np.ndarray, words, wm, units: pd.DataFrame, n_terms: 
     return out
 
 
+def _assign_noise(X: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, int]:
+    """Attach HDBSCAN's noise points to the nearest cluster centre (as topic tools do for outliers), so
+    every failure is in some cluster; their larger `distance` keeps them out of the representatives."""
+    clusters = sorted(c for c in set(labels) if c != -1)
+    noise = np.where(labels == -1)[0]
+    if not clusters or not len(noise):
+        return labels, 0
+    centres = np.stack([X[labels == c].mean(axis=0) for c in clusters])
+    nearest = np.argmin(np.linalg.norm(X[noise][:, None, :] - centres[None, :, :], axis=2), axis=1)
+    out = labels.copy()
+    out[noise] = np.array(clusters)[nearest]
+    return out, int(len(noise))
+
+
 def cluster_units(units: pd.DataFrame, *, method: str = "hdbscan", k: int | None = None, seed: int = 0,
                   min_cluster_size: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
     """Cluster labels, 2-D map coordinates and distances to the cluster centre."""
@@ -117,6 +132,7 @@ def cluster_units(units: pd.DataFrame, *, method: str = "hdbscan", k: int | None
         mcs = min_cluster_size or max(2 if len(units) < 30 else 5, min(len(units) // 50, 100))
         labels = HDBSCAN(min_cluster_size=mcs, min_samples=max(2, mcs // 2), copy=True).fit_predict(X)
         params["min_cluster_size"] = mcs
+        labels, params["noise_reassigned"] = _assign_noise(X, labels)
     else:
         raise UsageError(f"unknown method {method!r}: hdbscan or kmeans")
     coords = PCA(n_components=2, random_state=seed).fit_transform(X) if len(units) > 2 else np.zeros((len(units), 2))
