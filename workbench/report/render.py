@@ -1,0 +1,156 @@
+"""Pure renderers of a ReportData: one self-contained HTML page, or Markdown plus image files.
+
+No I/O and no network: images are data URIs (HTML) or files the caller writes (Markdown); the chart is
+inline SVG. Every piece of trace text goes through html.escape (a `<script>` in a trace shows as text).
+Output is deterministic (no timestamps, no absolute paths) so the Markdown can be pinned by a golden file.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+from urllib.parse import urlencode
+
+from workbench.report.data import DETECTORS, Failure, ReportData
+from workbench.viz.trace_html import CSS as TRACE_CSS, render_range, spans_and_collapses
+
+APP_URL = "http://127.0.0.1:8501"
+STEP_CHARS = 3000          # offending steps longer than this are cut (the app shows them whole)
+COLORS = {"language_mixing": "#f29900", "repetition_loop": "#1a73e8", "grounding_loss": "#d93025"}
+e = html.escape
+
+
+def trace_url(run_id: str, sample_id: str, step: int | None = None) -> str:
+    params: dict = {"run": run_id, "sample": sample_id}
+    if step is not None:
+        params["step"] = int(step)
+    return f"{APP_URL}/trace?{urlencode(params)}"
+
+
+def _pct(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.1%}"
+
+
+def flag_rate_svg(rates: dict[str, float]) -> str:
+    """Horizontal bars: share of the report's samples with at least one finding per detector."""
+    rows, width = [], 420
+    for i, d in enumerate(DETECTORS):
+        w = round(rates.get(d, 0.0) * 260, 1)
+        y = 10 + i * 30
+        rows.append(f'<text x="0" y="{y + 14}" font-size="12">{e(d)}</text>'
+                    f'<rect x="130" y="{y}" width="{w}" height="20" fill="{COLORS[d]}"/>'
+                    f'<text x="{135 + w}" y="{y + 14}" font-size="12">{_pct(rates.get(d, 0.0))}</text>')
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{20 + 30 * len(DETECTORS)}" '
+            f'role="img" aria-label="flag rates">{"".join(rows)}</svg>')
+
+
+def _summary_rows(d: ReportData) -> list[tuple[str, str]]:
+    r = d.run
+    return [("run", f"{r['name']} ({r['run_id']})"), ("model", str(r.get("model") or "unknown")),
+            ("settings", json.dumps(r.get("settings") or {}, sort_keys=True, ensure_ascii=False)),
+            ("filter", d.filter or "none"), ("samples", str(d.n_samples)),
+            ("flagged samples", str(d.n_flagged)), ("accuracy", _pct(d.accuracy)),
+            ("clustering", d.cluster_run_id or "none (run `workbench cluster`)")]
+
+
+def _steps_html(f: Failure) -> str:
+    text = f.sample.get("response") or ""
+    spans, _ = spans_and_collapses(f.flags, expand_loops=True)
+    parts = ['<div class="wb-trace">']
+    for st in f.steps:
+        a, b = int(st["char_start"]), int(st["char_end"])
+        cut = min(b, a + STEP_CHARS)
+        more = f' <i>… {b - cut:,} more characters</i>' if cut < b else ""
+        link = e(trace_url(f.sample["run_id"], f.sample["sample_id"], st["step_index"]))
+        parts.append(f'<div class="wb-step wb-flagged"><div class="wb-num"><a href="{link}">#{st["step_index"]}</a>'
+                     f'</div><div class="wb-text">{render_range(text, a, cut, spans)}{more}</div></div>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def render_html(d: ReportData) -> str:
+    """One self-contained page (inline CSS, SVG chart, data-URI images, no scripts, no external URLs)."""
+    title = f"Failure report: {d.run['name']}"
+    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', f"<title>{e(title)}</title>",
+           "<style>body{font-family:system-ui,sans-serif;max-width:1000px;margin:2rem auto;padding:0 1rem}"
+           "table{border-collapse:collapse}td,th{border:1px solid #dadce0;padding:.25rem .5rem;text-align:left;"
+           "vertical-align:top}.failure{border-top:2px solid #dadce0;margin-top:1.5rem}img{max-width:420px}"
+           "</style>", TRACE_CSS, "</head><body>", f"<h1>{e(title)}</h1>", "<h2>Run summary</h2><table>"]
+    out += [f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in _summary_rows(d)]
+    out += ["</table>", "<h2>Flag rates</h2>", flag_rate_svg(d.flag_rates), "<h2>Clusters</h2>"]
+    if d.clusters:
+        out.append("<table><tr><th>cluster</th><th>label</th><th>size</th><th>accuracy</th>"
+                   "<th>representatives</th></tr>")
+        for c in d.clusters:
+            reps = "".join(f'<li><a href="{e(trace_url(d.run["run_id"], r["sample_id"], r["step_index"]))}">'
+                           f'{e(r["sample_id"])}</a>: {e((r["excerpt"] or "")[:160])}</li>'
+                           for r in c["representatives"])
+            out.append(f"<tr><td>{c['cluster_id']}</td><td>{e(c['label'])}</td><td>{c['size']}</td>"
+                       f"<td>{_pct(c['accuracy'])}</td><td><ul>{reps}</ul></td></tr>")
+        out.append("</table>")
+    else:
+        out.append("<p>No clustering covers this run.</p>")
+    out.append(f"<h2>Failures ({len(d.failures)} of {d.n_flagged} flagged samples)</h2>")
+    for f in d.failures:
+        s = f.sample
+        out.append(f'<section class="failure"><h3>{e(s["sample_id"])} '
+                   f'<a href="{e(trace_url(s["run_id"], s["sample_id"]))}">open in the app</a></h3>')
+        if f.image:
+            mime = "jpeg" if f.image[1] in ("jpg", "jpeg") else f.image[1]
+            out.append(f'<img alt="{e(f.image[0])}" src="data:image/{e(mime)};base64,'
+                       f'{base64.b64encode(f.image[2]).decode()}">')
+        out.append(f"<p><b>Question:</b> {e(s.get('question') or '')}</p>"
+                   f"<p><b>Answer:</b> {e(str(s.get('final_answer') or ''))} · <b>expected:</b> "
+                   f"{e(str(s.get('ground_truth') or ''))} · <b>correct:</b> {e(str(s.get('correct')))}</p>")
+        out.append("<p><b>Findings:</b> " + e(", ".join(sorted({f"{x['detector']}:{x['severity']}"
+                                                                for x in f.flags}))) + "</p>")
+        out.append(_steps_html(f) + "</section>")
+    out.append("</body></html>")
+    return "\n".join(out)
+
+
+def _md_text(text: str, a: int, b: int, spans) -> str:
+    cut = min(b, a + STEP_CHARS)
+    body = render_range(text, a, cut, spans)
+    body = re.sub(r'<mark class="wb-\w+"', "<mark", body)
+    if cut < b:
+        body += f" … ({b - cut:,} more characters)"
+    return "\n".join("> " + line for line in body.splitlines() or [""])
+
+
+def render_markdown(d: ReportData, image_folder: str) -> tuple[str, dict[str, bytes]]:
+    """Markdown text (relative image links into `image_folder`) and the image files {name: bytes}."""
+    files: dict[str, bytes] = {}
+    md = [f"# Failure report: {d.run['name']}", "", "## Run summary", "", "| | |", "|---|---|"]
+    md += [f"| {k} | {e(v).replace('|', '&#124;')} |" for k, v in _summary_rows(d)]
+    md += ["", "## Flag rates", "", "| detector | share of samples |", "|---|---|"]
+    md += [f"| {k} | {_pct(d.flag_rates.get(k, 0.0))} |" for k in DETECTORS]
+    md += ["", "## Clusters", ""]
+    if not d.clusters:
+        md.append("No clustering covers this run.")
+    for c in d.clusters:
+        md.append(f"- **cluster {c['cluster_id']}** ({c['size']} units, accuracy {_pct(c['accuracy'])}): "
+                  f"{e(c['label'])}")
+        for r in c["representatives"]:
+            excerpt = " ".join((r["excerpt"] or "")[:160].split())
+            md.append(f"  - [{e(r['sample_id'])}]({trace_url(d.run['run_id'], r['sample_id'], r['step_index'])})"
+                      f": {e(excerpt)}")
+    md += ["", f"## Failures ({len(d.failures)} of {d.n_flagged} flagged samples)", ""]
+    for f in d.failures:
+        s = f.sample
+        md += [f"### {e(s['sample_id'])}", "", f"[open in the app]({trace_url(s['run_id'], s['sample_id'])})", ""]
+        if f.image:
+            name = re.sub(r"[^A-Za-z0-9._-]", "_", f"{f.image[0]}.{f.image[1]}")
+            files[name] = f.image[2]
+            md += [f"![{e(f.image[0])}]({image_folder}/{name})", ""]
+        md += [f"**Question:** {e(' '.join((s.get('question') or '').split()))}", "",
+               f"**Answer:** {e(str(s.get('final_answer') or ''))} · **expected:** {e(str(s.get('ground_truth') or ''))}"
+               f" · **correct:** {s.get('correct')}", "",
+               "**Findings:** " + ", ".join(sorted({f"{x['detector']}:{x['severity']}" for x in f.flags})), ""]
+        spans, _ = spans_and_collapses(f.flags, expand_loops=True)
+        for st in f.steps:
+            md += [f"Step [#{st['step_index']}]({trace_url(s['run_id'], s['sample_id'], st['step_index'])}):", "",
+                   _md_text(s.get("response") or "", int(st["char_start"]), int(st["char_end"]), spans), ""]
+    return "\n".join(md).rstrip() + "\n", files
