@@ -62,7 +62,7 @@ def export_table(what: str, db: str | os.PathLike | None, *, run: str | None = N
     sql += f" ORDER BY {order}"
     with locked_connection(db) as con:
         try:
-            return con.execute(sql, params).to_arrow_table()
+            return con.sql(sql, params=params).to_arrow_table()
         except Exception as exc:  # duckdb.Error, with the console's readable message
             raise QueryRefused(readable_error(exc)) from None
 
