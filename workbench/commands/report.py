@@ -12,7 +12,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="write a failure report (HTML or Markdown)",
                        description="Run summary, flag rates, clusters and the flagged samples with their offending "
                                    "steps highlighted. HTML is one self-contained file (opens offline); Markdown "
-                                   "writes its images to <out stem>_files/ next to it.")
+                                   "writes its images to the folder FILESTEM_files next to it.")
     add_db_option(p)
     p.add_argument("--run", required=True, metavar="NAME", help="run name or id")
     p.add_argument("--filter", default=None, metavar="SQL_WHERE",
