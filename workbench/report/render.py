@@ -127,6 +127,8 @@ def render_markdown(d: ReportData, image_folder: str) -> tuple[str, dict[str, by
     md += [f"| {k} | {e(v).replace('|', '&#124;')} |" for k, v in _summary_rows(d)]
     md += ["", "## Flag rates", "", "| detector | share of samples |", "|---|---|"]
     md += [f"| {k} | {_pct(d.flag_rates.get(k, 0.0))} |" for k in DETECTORS]
+    files["flag_rates.svg"] = flag_rate_svg(d.flag_rates).encode("utf-8")
+    md += ["", f"![flag rates]({image_folder}/flag_rates.svg)"]
     md += ["", "## Clusters", ""]
     if not d.clusters:
         md.append("No clustering covers this run.")
