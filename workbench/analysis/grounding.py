@@ -25,7 +25,7 @@ from workbench.analysis.base import Step, step_at
 from workbench.records import Finding
 
 NAME = "grounding_loss"
-VERSION = "grounding-text-1"
+VERSION = "grounding-text-2"
 
 # "table(s)", "painting", "score" are left out on purpose: "I don't have the tables" means reference
 # tables, "without seeing the painting in person" is not about the given image.
@@ -37,15 +37,15 @@ _DET = r"(?:the |this |that |an |any |your |these |those )"
 _NEG_SEE = r"(?:can(?:no|')?t|cannot|can not|am unable to|am not able to|'m unable to|'m not able to|" \
            r"don't|do not|couldn't|could not)"
 CANNOT_SEE = re.compile(
-    r"\bI\s+" + _NEG_SEE + r"\s+(?:actually\s+|really\s+|directly\s+)?(?:see|view|access|look at|display|perceive)\s+"
-    + _DET + _ADJ + _NOUN + r"\b"
+    r"\bI\s*" + _NEG_SEE + r"\s+(?:actually\s+|really\s+|directly\s+)?(?:see|view|access|look at|display|perceive)\s+"
+    + _DET + _ADJ + _NOUN + r"\b(?!\s+(?:being|as|having|showing|to be)\b)"  # "can't see the image being X" is an opinion
     r"|\bI\s+(?:don't|do not|didn't|did not)\s+(?:actually\s+|really\s+)?have\s+(?:access to\s+)?" + _DET + "?"
     + _ADJ + _NOUN + r"\b(?!\s+(?:of|for)\s+(?!the\s+(?:problem|question)))"
     r"|\bwithout\s+(?:seeing|having|access to|being able to see)\s+" + _DET + _ADJ + _NOUN + r"\b"
     r"|\bwithout\s+the\s+" + _ADJ + _NOUN + r"\s*,\s*(?:it'?s|it is|I)\b"
     r"|\b(?:the|this)\s+" + _ADJ + _NOUN + r"\s+(?:itself\s+)?(?:isn't|is not|wasn't|was not|aren't|are not)\s+"
     r"(?:provided|included|available(?: to me)?|attached|given|shown|visible(?: here| to me)?|accessible)\b(?!\s+(?:in|on)\s+the\s+(?:"
-    + _NOUN + r"))"
+    + _NOUN + r"))(?!\s+(?:to scale|in units|in terms|in full|in detail)\b)"
     r"|\bno\s+" + _NOUN + r"\s+(?:is\s+|was\s+)?(?:provided|given|attached|included|available)\b"
     r"|\bI\s+(?:can't|cannot|am unable to|'m unable to|don't have the ability to)\s+(?:see|view|process)\s+images\b"
     r"|\b(?:since|as|which|but)\s+I\s+(?:can't|cannot|can not|don't|do not)\s+(?:see|have)\s+(?:it|them|that|what)\b"

@@ -1,0 +1,83 @@
+"""grounding_loss text tier: hand-written cannot-see statements and the near misses it must ignore.
+
+Sentences are our own paraphrases of how QVQ phrases a missing image (no real trace text)."""
+
+from __future__ import annotations
+
+import pytest
+
+from workbench.analysis import grounding
+from workbench.analysis.steps import segment
+
+
+def detect(text: str, has_image: bool = True):
+    return grounding.detect(text, steps=segment(text), has_image=has_image)
+
+
+@pytest.mark.parametrize("text", [
+    "Since I can't see the diagram, I'll assume the triangle is isosceles.",
+    "Unfortunately, the image isn't provided, so I have to reason from the text.",
+    "I don't have access to the figure, but such circuits usually have two resistors.",
+    "Without seeing the graph, it is hard to say which curve is steeper.",
+    "I'm unable to view the attached image directly.",
+    "The chart was not included in the question.",
+    "No image was provided with this problem.",
+    "I do not have the actual picture, so let me think about common setups.",
+])
+def test_cannot_see_statements_are_flagged_with_exact_span(text):
+    [f] = detect(text)
+    assert f.severity == "cannot_see" and f.score == 1.0
+    assert 0 <= f.char_start < f.char_end <= len(text)
+    assert text[f.char_start:f.char_end] in text and f.evidence  # evidence is the sentence around it
+
+
+@pytest.mark.parametrize("text", [
+    "I can't see why the angle would be 40 degrees.",               # "see" = understand
+    "The image doesn't show any labels on the axes.",                # grounded statement about the image
+    "I don't see any trees in the picture.",                         # grounded
+    "If you can't see the image clearly, zoom in.",                  # about the reader
+    "The reader cannot see the hidden face of the cube in the drawing.",
+    "The figure is not drawn to scale.",
+    "The figure is not shown to scale, so measure nothing.",
+    "Without the constraint, it would be unbounded.",
+    "I can't see a reason to doubt the figure.",
+    "The graph is not provided in units of meters but in feet.",
+    "I don't have enough information from the figure to decide between B and C.",
+    "Looking at the image, I can't see a fourth vertex.",
+    "Hmm, I cannot see the image being anything other than a parabola.",
+])
+def test_hard_negatives_are_not_flagged(text):
+    assert detect(text) == []
+
+
+def test_text_only_samples_are_never_flagged():
+    assert detect("I can't see the image, and no figure was provided.", has_image=False) == []
+
+
+def _trace(early: str, n_late: int, late_len: int = 300) -> str:
+    late = [(f"Step {i}: the sum of the first {i} terms is computed term by term and checked again. "
+             * 10)[:late_len] for i in range(n_late)]
+    return "\n\n".join([early] + late)
+
+
+def test_decline_needs_early_references_and_a_long_silent_remainder():
+    early = "Looking at the image, the diagram shows a ladder against a wall. The figure marks the angle."
+    [f] = detect(_trace(early, 12))
+    assert f.severity == "decline" and f.step_index == 1
+    assert f.details["early_refs"] >= 2 and f.details["late_refs"] == 0
+    assert len(f.details["curve"]) == 13
+
+
+def test_no_decline_for_short_traces_or_when_late_steps_still_look():
+    early = "Looking at the image, the diagram shows a ladder against a wall. The figure marks the angle."
+    assert detect(_trace(early, 4)) == []                              # too short to judge
+    still_looking = _trace(early, 12) + "\n\nChecking the image again, the angle is 30 degrees."
+    assert detect(still_looking) == []
+    assert detect(_trace("The ladder problem, worked algebraically.", 12)) == []  # never looked: nothing to lose
+
+
+@pytest.mark.parametrize("text", ["", "   \n\n  ", "😀" * 3000, "لا أستطيع رؤية الصورة " * 50,
+                                  "a\ud800b I can't see the image \udfff", "I can't see the image. " * 20_000])
+def test_adversarial_input(text):
+    for f in detect(text):
+        assert 0 <= f.char_start <= f.char_end <= len(text)
