@@ -14,9 +14,10 @@ from typing import Sequence
 
 from workbench.analysis.base import Step
 
-VERSION = "answers-1"
+VERSION = "answers-2"
 
-_FINAL_BLOCK = re.compile(r"\*\*Final Answer:?\*\*:?", re.I)
+# "**Final Answer**" anywhere; a plain "Final Answer:" only at a line start (prose says "the final answer").
+_FINAL_BLOCK = re.compile(r"\*\*Final Answer:?\*\*:?|^[ \t#>]*Final Answer\s*:", re.I | re.M)
 # Both are applied only at occurrences of "answer" / "option" / "choice" found with str.find
 # (C speed); a regex scan of every position of long traces costs ~10x more.
 _ANSWER_IS = re.compile(r"answer\s+(?:is|should be|would be|must be)\s*:?\s*([^\n]{1,120}?)(?:[.;]\s|[.;]?$|\n)",
@@ -113,6 +114,9 @@ def extract_answer(response: str | None) -> AnswerInfo:
         answer, source = answer_is[-1], "answer_is"
     if answer is None and options:
         answer, source = options[-1], "option_letter"
+    final = normalise(answer) if answer else None
+    if final and final not in distinct:  # a plain "Final Answer:" line is a candidate too
+        distinct += (final,)
     return AnswerInfo(clean(answer) if answer else None, source, distinct)
 
 
@@ -129,6 +133,29 @@ def _numbers(s: str) -> list[float]:
     return [float(x.replace(",", "")) for x in _NUMBER.findall(s)]
 
 
+_FRACTION = re.compile(r"^(-?)\s*(?:\\[dt]?frac\{\s*(\d+(?:\.\d+)?)\s*\}\{\s*(\d+(?:\.\d+)?)\s*\}"
+                       r"|(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?))$")
+_PLAIN = re.compile(r"^[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:[eE][-+]?\d+)?$")
+
+
+def _values(s: str) -> list[float]:
+    """Values a wholly numeric answer can mean ([] when it is not just a number)."""
+    s = s.strip()
+    percent = s.endswith("%")
+    s = s.rstrip("%").strip()
+    m = _FRACTION.match(s)
+    if m:
+        p, q = (m.group(2), m.group(3)) if m.group(2) else (m.group(4), m.group(5))
+        if float(q) == 0:
+            return []
+        v = (-1 if m.group(1) else 1) * float(p) / float(q)
+    elif s and any(c.isdigit() for c in s) and _PLAIN.match(s):
+        v = float(s.replace(",", ""))
+    else:
+        return []
+    return [v, v / 100] if percent else [v]
+
+
 def grade(answer: str | None, ground_truth: str | None) -> bool | None:
     """True/False against the ground truth; None when either is missing."""
     if answer is None or ground_truth is None or not str(ground_truth).strip():
@@ -140,6 +167,9 @@ def grade(answer: str | None, ground_truth: str | None) -> bool | None:
         return a == g
     if a == g:
         return True
+    va, vg = _values(a), _values(g)
+    if va and vg:  # both wholly numeric: 1/2 = \frac{1}{2} = 0.5, 12% = 0.12
+        return any(abs(x - y) <= max(1e-6, 1e-2 * abs(y)) for x in va for y in vg)
     na, ng = _numbers(a), _numbers(g)
     if ng and na and len(ng) == 1:
         x, y = na[-1], ng[0]
