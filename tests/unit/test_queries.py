@@ -1,0 +1,97 @@
+"""Named read queries (workbench.store.queries) against a real DuckDB store: filters, pagination,
+sorting, injection-safe search, flagged-sample navigation and tag writes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from workbench.store import connect
+from workbench.store import queries as q
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+    from workbench.analysis.pipeline import analyze_store
+    from workbench.ingest import import_paths
+
+    tmp = tmp_path_factory.mktemp("queries")
+    path = tmp / "store.duckdb"
+    loop = "Let me check the bars again. " * 60
+    rows = [
+        {"id": "a-clean", "question": "Which month is highest?", "response": "March is highest.\n\nThe answer is C.",
+         "answer": "C", "correct": True},
+        {"id": "b-loop", "question": "Count the apples", "response": "First.\n\n" + loop + "\n\nThe answer is 4.",
+         "answer": "5", "correct": False},
+        {"id": "c-mix", "question": "What colour?", "response": "The car is red 这是红色的汽车，颜色很明显。\n\nThe answer is red.",
+         "answer": "red", "correct": True},
+        {"id": "d-plain", "question": "Sum?", "response": "Two plus two.\n\nThe answer is 4.", "answer": "4"},
+    ]
+    src = tmp / "run.jsonl"
+    src.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    import_paths([src], path, run="q run", progress=False)
+    analyze_store(path, progress=False, workers=1)
+    return path
+
+
+def _runs(db) -> list[str]:
+    with connect(db) as con:
+        return [r[0] for r in con.execute("SELECT run_id FROM runs").fetchall()]
+
+
+def _page(db, f: q.SampleFilter, limit: int = 50, offset: int = 0):
+    sql, params = q.sample_list(f, limit=limit, offset=offset)
+    with connect(db) as con:
+        return con.execute(sql, params).df()
+
+
+def test_runs_overview_has_accuracy_and_flag_rates(db):
+    with connect(db) as con:
+        runs = con.execute(q.RUNS).df()
+    assert len(runs) == 1
+    assert runs.loc[0, "samples"] == 4
+    assert runs.loc[0, "accuracy"] == pytest.approx(2 / 3)  # d-plain has no ground truth -> ungraded
+    assert runs.loc[0, "repetition_loop"] == pytest.approx(1 / 4)
+
+
+def test_filters_correctness_length_detectors_and_total(db):
+    runs = _runs(db)
+    assert set(_page(db, q.SampleFilter(runs=runs, correct="wrong")).sample_id) == {"b-loop"}
+    assert set(_page(db, q.SampleFilter(runs=runs, detectors=["repetition_loop"])).sample_id) == {"b-loop"}
+    # detectors combine with AND: nothing is both a loop and mixing here
+    assert _page(db, q.SampleFilter(runs=runs, detectors=["repetition_loop", "language_mixing"])).empty
+    long_only = _page(db, q.SampleFilter(runs=runs, min_chars=500))
+    assert set(long_only.sample_id) == {"b-loop"}
+    first = _page(db, q.SampleFilter(runs=runs, sort="length", descending=True), limit=2)
+    assert list(first.sample_id)[0] == "b-loop" and int(first.total.iloc[0]) == 4 and len(first) == 2
+    second = _page(db, q.SampleFilter(runs=runs, sort="length", descending=True), limit=2, offset=2)
+    assert not set(second.sample_id) & set(first.sample_id)
+
+
+def test_search_is_parameterised_and_case_insensitive(db):
+    runs = _runs(db)
+    assert set(_page(db, q.SampleFilter(runs=runs, text="APPLES")).sample_id) == {"b-loop"}
+    hostile = "x'); DROP TABLE samples; --"
+    assert _page(db, q.SampleFilter(runs=runs, text=hostile)).empty
+    # an unknown sort key falls back to the sample id instead of being spliced into SQL
+    assert list(_page(db, q.SampleFilter(runs=runs, sort="1; DROP TABLE runs")).sample_id)[0] == "a-clean"
+    with connect(db) as con:
+        assert con.execute("SELECT count(*) FROM samples").fetchone()[0] == 4
+
+
+def test_neighbour_flagged_and_tags(db):
+    run = _runs(db)[0]
+    with connect(db) as con:
+        flagged = sorted(r[0] for r in con.execute("SELECT DISTINCT sample_id FROM flags WHERE run_id = ?",
+                                                   [run]).fetchall())
+        assert "b-loop" in flagged
+        nxt = con.execute(q.NEIGHBOUR_FLAGGED, [run, True, "a-clean", "a-clean", True, True]).fetchone()
+        assert nxt[0] == flagged[0]
+        prev = con.execute(q.NEIGHBOUR_FLAGGED, [run, False, "a-clean", "a-clean", False, False]).fetchone()
+        assert prev is None
+        con.execute(q.ADD_TAG, [run, "b-loop", 2, "loop", "repeats the check"])
+        tags = con.execute(q.TAGS, [run, "b-loop"]).df()
+        assert list(tags.tag) == ["loop"] and int(tags.step_index.iloc[0]) == 2
+        con.execute(q.DELETE_TAG, [int(tags.tag_id.iloc[0]), run, "b-loop"])
+        assert con.execute(q.TAGS, [run, "b-loop"]).df().empty
