@@ -75,9 +75,18 @@ def show_trace(s: pd.Series, steps: pd.DataFrame, flags: pd.DataFrame, selected:
     st.html(html)
 
 
+def with_probe_signals(steps: pd.DataFrame) -> pd.DataFrame:
+    """EXTENSION POINT for the attention probe: return `steps` with per-step columns
+    `image_attention_share` (share of attention on image tokens, low = not looking) and/or
+    `visual_dependence` (how much the step changes without the image, low = not grounded) joined
+    from the probe's tables. charts.step_signals draws any of them that are present; today none are."""
+    return steps
+
+
 def show_signals(steps: pd.DataFrame, flags: pd.DataFrame, selected: int | None, key: str) -> None:
     if steps.empty:
         return
+    steps = with_probe_signals(steps)
     flagged = sorted({int(x) for x in flags["step_index"].dropna()}) if not flags.empty else []
     st.plotly_chart(charts.step_signals(steps, flagged, selected), key=f"{key}_signals")
 
