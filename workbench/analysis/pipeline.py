@@ -27,7 +27,7 @@ from workbench.store import connect
 DETECTORS = {"language_mixing": "workbench.analysis.language", "repetition_loop": "workbench.analysis.repetition",
              "grounding_loss": "workbench.analysis.grounding"}
 STEPS = "steps"
-CHUNK = 500
+CHUNK = 1500
 
 
 def _versions() -> dict[str, str]:
