@@ -11,37 +11,17 @@ Targets (issue 4): < 2 s, < 1 s, < 2 s cached. Each figure is the median of 3 ru
 from __future__ import annotations
 
 import json
-import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DEV = ROOT.parent / "shared" / "data" / "qvq-traces" / "dev.jsonl"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 WB = [sys.executable, "-m", "workbench.cli"]
-
-
-def serve(db: Path) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(WB + ["app", "--db", str(db), "--port", str(port)], cwd=ROOT, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(240):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.25)
-    return proc, f"http://127.0.0.1:{port}"
 
 
 def timed(page, url: str, ready: str) -> float:
@@ -63,17 +43,18 @@ def long_trace_file(tmp: Path) -> Path:
 
 def main() -> int:
     from playwright.sync_api import sync_playwright
+
+    from workbench.ui.serve import CHROMIUM, CHROMIUM_ARGS, running_app
     results = {}
     with tempfile.TemporaryDirectory() as tmp_s, sync_playwright() as pw:
         tmp = Path(tmp_s)
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         demo = tmp / "demo.duckdb"
         subprocess.run(WB + ["demo", "--db", str(demo)], check=True, capture_output=True, cwd=ROOT)
         subprocess.run(WB + ["import", str(long_trace_file(tmp)), "--db", str(demo), "--run", "long"], check=True,
                        capture_output=True, cwd=ROOT)
         subprocess.run(WB + ["analyze", "--db", str(demo)], check=True, capture_output=True, cwd=ROOT)
-        proc, url = serve(demo)
-        try:
+        with running_app(demo) as url:
             content, charts, trace, select = [], [], [], []
             for _ in range(3):
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -93,21 +74,16 @@ def main() -> int:
             results["first page, charts drawn (demo)"] = (statistics.median(charts), None)
             results["25k-char trace: select a step"] = (statistics.median(select), 1.0)
             results["25k-char trace: open by deep link"] = (statistics.median(trace), None)
-        finally:
-            os.killpg(proc.pid, 15)
         if DEV.exists():
             dev = tmp / "dev.duckdb"
             subprocess.run(WB + ["import", str(DEV), "--db", str(dev)], check=True, capture_output=True, cwd=ROOT)
             subprocess.run(WB + ["analyze", "--db", str(dev)], check=True, capture_output=True, cwd=ROOT)
-            proc, url = serve(dev)
-            try:
+            with running_app(dev) as url:
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 cold = timed(page, url + "/", ".js-plotly-plot")
                 cached = statistics.median(timed(page, url + "/", ".js-plotly-plot") for _ in range(3))
                 results["overview, dev set, first load"] = (cold, None)
                 results["overview, dev set, cached"] = (cached, 2.0)
-            finally:
-                os.killpg(proc.pid, 15)
         else:
             print(f"(dev-set overview skipped: {DEV} not found)")
         browser.close()

@@ -5,27 +5,12 @@ test-artifacts/."""
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from workbench.ui.serve import CHROMIUM, CHROMIUM_ARGS, running_app
 XSS = "Here <script>alert(1)</script> and <img src=x onerror=alert(1)> end.\n\nThe answer is A."
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -45,25 +30,15 @@ def server(tmp_path_factory):
         {"id": "xss", "question": "Escaping?", "response": XSS, "answer": "A", "correct": True}]))
     import_paths([extra], db, run="second run", progress=False)
     analyze_store(db, progress=False, workers=1)
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "workbench.cli", "app", "--db", str(db), "--port", str(port)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    for _ in range(240):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.25)
-    yield f"http://127.0.0.1:{port}", db
-    os.killpg(proc.pid, 15)
-    proc.wait(10)
+    with running_app(db) as url:
+        yield url, db
 
 
 @pytest.fixture(scope="module")
 def browser(server):
     from playwright.sync_api import sync_playwright
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
 

@@ -18,12 +18,14 @@ from pathlib import Path
 import pytest
 
 from workbench.store import connect
+from workbench.ui.serve import CHROMIUM, CHROMIUM_ARGS, running_app
 
 ROOT = Path(__file__).resolve().parents[2]
 WB = [sys.executable, "-m", "workbench.cli"]
 HOLD = """
 import sys, time
 from workbench.store import connect
+from workbench.ui.serve import CHROMIUM, CHROMIUM_ARGS, running_app
 with connect(sys.argv[1]) as con:
     con.execute("BEGIN")
     con.execute("INSERT INTO runs (run_id, name) VALUES ('holder', 'holder')")
@@ -83,46 +85,25 @@ def test_lock_timeout_gives_a_clear_message(tmp_path, tmp_db):
     assert "locked by another process" in out.stderr and "Traceback" not in out.stderr
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.browser
 def test_app_stays_up_while_import_writes_and_shows_new_data_after_refresh(tmp_path, tmp_db, artifacts_dir):
-    if not Path("/usr/bin/chromium").exists():
+    if not Path(CHROMIUM).exists():
         pytest.skip("Debian chromium is not installed (scripts/setup.sh installs it)")
     from playwright.sync_api import sync_playwright
     subprocess.run(WB + ["import", str(jsonl(tmp_path / "first.jsonl", 5, "f")), "--db", str(tmp_db)],
                    check=True, capture_output=True, cwd=ROOT)
-    port = free_port()
-    app = subprocess.Popen(WB + ["app", "--db", str(tmp_db), "--port", str(port)], cwd=ROOT,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.5)
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=[
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-            page = browser.new_page()
-            page.goto(f"http://127.0.0.1:{port}/")
-            page.get_by_text("Runs", exact=True).wait_for(timeout=30000)
-            page.get_by_text("first", exact=True).first.wait_for(state="attached", timeout=30000)
-            # an import in another process while the app is open and has read the store
-            out = subprocess.run(WB + ["import", str(jsonl(tmp_path / "second.jsonl", 7, "s")), "--db", str(tmp_db)],
-                                 capture_output=True, text=True, cwd=ROOT)
-            assert out.returncode == 0, out.stderr
-            page.reload()
-            page.get_by_text("second", exact=True).first.wait_for(state="attached", timeout=30000)
-            page.screenshot(path=str(artifacts_dir / "concurrency-after-import.png"), full_page=True)
-            assert page.get_by_text("Traceback").count() == 0
-            browser.close()
-    finally:
-        os.killpg(app.pid, 15)
-        app.wait(10)
+    with running_app(tmp_db) as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.goto(url + "/")
+        page.get_by_text("Runs", exact=True).wait_for(timeout=30000)
+        page.get_by_text("first", exact=True).first.wait_for(state="attached", timeout=30000)
+        # an import in another process while the app is open and has read the store
+        out = subprocess.run(WB + ["import", str(jsonl(tmp_path / "second.jsonl", 7, "s")), "--db", str(tmp_db)],
+                             capture_output=True, text=True, cwd=ROOT)
+        assert out.returncode == 0, out.stderr
+        page.reload()
+        page.get_by_text("second", exact=True).first.wait_for(state="attached", timeout=30000)
+        page.screenshot(path=str(artifacts_dir / "concurrency-after-import.png"), full_page=True)
+        assert page.get_by_text("Traceback").count() == 0
+        browser.close()

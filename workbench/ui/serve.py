@@ -10,6 +10,8 @@ makes every request go through app.py.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 def main() -> None:
@@ -23,3 +25,47 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# --- a running app for browser tests and bench/ui.py (one place for start, wait and stop) ---------
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running_app(db, *, timeout: float = 120.0) -> Iterator[str]:
+    """Start `workbench app --db DB` on a free loopback port; yield its URL once healthy; stop it after."""
+    import os
+    import signal
+    import subprocess
+    import time
+    import urllib.request
+
+    from workbench.config import PROJECT_ROOT
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "workbench.cli", "app", "--db", str(db), "--port", str(port)],
+                            cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                urllib.request.urlopen(url + "/_stcore/health", timeout=1)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the app did not start on {url} (exit code {proc.poll()})") from None
+                time.sleep(0.25)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(10)
