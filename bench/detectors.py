@@ -18,7 +18,6 @@ import re
 import statistics
 import sys
 import time
-import zlib  # noqa: F401  (kept for quick experiments with compression baselines)
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,40 +6,13 @@ Column meanings are documented once, in workbench/store/schema_docs.py.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 SAMPLE_FIELDS = ("sample_id", "question", "response", "final_answer", "ground_truth", "correct",
                  "benchmark", "subset", "model", "image_ids", "n_images", "finish_reason",
                  "prompt_tokens", "completion_tokens", "status", "error", "metadata",
                  "source_file", "source_line")
-
-
-@dataclass
-class SampleRecord:
-    """One trace as written to `samples` (run_id is given separately)."""
-    sample_id: str
-    question: str | None = None
-    response: str | None = None
-    final_answer: str | None = None
-    ground_truth: str | None = None
-    correct: bool | None = None
-    benchmark: str | None = None
-    subset: str | None = None
-    model: str | None = None
-    image_ids: list[str] = field(default_factory=list)
-    n_images: int = 0
-    finish_reason: str | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    status: str = "ok"
-    error: str | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
-    source_file: str | None = None
-    source_line: int | None = None
-
-    def as_row(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass

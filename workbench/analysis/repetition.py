@@ -114,20 +114,20 @@ def _block_alnum(keys: list[str], start: int, period: int) -> int:
     return sum(len(_ALNUM.findall(k)) for k in keys[start:start + period])
 
 
-def _verbatim(text: str, starts: list[int], ends: list[int], keys: list[str]) -> list[tuple[int, int, int, int]]:
-    """(char_start, char_end, period_chars, copies, period_units) of verbatim loops among units."""
+def _loops(starts: list[int], ends: list[int], keys: list[str], *, max_period: int,
+           min_units: int = 1) -> list[tuple[int, int, int, int, int]]:
+    """(char_start, char_end, period_chars, copies, period_units) of tandem repeats of content-carrying
+    blocks in a sequence of units (sentences/lines, or whitespace tokens inside one long unit)."""
     counts = Counter(keys)
     if not counts or counts.most_common(1)[0][1] < MIN_COPIES:
         return []
     table: dict[str, int] = {}
     ids = [table.setdefault(k, len(table)) for k in keys]
-    # only positions whose unit repeats can start a loop: skip quickly through unique stretches
     out = []
-    for i, p, copies in _tandem_runs(ids, MAX_PERIOD):
-        if not _enough(_block_alnum(keys, i, p), copies):
+    for i, p, copies in _tandem_runs(ids, max_period):
+        if p * copies < min_units or not _enough(_block_alnum(keys, i, p), copies):
             continue
-        a = starts[i]
-        b = ends[i + p * copies - 1]
+        a, b = starts[i], ends[i + p * copies - 1]
         period_chars = starts[i + p] - starts[i] if i + p < len(starts) else b - a
         out.append((a, b, period_chars, copies, p))
     return out
@@ -139,7 +139,7 @@ def detect(response: str, *, question: str | None = None, steps: Sequence[Step] 
     if not response or len(response) < 40:
         return []
     starts, ends, keys = _units(response)
-    loops = _verbatim(response, starts, ends, keys)
+    loops = _loops(starts, ends, keys, max_period=MAX_PERIOD)
     for s, e, k in zip(starts, ends, keys):
         found: list[tuple[int, int, int, int, int | None]] = []
         if len(k) >= LONG_UNIT:  # an expression repeated with no sentence break inside one unit
@@ -148,7 +148,7 @@ def detect(response: str, *, question: str | None = None, steps: Sequence[Step] 
                 ts.append(m.start())
                 te.append(m.end())
                 tk.append(m.group(0))
-            found += _token_loops(ts, te, tk)
+            found += _loops(ts, te, tk, max_period=40, min_units=6)
         if len(k) >= 100 and k.count(" ") < len(k) / 20:  # no spaces to cut at (CJK, symbol runs)
             found += _char_loops(response, s, e)
         for a, b, pc, copies, pu in found:
@@ -168,21 +168,6 @@ def detect(response: str, *, question: str | None = None, steps: Sequence[Step] 
              "chars_wasted": wasted, "ran_to_end": ran_to_end}))
     findings += _cycles(response, steps, [(f.char_start, f.char_end) for f in findings])
     return findings
-
-
-def _token_loops(ts: list[int], te: list[int], tk: list[str]) -> list[tuple[int, int, int, int, int]]:
-    counts = Counter(tk)
-    if not counts or counts.most_common(1)[0][1] < MIN_COPIES:
-        return []
-    table: dict[str, int] = {}
-    ids = [table.setdefault(k, len(table)) for k in tk]
-    out = []
-    for i, p, copies in _tandem_runs(ids, 40):
-        if not _enough(_block_alnum(tk, i, p), copies) or p * copies < 6:
-            continue
-        a, b = ts[i], te[i + p * copies - 1]
-        out.append((a, b, ts[i + p] - ts[i], copies, p))
-    return out
 
 
 def _char_loops(text: str, s: int, e: int) -> list[tuple[int, int, int, int, int]]:

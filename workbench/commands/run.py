@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from workbench.commands import add_db_option
 
@@ -75,7 +76,6 @@ def options_from_args(args: argparse.Namespace):  # noqa: ANN201 - RunOptions (l
 def run(args: argparse.Namespace) -> int:
     from workbench.models import jobs
     if args.detach:
-        from pathlib import Path
         from workbench.store import resolve_db_path
         argv = [a for a in sys.argv[2:] if a != "--detach"] if sys.argv[1:2] == ["run"] else None
         if argv is None:
@@ -94,7 +94,6 @@ def run(args: argparse.Namespace) -> int:
         s = run_model(opts, job_id=args.job_id, log=lambda m: print(m, file=sys.stderr, flush=True))
     except WorkbenchError as exc:
         if args.job_id:  # a worker started by the Run page: make the failure visible there
-            from pathlib import Path
             from workbench.records import slugify_run
             jobs.fail_job(args.db, args.job_id, slugify_run(args.run or Path(args.data).stem), str(exc))
         raise

@@ -46,6 +46,16 @@ def _decode_line(raw: bytes, path: Path, line_no: int) -> str:
                          f"re-encode the file as UTF-8", path=str(path), line=line_no) from None
 
 
+def _read_text(path: Path, encoding: str) -> str:
+    """The whole (possibly gzipped) file as text; invalid UTF-8 is an error naming the line."""
+    data = _open_bytes(path)
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(f"invalid UTF-8 ({exc.reason})", path=str(path), line=line) from None
+
+
 def read_jsonl(path: Path) -> Iterator[Record]:
     data = _open_bytes(path)
     loads = json.loads
@@ -68,12 +78,7 @@ def read_jsonl(path: Path) -> Iterator[Record]:
 
 
 def read_json_array(path: Path) -> Iterator[Record]:
-    data = _open_bytes(path)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputError(f"invalid UTF-8 ({exc.reason})", path=str(path), line=line) from None
+    text = _read_text(path, "utf-8")
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -95,12 +100,7 @@ def read_json_array(path: Path) -> Iterator[Record]:
 
 
 def read_delimited(path: Path, delimiter: str) -> Iterator[Record]:
-    data = _open_bytes(path)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputError(f"invalid UTF-8 ({exc.reason})", path=str(path), line=line) from None
+    text = _read_text(path, "utf-8-sig")
     csv.field_size_limit(1 << 30)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:

@@ -90,6 +90,24 @@ class Backend:
         pass
 
 
+def decode_images(request: GenerationRequest) -> list[Any]:
+    """The request's images as RGB PIL images; a corrupt one is an InputError naming the sample."""
+    import io
+
+    from PIL import Image
+
+    from workbench.errors import InputError
+    images = []
+    for k, data in enumerate(request.images):
+        try:
+            im = Image.open(io.BytesIO(data))
+            im.load()
+            images.append(im.convert("RGB"))
+        except Exception as exc:  # noqa: BLE001 - PIL raises many kinds
+            raise InputError(f"image {k + 1} cannot be decoded ({exc})", sample_id=request.sample_id) from exc
+    return images
+
+
 def chat_messages(request: GenerationRequest) -> list[dict[str, Any]]:
     """Qwen2-VL chat messages: optional system prompt, then the images and the question."""
     msgs: list[dict[str, Any]] = []

@@ -10,13 +10,13 @@ distribution after the repetition penalty and before temperature/truncation.
 
 from __future__ import annotations
 
-import io
 import time
 from typing import Any
 
-from workbench.errors import InputError, WorkbenchError
+from workbench.errors import WorkbenchError
 from workbench.models.backends.base import (Backend, CancelFn, GenerationRequest, GenerationResult, ProgressFn,
-                                            Sampling, TokenRecord, chat_messages, spans_from_texts)
+                                            Sampling, TokenRecord, chat_messages, decode_images,
+                                            spans_from_texts)
 
 
 def token_texts(tokenizer: Any, ids: list[int]) -> list[str]:
@@ -122,15 +122,7 @@ class TransformersBackend(Backend):
         self.progress_interval = progress_interval
 
     def _inputs(self, request: GenerationRequest) -> Any:
-        from PIL import Image
-        images = []
-        for k, data in enumerate(request.images):
-            try:
-                im = Image.open(io.BytesIO(data))
-                im.load()
-                images.append(im.convert("RGB"))
-            except Exception as exc:  # noqa: BLE001 - PIL raises many kinds
-                raise InputError(f"image {k + 1} cannot be decoded ({exc})", sample_id=request.sample_id) from exc
+        images = decode_images(request)
         proc = self.lm.processor
         text = proc.apply_chat_template(chat_messages(request), add_generation_prompt=True, tokenize=False)
         inputs = proc(text=[text], images=images or None, return_tensors="pt")

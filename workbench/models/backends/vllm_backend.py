@@ -6,14 +6,13 @@ without vLLM installed; constructing the backend without vLLM gives a clear erro
 
 from __future__ import annotations
 
-import io
 import os
 import time
 from typing import Any
 
-from workbench.errors import InputError, WorkbenchError
+from workbench.errors import WorkbenchError
 from workbench.models.backends.base import (Backend, CancelFn, GenerationRequest, GenerationResult, ProgressFn,
-                                            Sampling, TokenRecord, spans_from_texts)
+                                            Sampling, TokenRecord, decode_images, spans_from_texts)
 
 VLLM_MISSING = ("the vllm backend needs vLLM, which is not installed here: on a CUDA machine run "
                 "`pip install -e '.[models,vllm]'`, or use --backend transformers or --backend openai "
@@ -44,15 +43,7 @@ def sampling_kwargs(s: Sampling) -> dict[str, Any]:
 
 def build_vllm_request(request: GenerationRequest) -> dict[str, Any]:
     """The prompt dict for `LLM.generate` (images decoded with PIL; corrupt ones -> InputError)."""
-    from PIL import Image
-    images = []
-    for k, data in enumerate(request.images):
-        try:
-            im = Image.open(io.BytesIO(data))
-            im.load()
-            images.append(im.convert("RGB"))
-        except Exception as exc:  # noqa: BLE001
-            raise InputError(f"image {k + 1} cannot be decoded ({exc})", sample_id=request.sample_id) from exc
+    images = decode_images(request)
     req: dict[str, Any] = {"prompt": qwen2vl_prompt(request)}
     if images:
         req["multi_modal_data"] = {"image": images if len(images) > 1 else images[0]}
