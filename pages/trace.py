@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from workbench.ui import probe_panel
 from workbench.ui import trace_view as tv
 from workbench.ui.common import require_runs, run_label, user_errors
 from workbench.ui.data import cached_df
@@ -72,6 +73,7 @@ with user_errors():
             row = steps[steps["step_index"] == selected].iloc[0]
             st.info(f"Step {selected} ({row['role']}): " + (sample["response"] or "")[int(row["char_start"]):
                                                                                     int(row["char_end"])][:400])
+    probe_panel.show(sample, flags, images, selected, "trace")
     tv.show_trace(sample, steps if not steps.empty else tv.whole_trace_step(sample), flags, selected, "trace")
     st.subheader("Tags and notes")
     tv.tags_panel(sample, len(steps), "trace")

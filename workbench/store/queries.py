@@ -159,3 +159,24 @@ ORDER BY f.run_id, f.sample_id, f.detector, f.finding_index
 SAME_QUESTION = """
 SELECT run_id, sample_id FROM samples WHERE sample_id = ? AND run_id <> ? ORDER BY run_id
 """
+
+# ---- probe (workbench probe)
+PROBE_TRACE = """SELECT * FROM probe_traces WHERE run_id = ? AND sample_id = ?"""
+PROBE_STEPS = """SELECT step_index, token_start, token_end, relative_position, image_attention_share, layer_shares,
+                        visual_dependence, peak_row, peak_col
+                 FROM probe_steps WHERE run_id = ? AND sample_id = ? ORDER BY step_index"""
+PROBE_COUNTS = """SELECT run_id, count(*) FILTER (WHERE status = 'ok') AS probed, count(*) AS recorded
+                  FROM probe_traces GROUP BY run_id"""
+# Mean image reliance per tenth of the trace, split by outcome. Attention is relative to each
+# trace's own early level (1 = as much as at the start); visual dependence is in nats/token.
+RELIANCE_CURVE = """
+SELECT ps.run_id, least(floor(ps.relative_position * 10), 9) / 10 + 0.05 AS position,
+       CASE WHEN coalesce(s.correct, ts.extracted_correct) THEN 'correct'
+            WHEN NOT coalesce(s.correct, ts.extracted_correct) THEN 'wrong' ELSE 'ungraded' END AS outcome,
+       avg(ps.image_attention_share / nullif(pt.early_image_share, 0)) AS relative_attention,
+       avg(ps.visual_dependence) AS visual_dependence,
+       count(DISTINCT ps.sample_id) AS traces
+FROM probe_steps ps JOIN probe_traces pt USING (run_id, sample_id)
+JOIN samples s USING (run_id, sample_id) LEFT JOIN trace_stats ts USING (run_id, sample_id)
+WHERE pt.status = 'ok' AND ps.token_end > ps.token_start AND ps.run_id IN (SELECT unnest(?::VARCHAR[]))
+GROUP BY ALL ORDER BY ps.run_id, outcome, position"""

@@ -76,11 +76,16 @@ def show_trace(s: pd.Series, steps: pd.DataFrame, flags: pd.DataFrame, selected:
 
 
 def with_probe_signals(steps: pd.DataFrame) -> pd.DataFrame:
-    """EXTENSION POINT for the attention probe: return `steps` with per-step columns
-    `image_attention_share` (share of attention on image tokens, low = not looking) and/or
-    `visual_dependence` (how much the step changes without the image, low = not grounded) joined
-    from the probe's tables. charts.step_signals draws any of them that are present; today none are."""
-    return steps
+    """`steps` with the probe's per-step `image_attention_share` (share of attention on image
+    tokens, low = not looking) and `visual_dependence` (log-probability gain from the image, low =
+    not grounded) when the trace was probed; charts.step_signals draws them."""
+    if steps.empty or "run_id" not in steps:
+        return steps
+    probe = cached_df(q.PROBE_STEPS, [steps["run_id"].iloc[0], steps["sample_id"].iloc[0]])
+    if probe.empty:
+        return steps
+    return steps.merge(probe[["step_index", "image_attention_share", "visual_dependence"]], on="step_index",
+                       how="left")
 
 
 def show_signals(steps: pd.DataFrame, flags: pd.DataFrame, selected: int | None, key: str) -> None:
