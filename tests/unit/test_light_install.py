@@ -21,7 +21,9 @@ mods = ["workbench.cli", "workbench.ui.data", "workbench.ui.run_panel", "workben
         "workbench.models.runner", "workbench.models.backends", "workbench.models.backends.base",
         "workbench.models.backends.openai_backend", "workbench.models.backends.vllm_backend",
         "workbench.models.planner", "workbench.models.inputs", "workbench.commands.run",
-        "workbench.commands.plan", "workbench.commands.tiny_model"]
+        "workbench.commands.plan", "workbench.commands.tiny_model", "workbench.commands.probe",
+        "workbench.probe.run", "workbench.probe.maps", "workbench.probe.grid", "workbench.viz.overlay",
+        "workbench.viz.probe_charts", "workbench.ui.probe_panel"]
 mods += [f"workbench.analysis.{m.name}" for m in pkgutil.iter_modules(analysis.__path__)]
 for m in mods:
     importlib.import_module(m)

@@ -39,6 +39,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="env variable holding the endpoint's API key")
     p.add_argument("--concurrency", type=int, default=4, help="openai backend: parallel requests")
     p.add_argument("--progress-interval", type=float, default=2.0, help="seconds between partial-trace saves")
+    p.add_argument("--probe", action="store_true",
+                   help="transformers backend: probe each finished sample at once (attention on the image, visual "
+                        "dependence; see `workbench probe`), reusing the loaded model")
+    from workbench.commands.probe import add_probe_options
+    add_probe_options(p, prefix="probe-")
     p.add_argument("--detach", action="store_true", help="start a background worker process and return")
     p.add_argument("--job-id", default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=run)
@@ -66,11 +71,18 @@ def options_from_args(args: argparse.Namespace):  # noqa: ANN201 - RunOptions (l
     if sampling.max_new_tokens < 1:
         raise UsageError("--max-new-tokens must be at least 1")
     system = d["system_prompt"] if args.system_prompt is None else (args.system_prompt or None)
+    probe = None
+    if getattr(args, "probe", False):
+        if args.backend != "transformers":
+            raise UsageError("--probe needs the transformers backend (vLLM and endpoints never return attention); "
+                             "probe the run afterwards with `workbench probe --model PATH`")
+        probe = {"layers": args.probe_layers, "head_max": args.probe_head_max,
+                 "dependence": "none" if args.probe_no_dependence else "drop_image", "chunk": args.probe_chunk}
     return RunOptions(model=args.model, data=args.data, run=args.run, backend=args.backend, db=args.db,
                       gpus=gpus, max_memory=args.max_memory, dtype=args.dtype, sampling=sampling,
                       system_prompt=system, resume=args.resume, limit=args.limit, endpoint=args.endpoint,
                       api_key_env=args.api_key_env, concurrency=args.concurrency,
-                      progress_interval=args.progress_interval)
+                      progress_interval=args.progress_interval, probe=probe)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -52,6 +52,7 @@ class RunOptions:
     api_key_env: str = "OPENAI_API_KEY"
     concurrency: int = 4
     progress_interval: float = 2.0
+    probe: dict[str, Any] | None = None   # probe each finished sample (ProbeOptions fields), transformers only
 
 
 @dataclass
@@ -254,6 +255,20 @@ def _run_one(opts: RunOptions, backend: Any, inputs: Any, run_id: str, job_id: s
         summary.done += status == "ok"
     if status == "ok":
         log(f"{sid}: {res.finish_reason}, {res.completion_tokens} tokens in {res.seconds:.1f} s")
+        if opts.probe:
+            _probe_sample(opts, backend, run_id, sid, log)
     else:
         summary.status = "cancelled"
         log(f"{sid}: cancelled; partial trace kept")
+
+
+def _probe_sample(opts: RunOptions, backend: Any, run_id: str, sample_id: str, log: Callable[[str], None]) -> None:
+    """`run --probe`: the probe's teacher-forced passes on the sample just generated, same model."""
+    from workbench.probe.run import ProbeOptions, probe_samples
+    lm = getattr(backend, "lm", None)
+    if lm is None:
+        log(f"{sample_id}: not probed: the {getattr(backend, 'name', '?')} backend has no local model")
+        return
+    popts = ProbeOptions(model=opts.model, db=opts.db, run=run_id, samples=[sample_id], force=True,
+                         system_prompt=opts.system_prompt or "", **opts.probe)
+    probe_samples(popts, lm=lm, log=lambda m: log("probe " + m))

@@ -19,6 +19,8 @@ from typing import Any
 
 import torch
 
+from workbench.probe.layers import default_layers, parse_layers  # noqa: F401 - re-exported
+
 
 def decoder_layers(model: Any) -> Any:
     """The language model's decoder layers of a Qwen2-VL-family model (transformers 5.x layout)."""
@@ -31,35 +33,6 @@ def decoder_layers(model: Any) -> Any:
         except AttributeError:
             continue
     raise TypeError(f"{type(model).__name__}: cannot find the language model's decoder layers")
-
-
-def default_layers(n_layers: int, k: int = 8) -> list[int]:
-    """A spread of k layers from early to last (all layers when there are at most k)."""
-    if n_layers <= k:
-        return list(range(n_layers))
-    return sorted({round(i * (n_layers - 1) / (k - 1)) for i in range(k)})
-
-
-def parse_layers(spec: str | None, n_layers: int) -> list[int]:
-    """'all', 'spread' (default), '0,10,20', '40-79', negative indices from the end."""
-    if not spec or spec == "spread":
-        return default_layers(n_layers)
-    if spec == "all":
-        return list(range(n_layers))
-    out: set[int] = set()
-    for part in spec.split(","):
-        part = part.strip()
-        try:
-            if "-" in part[1:]:
-                a, b = part.split("-", 1) if not part.startswith("-") else ("-" + part[1:].split("-", 1)[0],
-                                                                             part[1:].split("-", 1)[1])
-                lo, hi = int(a) % n_layers, int(b) % n_layers
-                out.update(range(lo, hi + 1))
-            else:
-                out.add(int(part) % n_layers)
-        except ValueError:
-            raise ValueError(f"--layers: cannot read {part!r} (use e.g. 'spread', 'all', '0,10,20' or '40-79')") from None
-    return sorted(out)
 
 
 @dataclass

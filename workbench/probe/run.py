@@ -259,7 +259,7 @@ def already_done(db: Any, run_id: str, key_hashes: dict[str, str]) -> set[str]:
 
 def probe_samples(opts: ProbeOptions, *, lm: Any = None, log: Callable[[str], None] = print) -> ProbeSummary:
     """Probe the chosen samples into the store. `lm` (a loaded model) may be passed to reuse it."""
-    from workbench.probe.capture import parse_layers
+    from workbench.probe.layers import parse_layers
     t_all = time.monotonic()
     if opts.dependence not in ("drop_image", "none"):
         raise UsageError(f"--dependence must be drop_image or none, not {opts.dependence!r}")
@@ -269,13 +269,8 @@ def probe_samples(opts: ProbeOptions, *, lm: Any = None, log: Callable[[str], No
     if not todo:
         log("nothing to probe: no samples matched")
         return summary
-    if lm is None:
-        from workbench.models.loader import load_model
-        log(f"loading {opts.model} ...")
-        lm = load_model(opts.model, gpus=opts.gpus, max_memory=opts.max_memory, dtype=opts.dtype)
-    from workbench.probe.capture import decoder_layers
     try:
-        layers = parse_layers(opts.layers, len(decoder_layers(lm.model)))
+        layers = parse_layers(opts.layers, n_decoder_layers(opts.model, lm))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     key_of = {s["sample_id"]: s["content_hash"] + "|" + settings_key(opts, layers) for s in todo}
@@ -285,6 +280,10 @@ def probe_samples(opts: ProbeOptions, *, lm: Any = None, log: Callable[[str], No
     if summary.up_to_date:
         log(f"{summary.up_to_date} sample(s) already probed with these settings (--force to redo)")
     out_dir = probe_dir(opts)
+    if todo and lm is None:
+        from workbench.models.loader import load_model
+        log(f"loading {opts.model} ...")
+        lm = load_model(opts.model, gpus=opts.gpus, max_memory=opts.max_memory, dtype=opts.dtype)
     for k, s in enumerate(todo, 1):
         t0 = time.monotonic()
         prefix = f"[{k}/{len(todo)}] {s['sample_id']}"
@@ -330,6 +329,19 @@ def probe_samples(opts: ProbeOptions, *, lm: Any = None, log: Callable[[str], No
             f"{len(findings)} finding(s), {secs:.1f} s")
     summary.seconds = time.monotonic() - t_all
     return summary
+
+
+def n_decoder_layers(model: str, lm: Any = None) -> int:
+    """Decoder layers of the model, from a loaded model or its config (without loading weights)."""
+    if lm is not None:
+        from workbench.probe.capture import decoder_layers
+        return len(decoder_layers(lm.model))
+    from workbench.models.loader import read_config
+    cfg = read_config(model)
+    n = (cfg.get("text_config") or {}).get("num_hidden_layers") or cfg.get("num_hidden_layers")
+    if not n:
+        raise WorkbenchError(f"{model}: config.json does not say how many decoder layers the model has")
+    return int(n)
 
 
 def _oom_message(exc: Exception, n_tokens: int) -> str | None:
