@@ -31,3 +31,20 @@ def dev_jsonl() -> Path:
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def probed_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The demo store, analysed and probed with a tiny random Qwen2-VL: (store, probe_dir).
+    Sets WORKBENCH_PROBE_DIR for the session (AppTests and app servers started afterwards)."""
+    pytest.importorskip("torch")
+    from workbench.analysis.pipeline import analyze_store
+    from workbench.demo import build_demo
+    from workbench.probe.demo import probe_demo
+    tmp = tmp_path_factory.mktemp("probed")
+    db, probes = tmp / "store.duckdb", tmp / "probes"
+    os.environ["WORKBENCH_PROBE_DIR"] = str(probes)
+    build_demo(db)
+    analyze_store(db, progress=False, workers=1)
+    assert probe_demo(db) > 10
+    return db, probes

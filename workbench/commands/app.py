@@ -28,6 +28,11 @@ def run(args: argparse.Namespace) -> int:
         from workbench.demo import build_demo
         print(f"workbench app: no store at {db}; building the synthetic demo run first")
         build_demo(db)
+        from workbench.probe.demo import can_probe, probe_demo
+        if can_probe():
+            print("workbench app: probing the demo with a tiny random Qwen2-VL (shows the probe views; its maps "
+                  "mean nothing)", flush=True)
+            probe_demo(db)
     env = dict(os.environ, WORKBENCH_DB=str(db))
     cmd = [sys.executable, "-m", "workbench.ui.serve", str(PROJECT_ROOT / "app.py"),
            "--server.address", args.host, "--server.port", str(args.port),

@@ -13,6 +13,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "drawn by code (labelled synthetic), one per failure mode plus hard negatives. "
                                    "Idempotent.")
     add_db_option(p)
+    p.add_argument("--probe", action="store_true",
+                   help="also probe the demo run with a tiny random Qwen2-VL (needs the model extra): shows the "
+                        "probe views; the maps of a random model mean nothing")
     p.set_defaults(func=run)
 
 
@@ -21,4 +24,11 @@ def run(args: argparse.Namespace) -> int:
     from workbench.store import resolve_db_path
     run_id = build_demo(args.db)
     print(f"demo run '{run_id}' is in {resolve_db_path(args.db)}")
+    if args.probe:
+        from workbench.errors import UsageError
+        from workbench.probe.demo import can_probe, probe_demo
+        if not can_probe():
+            raise UsageError("--probe needs torch and transformers: pip install -e '.[models]'")
+        n = probe_demo(args.db)
+        print(f"probed {n} demo sample(s) with a tiny random model (views only; the maps mean nothing)")
     return 0

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import streamlit as st
-import streamlit.components.v1 as components
 
 from workbench.config import setting
 from workbench.errors import WorkbenchError
@@ -136,7 +135,7 @@ def show(sample: pd.Series, flags: pd.DataFrame, images: pd.DataFrame, selected:
                     + (f"; first {HOVER_TOKENS} shown" if b > end else "") + ")")
         html = overlay.token_hover_html(im_bytes, grid, texts, pf.token_maps[a:end], first_token=a,
                                         opacity=opacity, cmap=cmap)
-        components.html(html, height=460, scrolling=True)
+        st.iframe(html, height=460)
 
 
 def reliance_section(run_ids: list[str]) -> None:
