@@ -23,6 +23,7 @@ class Failure:
     steps: list[dict]                 # the offending (flagged) steps, with text
     flags: list[dict]
     image: tuple[str, str, bytes] | None = None   # (image_id, format, bytes)
+    overlay: tuple[str, bytes] | None = None       # (caption, PNG): the probe's attention at one step
 
 
 @dataclass
@@ -70,10 +71,50 @@ def load_report(db: str | os.PathLike | None, run: str, *, where: str | None = N
                 "WHERE run_id = ? AND sample_id = ?) u JOIN images i USING (image_id) "
                 "JOIN image_blobs b USING (image_id) ORDER BY image_id LIMIT 1", [run_id, sid]).fetchone()
             image = (img[0], (img[1] or "png").lower(), bytes(img[2])) if img else None
+            sample_flags = [f for f in flags if f["sample_id"] == sid]
             data.failures.append(Failure(
-                s, [st for st in steps if st["sample_id"] == sid],
-                [f for f in flags if f["sample_id"] == sid], image))
+                s, [st for st in steps if st["sample_id"] == sid], sample_flags, image,
+                probe_overlay(con, run_id, sid, sample_flags, image[2] if image else None)))
     return data
+
+
+def probe_overlay(con, run_id: str, sample_id: str, flags: list[dict], image: bytes | None):  # noqa: ANN001,ANN201
+    """The probe's attention overlay for a report: at the onset of a model-tier grounding finding,
+    else at the first flagged step, else the first step with tokens. None when not probed."""
+    if image is None:
+        return None
+    row = con.execute("SELECT maps_path FROM probe_traces WHERE run_id = ? AND sample_id = ? AND status = 'ok'",
+                      [run_id, sample_id]).fetchone()
+    if row is None:
+        return None
+    from pathlib import Path
+
+    from workbench.config import setting
+    from workbench.errors import WorkbenchError
+    from workbench.probe import maps
+    from workbench.viz import overlay
+    try:
+        pf = maps.read(Path(setting("probe_dir")).expanduser() / row[0])
+    except WorkbenchError:
+        return None
+    order = list(pf.meta.get("step_index", range(len(pf.step_tokens))))
+    has_tokens = [s for k, s in enumerate(order) if pf.step_tokens[k, 1] > pf.step_tokens[k, 0]]
+    model = [f for f in flags if f.get("tier") in ("attention", "visual_dependence") and f.get("step_index") is not None]
+    flagged = [f["step_index"] for f in sorted(flags, key=lambda f: (f.get("step_index") is None, f.get("step_index")))
+               if f.get("step_index") is not None]
+    candidates = [f["step_index"] for f in model] + flagged + has_tokens
+    step = next((int(s) for s in candidates if s in has_tokens), None)
+    if step is None:
+        return None
+    why = (f"onset of {model[0]['tier']} grounding loss" if model and model[0]["step_index"] == step else
+           "first flagged step" if step in flagged else "first step")
+    try:
+        pic = overlay.render_overlay(image, pf.grids[0], pf.step_map(order.index(step)), opacity=0.55,
+                                     cmap="inferno", max_side=480)
+    except ValueError:
+        return None
+    return (f"Attention on the image at step {step} ({why}; layers {pf.layers[0]}–{pf.layers[-1]}, head mean)",
+            overlay.png_bytes(pic))
 
 
 def _load_clusters(con, data: ReportData, run_id: str) -> None:

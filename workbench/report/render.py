@@ -101,6 +101,9 @@ def render_html(d: ReportData) -> str:
             mime = "jpeg" if f.image[1] in ("jpg", "jpeg") else f.image[1]
             out.append(f'<img alt="{e(f.image[0])}" src="data:image/{e(mime)};base64,'
                        f'{base64.b64encode(f.image[2]).decode()}">')
+        if f.overlay:
+            out.append(f'<figure><img alt="attention overlay" src="data:image/png;base64,'
+                       f'{base64.b64encode(f.overlay[1]).decode()}"><figcaption>{e(f.overlay[0])}</figcaption></figure>')
         out.append(f"<p><b>Question:</b> {e(s.get('question') or '')}</p>"
                    f"<p><b>Answer:</b> {e(str(s.get('final_answer') or ''))} · <b>expected:</b> "
                    f"{e(str(s.get('ground_truth') or ''))} · <b>correct:</b> {e(str(s.get('correct')))}</p>")
@@ -147,6 +150,10 @@ def render_markdown(d: ReportData, image_folder: str) -> tuple[str, dict[str, by
             name = re.sub(r"[^A-Za-z0-9._-]", "_", f"{f.image[0]}.{f.image[1]}")
             files[name] = f.image[2]
             md += [f"![{e(f.image[0])}]({image_folder}/{name})", ""]
+        if f.overlay:
+            name = re.sub(r"[^A-Za-z0-9._-]", "_", f"overlay-{s['sample_id']}.png")
+            files[name] = f.overlay[1]
+            md += [f"![attention overlay]({image_folder}/{name})", "", f"*{e(f.overlay[0])}*", ""]
         md += [f"**Question:** {e(' '.join((s.get('question') or '').split()))}", "",
                f"**Answer:** {e(str(s.get('final_answer') or ''))} · **expected:** {e(str(s.get('ground_truth') or ''))}"
                f" · **correct:** {s.get('correct')}", "",
