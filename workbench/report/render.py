@@ -29,6 +29,12 @@ def trace_url(run_id: str, sample_id: str, step: int | None = None) -> str:
     return f"{APP_URL}/trace?{urlencode(params)}"
 
 
+def _finding_label(f: dict) -> str:
+    """detector:severity, with the evidence tier when it is not the text tier."""
+    tier = f.get("tier") or "text"
+    return f"{f['detector']}:{f['severity']}" + ("" if tier == "text" else f" ({tier})")
+
+
 def _pct(v: float | None) -> str:
     return "n/a" if v is None else f"{v:.1%}"
 
@@ -107,7 +113,7 @@ def render_html(d: ReportData) -> str:
         out.append(f"<p><b>Question:</b> {e(s.get('question') or '')}</p>"
                    f"<p><b>Answer:</b> {e(str(s.get('final_answer') or ''))} · <b>expected:</b> "
                    f"{e(str(s.get('ground_truth') or ''))} · <b>correct:</b> {e(str(s.get('correct')))}</p>")
-        out.append("<p><b>Findings:</b> " + e(", ".join(sorted({f"{x['detector']}:{x['severity']}"
+        out.append("<p><b>Findings:</b> " + e(", ".join(sorted({_finding_label(x)
                                                                 for x in f.flags}))) + "</p>")
         out.append(_steps_html(f) + "</section>")
     out.append("</body></html>")
@@ -157,7 +163,7 @@ def render_markdown(d: ReportData, image_folder: str) -> tuple[str, dict[str, by
         md += [f"**Question:** {e(' '.join((s.get('question') or '').split()))}", "",
                f"**Answer:** {e(str(s.get('final_answer') or ''))} · **expected:** {e(str(s.get('ground_truth') or ''))}"
                f" · **correct:** {s.get('correct')}", "",
-               "**Findings:** " + ", ".join(sorted({f"{x['detector']}:{x['severity']}" for x in f.flags})), ""]
+               "**Findings:** " + ", ".join(sorted({_finding_label(x) for x in f.flags})), ""]
         spans, _ = spans_and_collapses(f.flags, expand_loops=True)
         for st in f.steps:
             md += [f"Step [#{st['step_index']}]({trace_url(s['run_id'], s['sample_id'], st['step_index'])}):", "",

@@ -64,7 +64,8 @@ def show_findings(flags: pd.DataFrame) -> None:
         details = json.loads(f["details"]) if f["details"] else {}
         extra = ", ".join(f"{k}: {v}" for k, v in details.items() if k in ("language", "copies", "period_chars",
                                                                           "chars_wasted", "ran_to_end", "rule"))
-        st.markdown(f"- **{f['detector']}** · {f['severity']} · step {f['step_index']} · score {f['score']:.2f}"
+        tier = "" if (f.get("tier") or "text") == "text" else f" ({f['tier']} tier)"
+        st.markdown(f"- **{f['detector']}**{tier} · {f['severity']} · step {f['step_index']} · score {f['score']:.2f}"
                     + (f" · {extra}" if extra else ""))
 
 
