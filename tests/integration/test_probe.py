@@ -63,6 +63,8 @@ def test_hooks_equal_eager_output_attentions_on_image_columns_for_every_layer(ea
             assert np.abs(cols.amax(0).numpy() - got.attn_max[li]).max() <= 1e-5
             share = ref[li][0][:, prompt_len:, :][:, :, img_pos].sum(-1).mean(0).numpy()
             assert np.abs(share - got.image_share[li]).max() <= 1e-5
+            share_max = ref[li][0][:, prompt_len:, :][:, :, img_pos].sum(-1).amax(0).numpy()
+            assert np.abs(share_max - got.share_max[li]).max() <= 1e-5
 
 
 def test_visual_dependence_is_exactly_zero_on_the_same_input_and_not_without_the_image(sdpa) -> None:

@@ -39,6 +39,7 @@ def decoder_layers(model: Any) -> Any:
 class LayerCapture:
     mean: list[torch.Tensor] = field(default_factory=list)   # chunks of (queries, image tokens), head mean
     max: list[torch.Tensor] = field(default_factory=list)    # same, max over heads (when asked)
+    share_max: list[torch.Tensor] = field(default_factory=list)  # (queries,): largest per-head image share
 
 
 class ImageAttentionCapture:
@@ -109,6 +110,7 @@ class ImageAttentionCapture:
             cap.mean.append(probs.mean(0).to("cpu", self.out_dtype))
             if self.head_max:
                 cap.max.append(probs.amax(0).to("cpu", self.out_dtype))
+                cap.share_max.append(probs.sum(-1).amax(0).to("cpu", self.out_dtype))
             del scores, probs
         return cap
 
@@ -122,4 +124,5 @@ class ImageAttentionCapture:
             out[li] = {"mean": torch.cat(c.mean)}
             if c.max:
                 out[li]["max"] = torch.cat(c.max)
+                out[li]["share_max"] = torch.cat(c.share_max)
         return out

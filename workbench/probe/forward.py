@@ -29,6 +29,7 @@ class ProbeArrays:
     prompt_tokens: int
     attn_mean: np.ndarray                 # (n_layers, n, n_image_tokens) float32, head mean
     attn_max: np.ndarray | None           # same, head max (None unless asked)
+    share_max: np.ndarray | None          # (n_layers, n): largest share on the image among the heads
     logprob_image: np.ndarray             # (n,) log p(token | image, prefix)
     logprob_no_image: np.ndarray | None   # (n,) without the image (None when skipped)
     seconds: float = 0.0
@@ -116,6 +117,7 @@ def probe_arrays(lm: Any, question: str, images: list[Any], response_ids: list[i
     got = cap.result()
     attn_mean = torch.stack([got[li]["mean"] for li in layers]).numpy()
     attn_max = torch.stack([got[li]["max"] for li in layers]).numpy() if head_max else None
+    share_max = torch.stack([got[li]["share_max"] for li in layers]).numpy() if head_max else None
     lp_no = None
     if dependence == "same_input":
         lp_no = token_logprobs(lm.model, _forward_hidden(lm, inputs), inputs["input_ids"], prompt_len)
@@ -125,5 +127,5 @@ def probe_arrays(lm: Any, question: str, images: list[Any], response_ids: list[i
     elif dependence != "none":
         raise ValueError(f"dependence must be drop_image, same_input or none, not {dependence!r}")
     return ProbeArrays(layers=list(layers), grids=grids, prompt_tokens=prompt_len, attn_mean=attn_mean,
-                       attn_max=attn_max, logprob_image=lp_img, logprob_no_image=lp_no,
+                       attn_max=attn_max, share_max=share_max, logprob_image=lp_img, logprob_no_image=lp_no,
                        seconds=time.monotonic() - t0)

@@ -7,6 +7,7 @@ One file per probed trace under the `probe_dir` setting, referenced from `probe_
   tokens, averaged over heads and the probed layers, scaled so the token's largest cell is 255;
   `token_scale` float32 (n_tokens,) gives that largest value back (value = map / 255 * scale).
 - `token_share` float16 (n_layers, n_tokens): share of attention on image tokens, per layer.
+- `token_share_max` float16 (n_layers, n_tokens): the largest share among the heads (optional).
 - `logprob_image`, `logprob_no_image` float32 (n_tokens,): teacher-forced log-probabilities
   with and without the image (visual dependence = their difference; NaN when not computed).
 - `token_spans` int32 (n_tokens, 2): each token's characters in `samples.response`.
@@ -45,6 +46,7 @@ class ProbeFile:
     step_maps: np.ndarray
     step_maps_max: np.ndarray | None
     meta: dict[str, Any]
+    token_share_max: np.ndarray | None = None
 
     @property
     def layers(self) -> list[int]:
@@ -93,8 +95,9 @@ def write(path: Path, pf: ProbeFile) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {k: getattr(pf, k) for k in ("token_maps", "token_scale", "token_share", "logprob_image",
                                           "logprob_no_image", "token_spans", "step_tokens", "step_maps")}
-    if pf.step_maps_max is not None:
-        arrays["step_maps_max"] = pf.step_maps_max
+    for opt in ("step_maps_max", "token_share_max"):
+        if getattr(pf, opt) is not None:
+            arrays[opt] = getattr(pf, opt)
     arrays["meta"] = np.frombuffer(json.dumps(pf.meta).encode(), dtype=np.uint8)
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
@@ -114,4 +117,5 @@ def read(path: Path) -> ProbeFile:
     except Exception as exc:  # noqa: BLE001 - zip/npy errors vary
         raise WorkbenchError(f"probe file {path} cannot be read ({exc}): re-run `workbench probe --force`") from exc
     meta = json.loads(bytes(data.pop("meta")).decode())
-    return ProbeFile(step_maps_max=data.pop("step_maps_max", None), meta=meta, **data)
+    return ProbeFile(step_maps_max=data.pop("step_maps_max", None), token_share_max=data.pop("token_share_max", None),
+                     meta=meta, **data)

@@ -179,7 +179,7 @@ def summarise(arr: Any, steps: list[dict[str, Any]], spans: np.ndarray) -> dict[
         row = {"step_index": int(s["step_index"]), "token_start": a, "token_end": b,
                "char_start": int(s["char_start"]), "char_end": int(s["char_end"]),
                "relative_position": round(((a + b) / 2) / max(n, 1), 6),
-               "image_attention_share": None, "layer_shares": None, "visual_dependence": None,
+               "image_attention_share": None, "image_attention_share_max": None, "layer_shares": None, "visual_dependence": None,
                "peak_row": None, "peak_col": None}
         if b > a:
             step_maps[k] = arr.attn_mean[:, a:b].mean(axis=1)
@@ -187,6 +187,8 @@ def summarise(arr: Any, steps: list[dict[str, Any]], spans: np.ndarray) -> dict[
                 step_maps_max[k] = arr.attn_max[:, a:b].mean(axis=1)
             row["image_attention_share"] = float(share_mean[a:b].mean())
             row["layer_shares"] = [float(x) for x in share_tok[:, a:b].mean(axis=1)]
+            if arr.share_max is not None:
+                row["image_attention_share_max"] = float(arr.share_max[:, a:b].mean())
             if vd is not None:
                 row["visual_dependence"] = float(vd[a:b].mean())
             r, c = grid0.cell_of_token(int(np.argmax(step_maps[k].mean(axis=0)[:grid0.n_tokens])))
@@ -202,6 +204,7 @@ def summarise(arr: Any, steps: list[dict[str, Any]], spans: np.ndarray) -> dict[
                         logprob_image=arr.logprob_image.astype(np.float32),
                         logprob_no_image=(arr.logprob_no_image.astype(np.float32) if arr.logprob_no_image is not None
                                           else nan),
+                        token_share_max=arr.share_max.astype(np.float16) if arr.share_max is not None else None,
                         token_spans=spans.astype(np.int32), step_tokens=ranges,
                         step_maps=step_maps.astype(np.float16),
                         step_maps_max=step_maps_max.astype(np.float16) if step_maps_max is not None else None,
@@ -231,7 +234,7 @@ def _write_result(db: Any, row: dict[str, Any], trace: dict[str, Any], steps: li
                     [vals.get(c) for c in cols])
         if steps:
             scols = ["step_index", "token_start", "token_end", "relative_position", "image_attention_share",
-                     "layer_shares", "visual_dependence", "peak_row", "peak_col"]
+                     "image_attention_share_max", "layer_shares", "visual_dependence", "peak_row", "peak_col"]
             con.executemany(f"INSERT INTO probe_steps VALUES (?, ?, {', '.join('?' * len(scols))})",
                             [key + [s[c] for c in scols] for s in steps])
         for i, f in enumerate(findings):

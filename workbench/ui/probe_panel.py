@@ -126,7 +126,9 @@ def show(sample: pd.Series, flags: pd.DataFrame, images: pd.DataFrame, selected:
         share = float(cells.sum())
         st.image(overlay.png_bytes(pic), caption=f"Attention over the image: {what}. Hottest cell row {r}, col {c} "
                                                  f"(pixels {x0:.0f}–{x1:.0f} × {y0:.0f}–{y1:.0f}); "
-                                                 f"share on this image {share:.3f}.", output_format="PNG")
+                                                 + (f"share on this image {share:.3f}." if heads == "mean" or
+                                                    mode != "step" else "largest head per cell."),
+                 output_format="PNG")
     with right:
         response = sample["response"] or ""
         end = min(b, a + HOVER_TOKENS)
