@@ -79,4 +79,12 @@ def test_select_a_step_and_see_its_overlay_then_hover_a_token(probe_server, brow
     assert frame.locator("#toks span.on").count() == 1
     page.locator("iframe").first.scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts_dir / "browser-probe-hover.png"))
+    # clicking a point of the grounding curve selects that step
+    curve = page.locator(".js-plotly-plot").filter(has_text="Grounding along the trace")
+    curve.scroll_into_view_if_needed()
+    point = curve.locator(".scatterlayer .trace").first.locator(".points path").nth(8)
+    box = point.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.get_by_text("Attention over the image: step 8 (tokens", exact=False).wait_for(timeout=60000)
+    assert "step=8" in page.url
     page.close()
