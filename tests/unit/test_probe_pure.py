@@ -109,7 +109,7 @@ def test_map_file_round_trip_and_quantisation(tmp_path) -> None:
         maps.read(tmp_path / "gone.npz")
 
 
-def curve(values: list[float], tokens: int = 50, col: str = "image_attention_share") -> list[dict]:
+def curve(values: list[float], tokens: int = 50, col: str = "image_attention_lift") -> list[dict]:
     return [{"step_index": i, "token_start": i * tokens, "token_end": (i + 1) * tokens, "char_start": i * 200,
              "char_end": (i + 1) * 200, col: v} for i, v in enumerate(values)]
 
@@ -136,7 +136,7 @@ def test_reliance_ignores_flat_noisy_short_dips_and_never_grounded_traces() -> N
     assert len(f) == 1 and f[0].severity == "low" and not f[0].details["ran_to_end"] and f[0].step_index == 2
     # steps without tokens or values are skipped, not crashed on
     rows = curve([0.3, None, 0.3, 0.3])
-    rows[1]["image_attention_share"] = float("nan")
+    rows[1]["image_attention_lift"] = float("nan")
     assert reliance.detect(rows, "attention") == []
 
 

@@ -1,16 +1,17 @@
 """Grounding-loss detector, model tiers: the trace stops relying on the image.
 
-Input: per-step curves from the probe (`probe_steps`): the share of attention on image tokens
-(tier `attention`) and visual dependence, the mean per-token log-probability gain from the
-image (tier `visual_dependence`). Pure: numbers in, findings out.
+Input: per-step curves from the probe (`probe_steps`): the attention lift on the image (tier
+`attention`: the share of attention on image tokens divided by the share uniform attention would
+give, so the share's natural dilution as the trace grows and more text keys compete is not read as
+forgetting) and visual dependence, the mean per-token log-probability gain from the image (tier
+`visual_dependence`). Pure: numbers in, findings out.
 
 Rule, per tier: the *early level* is the token-weighted mean of the curve over the steps that
 cover the first `early_share` (20%) of the trace's tokens. A finding is a *sustained* drop: a
 run of consecutive later steps, each below `fraction` x early level, that together hold at least
 `sustain_share` (15%) of the trace's tokens and at least `min_steps` steps. Onset = the first
 step of the first such run. Traces whose early level is itself negligible (the trace never
-relied on the image: share < 0.01, dependence < 0.05 nats/token) are not flagged: there is
-nothing to lose. Score = 1 - run level / early level. Severity: high when the run reaches the
+relied on the image: dependence < 0.05 nats/token) are not flagged: there is nothing to lose. Score = 1 - run level / early level. Severity: high when the run reaches the
 end of the trace and score >= 0.75, medium when it reaches the end, else low (it recovered).
 
 The fractions are defaults chosen on the shape of the curves, not calibrated on labelled QVQ
@@ -28,7 +29,7 @@ from workbench.records import Finding
 
 NAME = "grounding_loss"
 VERSION = "grounding-model-1"
-TIERS = {"attention": ("image_attention_share", 0.5, 0.01),
+TIERS = {"attention": ("image_attention_lift", 0.5, 0.0),
          "visual_dependence": ("visual_dependence", 0.35, 0.05)}
 FINDING_INDEX_BASE = 100   # model-tier rows of `flags` use finding_index >= 100 (text tier < 100)
 

@@ -167,6 +167,9 @@ def summarise(arr: Any, steps: list[dict[str, Any]], spans: np.ndarray) -> dict[
     n = arr.attn_mean.shape[1]
     share_tok = arr.image_share                              # (L, n)
     share_mean = share_tok.mean(axis=0)                      # (n,)
+    # what uniform attention would put on the image: image tokens / keys visible to each token
+    uniform = arr.attn_mean.shape[2] / (arr.prompt_tokens + np.arange(n, dtype=np.float64) + 1)
+    lift = share_mean / uniform
     vd = arr.visual_dependence
     ranges = step_token_ranges(steps, spans)
     n_img = arr.attn_mean.shape[2]
@@ -179,13 +182,15 @@ def summarise(arr: Any, steps: list[dict[str, Any]], spans: np.ndarray) -> dict[
         row = {"step_index": int(s["step_index"]), "token_start": a, "token_end": b,
                "char_start": int(s["char_start"]), "char_end": int(s["char_end"]),
                "relative_position": round(((a + b) / 2) / max(n, 1), 6),
-               "image_attention_share": None, "image_attention_share_max": None, "layer_shares": None, "visual_dependence": None,
+               "image_attention_share": None, "image_attention_share_max": None, "image_attention_lift": None,
+               "layer_shares": None, "visual_dependence": None,
                "peak_row": None, "peak_col": None}
         if b > a:
             step_maps[k] = arr.attn_mean[:, a:b].mean(axis=1)
             if step_maps_max is not None:
                 step_maps_max[k] = arr.attn_max[:, a:b].mean(axis=1)
             row["image_attention_share"] = float(share_mean[a:b].mean())
+            row["image_attention_lift"] = float(lift[a:b].mean())
             row["layer_shares"] = [float(x) for x in share_tok[:, a:b].mean(axis=1)]
             if arr.share_max is not None:
                 row["image_attention_share_max"] = float(arr.share_max[:, a:b].mean())
@@ -234,7 +239,7 @@ def _write_result(db: Any, row: dict[str, Any], trace: dict[str, Any], steps: li
                     [vals.get(c) for c in cols])
         if steps:
             scols = ["step_index", "token_start", "token_end", "relative_position", "image_attention_share",
-                     "image_attention_share_max", "layer_shares", "visual_dependence", "peak_row", "peak_col"]
+                     "image_attention_share_max", "image_attention_lift", "layer_shares", "visual_dependence", "peak_row", "peak_col"]
             con.executemany(f"INSERT INTO probe_steps VALUES (?, ?, {', '.join('?' * len(scols))})",
                             [key + [s[c] for c in scols] for s in steps])
         for i, f in enumerate(findings):

@@ -163,7 +163,7 @@ SELECT run_id, sample_id FROM samples WHERE sample_id = ? AND run_id <> ? ORDER 
 # ---- probe (workbench probe)
 PROBE_TRACE = """SELECT * FROM probe_traces WHERE run_id = ? AND sample_id = ?"""
 PROBE_STEPS = """SELECT step_index, token_start, token_end, relative_position, image_attention_share,
-                        image_attention_share_max, layer_shares,
+                        image_attention_share_max, image_attention_lift, layer_shares,
                         visual_dependence, peak_row, peak_col
                  FROM probe_steps WHERE run_id = ? AND sample_id = ? ORDER BY step_index"""
 PROBE_COUNTS = """SELECT run_id, count(*) FILTER (WHERE status = 'ok') AS probed, count(*) AS recorded

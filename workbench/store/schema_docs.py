@@ -195,6 +195,7 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "relative_position": "Middle of the step as a share of the trace's tokens (0 = start, 1 = end).",
         "image_attention_share": "Mean over the step's tokens and the probed layers of the share of attention on image tokens (head mean); low = not looking at the image.",
         "image_attention_share_max": "The same with the largest share among the heads instead of the head mean (probes run with --head-max), else NULL.",
+        "image_attention_lift": "`image_attention_share` divided by what uniform attention would give (image tokens / keys each token sees): 1 = no preference for the image; corrects for the dilution of the share as the trace grows. The `attention` tier of grounding_loss uses it.",
         "layer_shares": "The same per probed layer, in `probe_traces.layers` order (head mean).",
         "visual_dependence": "Mean over the step's tokens of log p(token | image) - log p(token | no image), nats; near 0 = the step no longer depends on the image.",
         "peak_row": "Row of the image cell (28x28 px of the resized image) the step attends to most.",

@@ -72,6 +72,8 @@ def show(sample: pd.Series, flags: pd.DataFrame, images: pd.DataFrame, selected:
                "in the last 20%" + (f" · visual dependence {pt['early_visual_dependence']:.3f} → "
                                     f"{pt['late_visual_dependence']:.3f} nats/token"
                                     if pd.notna(pt["early_visual_dependence"]) else ""))
+    st.caption("The attention tier of grounding_loss compares each step's *lift* (share ÷ the share uniform "
+               "attention would give), so the share's natural fall as the trace grows is not read as forgetting.")
     st.plotly_chart(probe_charts.grounding_curve(ps, flags, selected), key=f"{key}_probe_curve",
                     on_select=lambda: _select_step_from_curve(key, run_id, sample_id), selection_mode="points")
 
