@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from workbench.store import connect
+
 pytest.importorskip("torch")
 pytestmark = [pytest.mark.models, pytest.mark.xdist_group("run_tiny")]
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,10 +24,11 @@ def test_run_page_starts_a_worker_and_shows_progress(tmp_path: Path, monkeypatch
     data = write_questions(tmp_path / "d", 3)
     db = tmp_path / "s.duckdb"
     monkeypatch.setenv("WORKBENCH_DB", str(db))
+    monkeypatch.setenv("WORKBENCH_PROBE_DIR", str(tmp_path / "probes"))
     monkeypatch.chdir(ROOT)
     at = AppTest.from_file(str(ROOT / "pages" / "run.py"), default_timeout=60)
     for key, value in [("run_model", str(tiny)), ("run_data", str(data)), ("run_name", "page run"),
-                       ("run_max_new_tokens", 8), ("run_dtype", "float32")]:
+                       ("run_max_new_tokens", 8), ("run_dtype", "float32"), ("run_probe", True)]:
         at.session_state[key] = value
     at.run()
     assert not at.exception
@@ -43,6 +46,9 @@ def test_run_page_starts_a_worker_and_shows_progress(tmp_path: Path, monkeypatch
         time.sleep(1)
     assert status and status["status"] == "done", status
     assert status["n_done"] == 3 and status["tokens_generated"] > 0 and status["run_id"] == "page-run"
+    with connect(db) as con:   # the "probe each finished sample" box: every sample probed during the run
+        assert con.execute("SELECT count(*) FROM probe_traces WHERE run_id = 'page-run' AND status = 'ok' "
+                           "AND token_source = 'stored'").fetchone()[0] == 3
     # a reload: a new session with ?job= in the URL shows the finished job's progress from the store
     at2 = AppTest.from_file(str(ROOT / "pages" / "run.py"), default_timeout=60)
     at2.query_params["job"] = job

@@ -112,6 +112,8 @@ def run_argv(form: dict[str, Any], db: str) -> list[str]:
             argv += [flag, str(v)]
     if form.get("resume"):
         argv.append("--resume")
+    if form.get("probe"):
+        argv.append("--probe")
     return argv
 
 

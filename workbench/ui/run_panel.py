@@ -36,6 +36,8 @@ def start_form() -> None:
         dtype = c2.selectbox("dtype", ["bfloat16", "float16", "float32"], key="run_dtype")
         system = st.text_area("System prompt", d["system_prompt"])
         resume = st.checkbox("Resume (skip finished samples of this run)")
+        probe = st.checkbox("Probe each finished sample (transformers backend: attention on the image and visual "
+                            "dependence, a spread of 8 layers)", key="run_probe")
         go = st.form_submit_button("Start run", type="primary")
     if go:
         if not model or not data:
@@ -44,7 +46,7 @@ def start_form() -> None:
         form = dict(model=model, data=data, backend=backend, run=run, gpus=gpus, max_memory=max_memory,
                     endpoint=endpoint, api_key_env=api_key_env, max_new_tokens=int(max_new), temperature=temperature,
                     top_p=top_p, seed=int(seed), limit=int(limit) or None, dtype=dtype, system_prompt=system,
-                    resume=resume)
+                    resume=resume, probe=probe)
         job_id = jobs.new_job_id()
         pid = jobs.start_detached(jobs.run_argv(form, db_path()), log_dir=Path(db_path()).parent / "logs",
                                   job_id=job_id)
