@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
+from apptest_util import use_store
 
 from workbench.demo import build_demo
 from workbench.ingest import import_paths
@@ -26,10 +26,5 @@ def app_db(tmp_path_factory):
     import_paths([second], db, run="second run", progress=False)
     from workbench.analysis.pipeline import analyze_store
     analyze_store(db, progress=False, workers=1)
-    old = os.environ.get("WORKBENCH_DB")
-    os.environ["WORKBENCH_DB"] = str(db)
-    yield db
-    if old is None:
-        os.environ.pop("WORKBENCH_DB", None)
-    else:
-        os.environ["WORKBENCH_DB"] = old
+    with use_store(db):
+        yield db

@@ -2,48 +2,21 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
-from streamlit.testing.v1 import AppTest
+from apptest_util import all_text, page, use_store
 
 pytestmark = [pytest.mark.models, pytest.mark.xdist_group("probe")]
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 
 @pytest.fixture
 def probed_env(probed_demo):
-    db, _ = probed_demo
-    old = os.environ.get("WORKBENCH_DB")
-    os.environ["WORKBENCH_DB"] = str(db)
-    yield db
-    if old is None:
-        os.environ.pop("WORKBENCH_DB", None)
-    else:
-        os.environ["WORKBENCH_DB"] = old
-
-
-def page(name: str, **query) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=90)
-    at.run()
-    at.switch_page(f"pages/{name}.py")
-    for k, v in query.items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def texts(at: AppTest) -> str:
-    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [s.value for s in at.subheader]
-    parts += [e.value for e in at.error] + [w.value for w in at.warning] + [i.value for i in at.info]
-    return "\n".join(str(p) for p in parts)
+    with use_store(probed_demo[0]) as db:
+        yield db
 
 
 def test_trace_view_shows_overlay_controls_curve_and_hover_widget(probed_env):
-    at = page("trace", run="demo-synthetic", sample="decline", step="3")
-    t = texts(at)
+    at = page("trace", timeout=90, run="demo-synthetic", sample="decline", step="3")
+    t = all_text(at)
     assert "Look inside: attention on the image (probe)" in t and "image tokens" in t
     captions = "\n".join(i.proto.imgs[0].caption for i in at.get("image") if i.proto.imgs)
     assert "Attention over the image: step 3 (tokens" in captions and "layers 0–3, head mean" in captions
@@ -63,12 +36,12 @@ def test_trace_view_shows_overlay_controls_curve_and_hover_widget(probed_env):
 
 
 def test_unprobed_and_skipped_samples_say_so(probed_env):
-    at = page("trace", run="demo-synthetic", sample="missing-image")
-    assert "The probe skipped this sample" in texts(at)
+    at = page("trace", timeout=90, run="demo-synthetic", sample="missing-image")
+    assert "The probe skipped this sample" in all_text(at)
 
 
 def test_overview_shows_the_reliance_curve(probed_env):
-    at = page("overview")
-    assert "Image reliance along the trace (probe)" in texts(at)
+    at = page("overview", timeout=90)
+    assert "Image reliance along the trace (probe)" in all_text(at)
     assert any(getattr(c.proto, "id", "") and "reliance" in str(c.proto) for c in at.get("plotly_chart")) or \
         len(at.get("plotly_chart")) == 5
