@@ -6,6 +6,10 @@
 2. the trace view of a ~25,000-character trace, from opening its link to the steps being drawn;
 3. the overview over the whole dev set (imported + analysed), cold and once cached (reload).
 Targets (issue 4): < 2 s, < 1 s, < 2 s cached. Each figure is the median of 3 runs.
+
+For reference it also times a bare Streamlit page (a title and one two-row st.dataframe, no store,
+no sidebar, no charts) the same way as the first page: what Streamlit's own frontend costs in a
+fresh browser context on this machine, below which no page of the app can render.
 """
 
 from __future__ import annotations
@@ -41,6 +45,55 @@ def long_trace_file(tmp: Path) -> Path:
     return path
 
 
+BARE_PAGE = """
+import pandas as pd
+import streamlit as st
+
+st.set_page_config(layout="wide")
+st.title("Overview")
+st.dataframe(pd.DataFrame({"name": ["demo", "long"], "samples": [15, 1]}), hide_index=True)
+"""
+
+
+def bare_page_times(browser, tmp: Path, runs: int = 3) -> list[float]:
+    """Fresh-context load of BARE_PAGE served by plain `streamlit run` (see the module docstring)."""
+    import os
+    import signal
+    import urllib.request
+
+    from workbench.ui.serve import free_port
+    script = tmp / "bare.py"
+    script.write_text(BARE_PAGE)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
+                             "--server.address", "127.0.0.1", "--server.headless", "true",
+                             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+                             "--client.toolbarMode", "minimal"], cwd=tmp, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(url + "/_stcore/health", timeout=1)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the bare Streamlit page did not start") from None
+                time.sleep(0.25)
+        times = []
+        for i in range(runs + 1):  # the first load warms the server (imports), like the app's first run
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            t = timed(page, url + "/", "[data-testid='stDataFrame']")
+            page.close()
+            if i:
+                times.append(t)
+        return times
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(10)
+
+
 def main() -> int:
     from playwright.sync_api import sync_playwright
 
@@ -74,6 +127,7 @@ def main() -> int:
             results["first page, charts drawn (demo)"] = (statistics.median(charts), None)
             results["25k-char trace: select a step"] = (statistics.median(select), 1.0)
             results["25k-char trace: open by deep link"] = (statistics.median(trace), None)
+        results["(reference) bare Streamlit page"] = (statistics.median(bare_page_times(browser, tmp)), None)
         if DEV.exists():
             dev = tmp / "dev.duckdb"
             subprocess.run(WB + ["import", str(DEV), "--db", str(dev)], check=True, capture_output=True, cwd=ROOT)

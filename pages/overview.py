@@ -6,9 +6,10 @@ import streamlit as st
 
 from workbench.store import queries as q
 from workbench.ui.common import require_runs, scope_filters, user_errors
-from workbench.ui.data import cached_df
+from workbench.ui.data import cached_figure
 from workbench.viz import charts
 
+CHART_CONFIG = {"displayModeBar": False}
 st.title("Overview")
 with user_errors():
     runs = require_runs()
@@ -32,20 +33,25 @@ with user_errors():
     if table["synthetic"].any():
         st.caption("Synthetic runs are demo data written by the project, not real model output.")
     left, right = st.columns(2)
-    rates = cached_df(q.FLAG_RATE_BY_SUBSET, params)
-    if not rates.empty:
-        left.plotly_chart(charts.flag_rate_by_subset(rates), key="overview_rates")
-    acc = cached_df(q.ACCURACY_BY_FLAG, params)
-    if not acc.empty:
-        right.plotly_chart(charts.accuracy_by_flag(acc), key="overview_acc")
+    # figures are built once per store state and filter (cached_figure); a rerun only sends them.
+    # No Plotly mode bar: drawing its buttons on four charts cost ~0.1 s of the browser's time;
+    # drag-to-zoom, double-click to reset and Streamlit's full-screen button remain.
+    rates = cached_figure(charts.flag_rate_by_subset, q.FLAG_RATE_BY_SUBSET, params)
+    if rates is not None:
+        left.plotly_chart(rates, key="overview_rates", config=CHART_CONFIG)
+    acc = cached_figure(charts.accuracy_by_flag, q.ACCURACY_BY_FLAG, params)
+    if acc is not None:
+        right.plotly_chart(acc, key="overview_acc", config=CHART_CONFIG)
     else:
         right.info("No ground truth in the selected runs: accuracy charts need graded samples.")
     left, right = st.columns(2)
-    lengths = cached_df(q.LENGTHS, params)
-    if not lengths.empty:
-        left.plotly_chart(charts.length_distribution(lengths), key="overview_lengths")
-    onsets = cached_df(q.LOOP_ONSETS, params)
-    if onsets.empty:
+    lengths = cached_figure(charts.length_distribution, q.LENGTHS, params)
+    if lengths is not None:
+        left.plotly_chart(lengths, key="overview_lengths", config=CHART_CONFIG)
+    onsets = cached_figure(charts.loop_onsets, q.LOOP_ONSETS, params)
+    if onsets is None:
         right.info("No repetition loops found in the selected runs (run `workbench analyze` if you have not).")
     else:
-        right.plotly_chart(charts.loop_onsets(onsets), key="overview_onsets")
+        right.plotly_chart(onsets, key="overview_onsets", config=CHART_CONFIG)
+    from workbench.ui.probe_panel import reliance_section  # the probe: image reliance along traces
+    reliance_section(scope[0])

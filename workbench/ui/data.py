@@ -7,6 +7,7 @@ Every cached function takes the store `fingerprint` as an argument, so a change 
 from __future__ import annotations
 
 import os
+from typing import Any, Callable
 
 import pandas as pd
 import streamlit as st
@@ -40,7 +41,36 @@ def _cached_df(sql: str, params: tuple, fp: tuple) -> pd.DataFrame:  # fp: cache
 
 
 def cached_df(sql: str, params: list | tuple = ()) -> pd.DataFrame:
-    return _cached_df(sql, tuple(tuple(p) if isinstance(p, list) else p for p in params), fingerprint())
+    return _cached_df(sql, _params_key(params), fingerprint())
+
+
+def _params_key(params: list | tuple) -> tuple:
+    return tuple(tuple(p) if isinstance(p, list) else p for p in params)
+
+
+@st.cache_resource(show_spinner=False, max_entries=128)
+def _cached_figure(name: str, sql: str, params: tuple, fp: tuple, _build: Callable[[pd.DataFrame], Any]) -> Any:
+    df = _cached_df(sql, params, fp)
+    return None if df.empty else _build(df)
+
+
+def cached_figure(build: Callable[[pd.DataFrame], Any], sql: str, params: list | tuple = ()) -> Any:
+    """`build(df)` of a query's result (None when it has no rows), built once per store state and
+    parameters and shared by every session: a Plotly figure costs more to build than to send, so a
+    rerun only serialises it. Treat the result as read-only."""
+    return _cached_figure(f"{build.__module__}.{build.__qualname__}", sql, _params_key(params), fingerprint(), build)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _cached_render(key: tuple, fp: tuple, _render: Callable[[], str]) -> str:  # fp: cache key only
+    return _render()
+
+
+def cached_render(key: tuple, render: Callable[[], str]) -> str:
+    """`render()` (a pure render of store content, e.g. a trace as HTML) cached by `key`, which must
+    determine everything the render reads (run, sample, selected step, options), and by the store
+    fingerprint: a rerun that shows the same thing does not render it again."""
+    return _cached_render(key, fingerprint(), render)
 
 
 def runs_df() -> pd.DataFrame:

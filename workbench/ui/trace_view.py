@@ -70,9 +70,13 @@ def show_findings(flags: pd.DataFrame) -> None:
 
 
 def show_trace(s: pd.Series, steps: pd.DataFrame, flags: pd.DataFrame, selected: int | None, key: str) -> None:
+    from workbench.ui.data import cached_render
     expand = st.toggle("Expand collapsed loops", key=f"{key}_expand")
-    html = render_trace(s["response"] or "", steps.to_dict("records"), flags.to_dict("records"),
-                        run_id=s["run_id"], sample_id=s["sample_id"], selected_step=selected, expand_loops=expand)
+    # steps and flags are the store's for (run, sample), or one whole-trace step when unanalysed
+    html = cached_render(("trace", s["run_id"], s["sample_id"], selected, expand, len(steps), len(flags)),
+                         lambda: render_trace(s["response"] or "", steps.to_dict("records"), flags.to_dict("records"),
+                                              run_id=s["run_id"], sample_id=s["sample_id"], selected_step=selected,
+                                              expand_loops=expand))
     st.html(html)
 
 

@@ -1,68 +1,161 @@
-"""Plotly figures (pure functions of DataFrames)."""
+"""Plotly figures (pure functions of DataFrames).
+
+Built with graph_objects from data aggregated here (histograms binned with numpy, bars one trace
+per group), not with plotly.express: px costs 50-150 ms a figure to build and a histogram of raw
+values ships every value to the browser (11,539 lengths on the dev set) for plotly.js to bin.
+Vertical markers are layout shapes set at once (Figure.add_vline re-validates every shape on each
+call: 20 flagged steps took 0.4 s). Axes have fixed margins instead of automargin (which Streamlit's
+chart theme turns on): with automargin plotly.js lays each chart out again until its margins settle,
+and on the overview that was about 0.7 s of the browser's time with four charts.
+"""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pandas as pd
-import plotly.express as px
 import plotly.graph_objects as go
 
 DETECTOR_COLORS = {"language_mixing": "#f29900", "repetition_loop": "#1a73e8", "grounding_loss": "#d93025"}
-_LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=320, legend_title_text="")
+PALETTE = ["#1a73e8", "#f29900", "#188038", "#d93025", "#9334e6", "#12b5cb", "#e52592", "#5f6368"]
+_LAYOUT = dict(height=320, legend=dict(title=dict(text="")))
+_MARGIN = dict(l=64, r=10, t=40, b=52)   # room for the y tick labels and title, and the x tick labels and title
+_PLOT_WIDTH = 420                        # px of plot area of a chart in a half-width column (for label fitting)
+
+
+def _axis(title: str = "", **kw) -> dict:
+    return dict(automargin=False, title=dict(text=title), **kw)
+
+
+def _figure(traces: list, title: str, *, margin: dict | None = None, **layout) -> go.Figure:
+    return go.Figure(data=traces, layout={**_LAYOUT, "title": {"text": title}, "margin": {**_MARGIN, **(margin or {})},
+                                          **layout})
+
+
+def _category_axis(categories, title: str) -> tuple[dict, int]:
+    """An x axis for category labels and the bottom margin it needs: horizontal labels when they
+    fit, else vertical ones cut to 18 characters, thinned out when crowded (the hover shows every
+    bar's whole name)."""
+    labels = [str(c) for c in dict.fromkeys(categories)]
+    longest = max((len(x) for x in labels), default=1)
+    if len(labels) * (7 * longest + 10) <= _PLOT_WIDTH:
+        return _axis(title), _MARGIN["b"]
+    step = -(-len(labels) // (_PLOT_WIDTH // 14))   # every step-th label, at most one per 14 px
+    shown = labels[::step]
+    short = [x if len(x) <= 18 else x[:17] + "…" for x in shown]
+    return (_axis("", tickangle=-90, tickmode="array", tickvals=shown, ticktext=short),
+            12 + 7 * max(len(x) for x in short))
+
+
+def _colors(keys, fixed: dict[str, str] | None = None) -> dict:
+    fixed = fixed or {}
+    return {k: fixed.get(k, PALETTE[i % len(PALETTE)]) for i, k in enumerate(keys)}
+
+
+def _vline(x: float, color: str, width: float = 1, dash: str = "solid", opacity: float = 1.0) -> dict:
+    return dict(type="line", xref="x", yref="paper", x0=x, x1=x, y0=0, y1=1, opacity=opacity,
+                line=dict(color=color, width=width, dash=dash))
+
+
+def _nice_width(span: float, bins: int) -> float:
+    """A 1/2/5 x 10^k bin width giving about `bins` bins over `span` (what plotly.js would pick)."""
+    raw = max(span, 1e-9) / bins
+    exp = 10 ** math.floor(math.log10(raw))
+    return next(m * exp for m in (1, 2, 5, 10) if m * exp >= raw)
+
+
+def _grouped_bars(df: pd.DataFrame, x: str, y: str, group: str, colors: dict, hover: str) -> list[go.Bar]:
+    return [go.Bar(x=g[x].tolist(), y=g[y].tolist(), name=str(k), marker_color=colors.get(k),
+                   customdata=g["samples"].tolist() if "samples" in g else None, hovertemplate=hover)
+            for k, g in df.groupby(group, sort=False)]
 
 
 def flag_rate_by_subset(df: pd.DataFrame) -> go.Figure:
-    fig = px.bar(df, x="subset", y="flag_rate", color="detector", barmode="group", color_discrete_map=DETECTOR_COLORS,
-                 title="Flag rate per benchmark subset", hover_data=["samples"])
-    fig.update_yaxes(tickformat=".0%", title="samples flagged")
-    return fig.update_layout(**_LAYOUT)
+    colors = _colors(df["detector"].unique(), DETECTOR_COLORS)
+    traces = _grouped_bars(df, "subset", "flag_rate", "detector", colors,
+                           "%{x}: %{y:.1%} of %{customdata:,} samples flagged<extra>%{fullData.name}</extra>")
+    xaxis, bottom = _category_axis(df["subset"], "subset")
+    return _figure(traces, "Flag rate per benchmark subset", barmode="group", margin=dict(b=bottom),
+                   yaxis=_axis("samples flagged", tickformat=".0%"), xaxis=xaxis)
 
 
 def accuracy_by_flag(df: pd.DataFrame) -> go.Figure:
-    fig = px.bar(df, x="detector", y="accuracy", color="status", barmode="group", title="Accuracy with vs without each flag",
-                 color_discrete_map={"flagged": "#d93025", "not flagged": "#188038"}, hover_data=["samples"])
-    fig.update_yaxes(tickformat=".0%", range=[0, 1])
-    return fig.update_layout(**_LAYOUT)
+    colors = _colors(df["status"].unique(), {"flagged": "#d93025", "not flagged": "#188038"})
+    traces = _grouped_bars(df, "detector", "accuracy", "status", colors,
+                           "%{x}, %{fullData.name}: accuracy %{y:.1%} over %{customdata:,} samples<extra></extra>")
+    xaxis, bottom = _category_axis(df["detector"], "detector")
+    return _figure(traces, "Accuracy with vs without each flag", barmode="group", margin=dict(b=bottom),
+                   yaxis=_axis("accuracy", tickformat=".0%", range=[0, 1]), xaxis=xaxis)
+
+
+def _histogram(values: pd.Series, groups: pd.Series, edges: np.ndarray, colors: dict, unit: str,
+               fmt: str = ",.0f") -> list[go.Bar]:
+    """One bar trace per group: counts in the bins `edges` (pre-binned, so only the counts are sent)."""
+    centers, width = (edges[:-1] + edges[1:]) / 2, float(edges[1] - edges[0])
+    traces = []
+    for k in colors:
+        v = values[groups == k].to_numpy(dtype=float)
+        counts, _ = np.histogram(v, bins=edges)
+        traces.append(go.Bar(x=centers, y=counts, width=width, name=str(k), marker_color=colors[k], opacity=0.75,
+                             customdata=np.stack([edges[:-1], edges[1:]], axis=1),
+                             hovertemplate=f"%{{customdata[0]:{fmt}}}–%{{customdata[1]:{fmt}}} {unit}: "
+                                           "%{y:,} traces<extra>%{fullData.name}</extra>"))
+    return traces
 
 
 def length_distribution(df: pd.DataFrame, token_cap: int | None = 4096) -> go.Figure:
-    use_tokens = df["completion_tokens"].notna().any()
+    use_tokens = bool(df["completion_tokens"].notna().any())
     col = "completion_tokens" if use_tokens else "chars"
-    fig = px.histogram(df, x=col, color="run_id", nbins=60, opacity=0.75, title="Trace length"
-                       + (" (tokens)" if use_tokens else " (characters)"))
-    if use_tokens and token_cap:
-        fig.add_vline(x=token_cap, line_dash="dash", line_color="#d93025", annotation_text=f"cap {token_cap}")
-    elif token_cap:  # ~4 characters a token in English: mark where a 4,096-token cap lands
-        fig.add_vline(x=token_cap * 4, line_dash="dash", line_color="#d93025",
-                      annotation_text=f"≈ {token_cap}-token cap")
-    return fig.update_layout(**_LAYOUT)
+    data = df[df[col].notna()]
+    values = data[col].astype(float)
+    lo, hi = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
+    width = max(_nice_width(hi - lo, 60), 1.0)   # lengths are whole characters or tokens
+    start = math.floor(lo / width) * width
+    edges = start + width * np.arange(int(math.floor((hi - start) / width)) + 2)
+    unit = "tokens" if use_tokens else "characters"
+    traces = _histogram(values, data["run_id"], edges, _colors(data["run_id"].unique()), unit)
+    shapes, notes = [], []
+    if token_cap:  # without token counts: ~4 characters a token in English marks where the cap lands
+        x = token_cap if use_tokens else token_cap * 4
+        shapes.append(_vline(x, "#d93025", dash="dash"))
+        notes.append(dict(x=x, xref="x", y=1, yref="paper", showarrow=False, xanchor="left", yanchor="top",
+                          text=f"cap {token_cap}" if use_tokens else f"≈ {token_cap}-token cap"))
+    return _figure(traces, f"Trace length ({unit})", barmode="relative", bargap=0, shapes=shapes, annotations=notes,
+                   xaxis=_axis(unit), yaxis=_axis("traces"))
 
 
 def loop_onsets(df: pd.DataFrame) -> go.Figure:
-    fig = px.histogram(df, x="relative_onset", color="severity", nbins=20, range_x=[0, 1],
-                       title="Where loops start (share of the trace)")
-    fig.update_xaxes(tickformat=".0%", title="onset position in the trace")
-    return fig.update_layout(**_LAYOUT)
+    edges = np.linspace(0.0, 1.0, 21)
+    values = df["relative_onset"].astype(float).clip(0.0, 1.0)
+    traces = _histogram(values, df["severity"], edges, _colors(df["severity"].unique()), "of the trace", fmt=".0%")
+    return _figure(traces, "Where loops start (share of the trace)", barmode="relative", bargap=0,
+                   xaxis=_axis("onset position in the trace", tickformat=".0%", range=[0, 1]),
+                   yaxis=_axis("loops"))
 
 
 def step_signals(steps: pd.DataFrame, flagged_steps: list[int], selected: int | None = None) -> go.Figure:
     """Per-step signals along the trace: image-reference counts (plus probe curves when present)."""
-    fig = go.Figure()
-    fig.add_bar(x=steps["step_index"], y=steps["image_ref_count"], name="image references", marker_color="#1a73e8")
+    x = steps["step_index"].tolist()
+    traces = [go.Bar(x=x, y=steps["image_ref_count"].tolist(), name="image references", marker_color="#1a73e8")]
     for col, name, color in (("image_attention_share", "attention on image", "#188038"),
                              ("visual_dependence", "visual dependence", "#9334e6")):
         if col in steps and steps[col].notna().any():
-            fig.add_scatter(x=steps["step_index"], y=steps[col], name=name, mode="lines+markers", yaxis="y2",
-                            line_color=color)
-    for s in flagged_steps:
-        fig.add_vline(x=s, line_color="#d93025", line_width=1, opacity=0.5)
+            traces.append(go.Scatter(x=x, y=steps[col].tolist(), name=name, mode="lines+markers", yaxis="y2",
+                                     line=dict(color=color)))
+    shapes = [_vline(s, "#d93025", opacity=0.5) for s in flagged_steps]
     if selected is not None:
-        fig.add_vline(x=selected, line_color="#f9ab00", line_width=3)
-    fig.update_layout(height=200, margin=dict(l=10, r=10, t=30, b=10), title="Signals along the trace",
-                      xaxis_title="step", yaxis_title="refs", showlegend=True,
-                      yaxis2=dict(overlaying="y", side="right", showgrid=False))
-    return fig
+        shapes.append(_vline(selected, "#f9ab00", width=3))
+    return go.Figure(data=traces, layout=dict(
+        height=200, margin=dict(l=56, r=48, t=30, b=44), title=dict(text="Signals along the trace"),
+        xaxis=_axis("step"), yaxis=_axis("refs"), showlegend=True,
+        yaxis2=_axis(overlaying="y", side="right", showgrid=False), shapes=shapes))
 
 
 def counts_bar(df: pd.DataFrame, x: str, color: str, title: str) -> go.Figure:
-    fig = px.bar(df, x=x, y="findings", color=color, title=title, color_discrete_map=DETECTOR_COLORS)
-    return fig.update_layout(**_LAYOUT)
+    colors = _colors(df[color].unique(), DETECTOR_COLORS)
+    traces = [go.Bar(x=g[x].tolist(), y=g["findings"].tolist(), name=str(k), marker_color=colors[k],
+                     hovertemplate=f"%{{x}}: %{{y:,}} findings<extra>%{{fullData.name}}</extra>")
+              for k, g in df.groupby(color, sort=False)]
+    xaxis, bottom = _category_axis(df[x], x)
+    return _figure(traces, title, barmode="relative", margin=dict(b=bottom), xaxis=xaxis, yaxis=_axis("findings"))
