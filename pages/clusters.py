@@ -21,8 +21,9 @@ with user_errors():
                       format_func=lambda c: f"{c} ({int(crs.set_index('cluster_run_id').loc[c, 'n_units'])} units)")
     clusters = cached_df(uc.CLUSTERS, [cr])
     members = cached_df(uc.MEMBERS, [cr])
-    st.caption(f"{len(members):,} units in {int((clusters['cluster_id'] >= 0).sum())} clusters "
-               "(cluster -1 = left unclustered by HDBSCAN)")
+    noise = bool((clusters["cluster_id"] < 0).any())
+    st.caption(f"{len(members):,} units in {int((clusters['cluster_id'] >= 0).sum())} clusters"
+               + (" (cluster -1 = left unclustered by HDBSCAN)" if noise else ""))
     st.plotly_chart(uc.cluster_map(members), key="clusters_map")
     st.dataframe(uc.cluster_table(clusters), hide_index=True, key="clusters_table",
                  column_config={"accuracy": st.column_config.NumberColumn("accuracy", format="percent"),

@@ -18,8 +18,9 @@ def shot(page, artifacts_dir, name: str) -> None:
 
 def test_overview_page(server, page, artifacts_dir):
     url, _ = server
-    page.goto(url + "/overview")
+    page.goto(url + "/")          # the default page lives at the root (Streamlit ignores its url_path)
     wait_ready(page, "Flag rate per benchmark subset")
+    assert page.get_by_text("Page not found").count() == 0
     assert page.get_by_text("Synthetic runs are demo data").count() == 1
     shot(page, artifacts_dir, "overview")
     assert page.get_by_text("Traceback").count() == 0
@@ -96,3 +97,19 @@ def test_failures_and_compare_pages(server, page, artifacts_dir):
     wait_ready(page, "aligned steps")
     page.locator("table.wb-cmp").wait_for(timeout=30000)
     shot(page, artifacts_dir, "compare")
+
+
+def test_clusters_page_after_clustering(server, page, artifacts_dir):
+    url, db = server
+    from workbench.cluster import run_clustering
+    page.goto(url + "/clusters")
+    wait_ready(page, "No clusterings yet")
+    run_clustering(db, unit="step", method="kmeans", k=3)     # while the app is open: visible after a reload
+    page.reload()
+    wait_ready(page, "representatives")
+    page.locator(".js-plotly-plot .scatterlayer").first.wait_for(timeout=60000)   # the cluster map is drawn
+    page.locator('[data-testid="stDataFrame"] canvas').first.wait_for(timeout=60000)
+    assert page.get_by_text("9 units in 3 clusters").count() == 1
+    assert page.get_by_text("Traceback").count() == 0
+    page.wait_for_timeout(500)
+    shot(page, artifacts_dir, "clusters")
