@@ -260,7 +260,8 @@ def _status_only(db: Any, s: dict[str, Any], opts: ProbeOptions, status: str, er
 
 def already_done(db: Any, run_id: str, key_hashes: dict[str, str]) -> set[str]:
     with connect(db) as con:
-        rows = con.execute("SELECT sample_id, content_hash FROM probe_traces WHERE run_id = ? AND status != 'failed'",
+        # skipped (e.g. image missing) and failed samples are looked at again: an image may have arrived
+        rows = con.execute("SELECT sample_id, content_hash FROM probe_traces WHERE run_id = ? AND status = 'ok'",
                            [run_id]).fetchall()
     return {sid for sid, h in rows if key_hashes.get(sid) == h}
 
@@ -288,23 +289,23 @@ def probe_samples(opts: ProbeOptions, *, lm: Any = None, log: Callable[[str], No
     if summary.up_to_date:
         log(f"{summary.up_to_date} sample(s) already probed with these settings (--force to redo)")
     out_dir = probe_dir(opts)
-    if todo and lm is None:
-        from workbench.models.loader import load_model
-        log(f"loading {opts.model} ...")
-        lm = load_model(opts.model, gpus=opts.gpus, max_memory=opts.max_memory, dtype=opts.dtype)
     for k, s in enumerate(todo, 1):
         t0 = time.monotonic()
         prefix = f"[{k}/{len(todo)}] {s['sample_id']}"
         with connect(opts.db) as con:
             images, why = load_images(con, s["image_ids"])
-            if not s["response"]:
-                why = why or "the trace is empty"
-                images = []
-            if not images:
-                _status_only(opts.db, s, opts, "skipped", why or "no image", layers)
-                summary.skipped += 1
-                log(f"{prefix}: skipped: {why}")
-                continue
+        if not s["response"]:
+            why, images = why or "the trace is empty", []
+        if not images:
+            _status_only(opts.db, s, opts, "skipped", why or "no image", layers)
+            summary.skipped += 1
+            log(f"{prefix}: skipped: {why}")
+            continue
+        if lm is None:   # loaded at the first sample that needs it (skips need no model); no store lock held
+            from workbench.models.loader import load_model
+            log(f"loading {opts.model} ...")
+            lm = load_model(opts.model, gpus=opts.gpus, max_memory=opts.max_memory, dtype=opts.dtype)
+        with connect(opts.db) as con:
             ids, spans, source = trace_tokens(con, lm.tokenizer, s["run_id"], s["sample_id"], s["response"])
             steps = trace_steps(con, s["run_id"], s["sample_id"], s["response"])
         if not ids:

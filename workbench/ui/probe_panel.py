@@ -121,7 +121,11 @@ def show(sample: pd.Series, flags: pd.DataFrame, images: pd.DataFrame, selected:
     im_bytes = bytes(present.iloc[0]["data"])
     left, right = st.columns([2, 3])
     with left:
-        pic = overlay.render_overlay(im_bytes, grid, values, opacity=opacity, cmap=cmap, max_side=900)
+        try:
+            pic = overlay.render_overlay(im_bytes, grid, values, opacity=opacity, cmap=cmap, max_side=900)
+        except ValueError as exc:   # e.g. the stored image changed since the probe
+            st.error(f"Cannot draw the overlay: {exc}. Re-probe this sample (`workbench probe --force`).")
+            return
         cells = overlay.cell_values(grid, values)
         r, c = np.unravel_index(int(np.argmax(cells)), cells.shape)
         x0, y0, x1, y1 = grid.cell_box(int(r), int(c))
