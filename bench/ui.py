@@ -57,30 +57,13 @@ st.dataframe(pd.DataFrame({"name": ["demo", "long"], "samples": [15, 1]}), hide_
 
 def bare_page_times(browser, tmp: Path, runs: int = 3) -> list[float]:
     """Fresh-context load of BARE_PAGE served by plain `streamlit run` (see the module docstring)."""
-    import os
-    import signal
-    import urllib.request
-
-    from workbench.ui.serve import free_port
+    from workbench.ui.serve import running_server
     script = tmp / "bare.py"
     script.write_text(BARE_PAGE)
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
-                             "--server.address", "127.0.0.1", "--server.headless", "true",
-                             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-                             "--client.toolbarMode", "minimal"], cwd=tmp, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(url + "/_stcore/health", timeout=1)
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the bare Streamlit page did not start") from None
-                time.sleep(0.25)
+    argv = [sys.executable, "-m", "streamlit", "run", str(script), "--server.address", "127.0.0.1",
+            "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+            "--client.toolbarMode", "minimal"]
+    with running_server(argv, cwd=tmp, timeout=60, what="the bare Streamlit page") as url:
         times = []
         for i in range(runs + 1):  # the first load warms the server (imports), like the app's first run
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -89,9 +72,6 @@ def bare_page_times(browser, tmp: Path, runs: int = 3) -> list[float]:
             if i:
                 times.append(t)
         return times
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(10)
 
 
 def main() -> int:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from workbench.ui.serve import CHROMIUM, CHROMIUM_ARGS, running_app
+from workbench.ui.serve import CHROMIUM, running_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.models, pytest.mark.xdist_group("probe")]
 
@@ -22,15 +22,6 @@ def probe_server(probed_demo):
     db, _ = probed_demo
     with running_app(db) as url:
         yield url, db
-
-
-@pytest.fixture(scope="module")
-def browser(probe_server):
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def expected_overlay(db: Path, step: int) -> Image.Image:

@@ -41,19 +41,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_app(db, *, timeout: float = 120.0) -> Iterator[str]:
-    """Start `workbench app --db DB` on a free loopback port; yield its URL once healthy; stop it after."""
+def running_server(argv: list[str], *, cwd, port_flag: str = "--server.port", timeout: float = 120.0,
+                   what: str = "the app") -> Iterator[str]:
+    """Start a Streamlit server command (`port_flag PORT` appended: a free loopback port); yield its
+    URL once healthy; stop it (and its children) after."""
     import os
     import signal
     import subprocess
     import time
     import urllib.request
 
-    from workbench.config import PROJECT_ROOT
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "workbench.cli", "app", "--db", str(db), "--port", str(port)],
-                            cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(argv + [port_flag, str(port)],
+                            cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
@@ -63,9 +63,18 @@ def running_app(db, *, timeout: float = 120.0) -> Iterator[str]:
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the app did not start on {url} (exit code {proc.poll()})") from None
+                    raise RuntimeError(f"{what} did not start on {url} (exit code {proc.poll()})") from None
                 time.sleep(0.25)
         yield url
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(10)
+
+
+@contextmanager
+def running_app(db, *, timeout: float = 120.0) -> Iterator[str]:
+    """Start `workbench app --db DB` on a free loopback port; yield its URL once healthy; stop it after."""
+    from workbench.config import PROJECT_ROOT
+    with running_server([sys.executable, "-m", "workbench.cli", "app", "--db", str(db)], cwd=PROJECT_ROOT,
+                        port_flag="--port", timeout=timeout) as url:
+        yield url
