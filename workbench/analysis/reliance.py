@@ -46,7 +46,7 @@ def early_level(values: np.ndarray, weights: np.ndarray, early_share: float = 0.
 
 
 def detect(steps: Sequence[dict], tier: str, *, fraction: float | None = None, early_share: float = 0.2,
-           sustain_share: float = 0.15, min_steps: int = 2, response_len: int | None = None) -> list[Finding]:
+           sustain_share: float = 0.15, min_steps: int = 2) -> list[Finding]:
     """steps: dicts with step_index, token_start, token_end, char_start, char_end and the tier's
     column. Steps without tokens or without a value are skipped."""
     col, default_fraction, floor = TIERS[tier]

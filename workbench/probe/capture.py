@@ -19,8 +19,6 @@ from typing import Any
 
 import torch
 
-from workbench.probe.layers import default_layers, parse_layers  # noqa: F401 - re-exported
-
 
 def decoder_layers(model: Any) -> Any:
     """The language model's decoder layers of a Qwen2-VL-family model (transformers 5.x layout)."""

@@ -155,7 +155,7 @@ def step_signals(steps: pd.DataFrame, flagged_steps: list[int], selected: int | 
 def counts_bar(df: pd.DataFrame, x: str, color: str, title: str) -> go.Figure:
     colors = _colors(df[color].unique(), DETECTOR_COLORS)
     traces = [go.Bar(x=g[x].tolist(), y=g["findings"].tolist(), name=str(k), marker_color=colors[k],
-                     hovertemplate=f"%{{x}}: %{{y:,}} findings<extra>%{{fullData.name}}</extra>")
+                     hovertemplate="%{x}: %{y:,} findings<extra>%{fullData.name}</extra>")
               for k, g in df.groupby(color, sort=False)]
     xaxis, bottom = _category_axis(df[x], x)
     return _figure(traces, title, barmode="relative", margin=dict(b=bottom), xaxis=xaxis, yaxis=_axis("findings"))
