@@ -13,7 +13,6 @@ torch is imported only when a model is loaded.
 
 from __future__ import annotations
 
-import io
 import json
 import time
 from dataclasses import dataclass, field
@@ -107,24 +106,23 @@ def select_samples(con: Any, opts: ProbeOptions) -> list[dict[str, Any]]:
     return rows
 
 
-def load_images(con: Any, image_ids: list[str] | None) -> tuple[list[Any], str | None]:
-    """The sample's images as RGB PIL images, or ([], why not)."""
-    from PIL import Image
+def load_images(con: Any, image_ids: list[str] | None, sample_id: str = "") -> tuple[list[Any], str | None]:
+    """The sample's images as RGB PIL images (the backends' decoder), or ([], why not)."""
+    from workbench.errors import InputError
+    from workbench.models.backends.base import GenerationRequest, decode_images
     if not image_ids:
         return [], "no image was given with this question"
-    out = []
+    blobs = []
     for iid in image_ids:
         r = con.execute("SELECT b.data FROM images i LEFT JOIN image_blobs b USING (image_id) "
                         "WHERE i.image_id = ?", [iid]).fetchone()
         if not r or r[0] is None:
             return [], f"image {iid} is not in the store (missing at import)"
-        try:
-            im = Image.open(io.BytesIO(bytes(r[0])))
-            im.load()
-            out.append(im.convert("RGB"))
-        except Exception as exc:  # noqa: BLE001 - PIL raises many kinds
-            return [], f"image {iid} cannot be decoded ({exc})"
-    return out, None
+        blobs.append(bytes(r[0]))
+    try:
+        return decode_images(GenerationRequest(sample_id=sample_id, question="", images=blobs)), None
+    except InputError as exc:
+        return [], str(exc)
 
 
 def trace_tokens(con: Any, tokenizer: Any, run_id: str, sample_id: str,
@@ -293,7 +291,7 @@ def probe_samples(opts: ProbeOptions, *, lm: Any = None, log: Callable[[str], No
         t0 = time.monotonic()
         prefix = f"[{k}/{len(todo)}] {s['sample_id']}"
         with connect(opts.db) as con:
-            images, why = load_images(con, s["image_ids"])
+            images, why = load_images(con, s["image_ids"], s["sample_id"])
         if not s["response"]:
             why, images = why or "the trace is empty", []
         if not images:
