@@ -36,12 +36,22 @@ def cli_reference() -> str:
     return "\n".join(out)
 
 
+def settings_table() -> str:
+    from workbench.config import PROJECT_ROOT, SETTINGS
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for st in SETTINGS.values():
+        default = st.default.replace(str(PROJECT_ROOT) + "/", "")
+        rows.append(f"| `{st.env}` | `{default}` | {st.help} |" if default else f"| `{st.env}` | (empty) | {st.help} |")
+    return "\n".join(rows)
+
+
 def main() -> None:
     readme = ROOT / "README.md"
     text = readme.read_text(encoding="utf-8")
     text = put(text, "schema", "## Schema reference\n\n`workbench schema` prints this; "
                "`workbench schema --version` the store's migration level.\n\n" + markdown())
     text = put(text, "cli", cli_reference())
+    text = put(text, "settings", settings_table())
     readme.write_text(text, encoding="utf-8")
 
 

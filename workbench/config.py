@@ -40,6 +40,9 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             "Folder for per-token attention maps written by `workbench probe` (referenced from the store)."),
     Setting("host", "WORKBENCH_HOST", "127.0.0.1", "Address the app binds to."),
     Setting("port", "WORKBENCH_PORT", "8501", "Port the app listens on."),
+    Setting("app_url", "WORKBENCH_APP_URL", "",
+            "Address where users open the app (e.g. http://127.0.0.1:8501); reports and exports link to "
+            "traces there. Empty: reports say that they cannot link to the app."),
 ]}
 
 

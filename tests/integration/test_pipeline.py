@@ -57,10 +57,10 @@ def test_rerun_is_idempotent_and_changed_samples_are_reanalysed(demo_db, tmp_pat
 
 
 def test_new_detector_version_replaces_only_its_rows(demo_db, monkeypatch):
-    from workbench.analysis import repetition
+    from workbench.analysis import registry
     lang_before = q(demo_db, "SELECT * FROM flags WHERE detector = 'language_mixing' ORDER BY ALL")
-    monkeypatch.setattr(repetition, "VERSION", "repetition-test")
-    res = analyze_store(demo_db, progress=False, workers=1)
+    with registry.overridden("repetition_loop", version="repetition-test"):
+        res = analyze_store(demo_db, progress=False, workers=1)
     assert res.analysed == {"repetition_loop": 15}
     assert {v for (v,) in q(demo_db, "SELECT DISTINCT detector_version FROM flags "
                                      "WHERE detector = 'repetition_loop'")} == {"repetition-test"}
@@ -95,16 +95,15 @@ def test_interrupted_run_keeps_finished_chunks_and_resumes(tmp_db, monkeypatch, 
 
 
 def test_bad_sample_does_not_stop_the_run(demo_db, monkeypatch):
-    from workbench.analysis import language
+    from workbench.analysis import registry
 
     def boom(response, **kw):
         if "明显" in response:
             raise RuntimeError("detector bug")
         return []
 
-    monkeypatch.setattr(language, "detect", boom)
-    monkeypatch.setattr(language, "VERSION", "language-boom")
-    res = analyze_store(demo_db, progress=False, workers=1)
+    with registry.overridden("language_mixing", detect=boom, version="language-boom"):
+        res = analyze_store(demo_db, progress=False, workers=1)
     assert len(res.errors) == 1 and "mix-words" in res.errors[0] and "detector bug" in res.errors[0]
     assert res.analysed["language_mixing"] == 14
 

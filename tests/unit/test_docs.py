@@ -8,10 +8,17 @@ from workbench.cli import build_parser
 from workbench.config import SETTINGS
 from workbench.store.schema_docs import markdown
 
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+README_PATH = Path(__file__).resolve().parents[2] / "README.md"
+README = README_PATH.read_text(encoding="utf-8")
 
 
 def test_every_setting_is_documented():
+    # regenerate with: .venv/bin/python scripts/update_readme.py
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("update_readme", README_PATH.parent / "scripts" / "update_readme.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.settings_table() in README
     for s in SETTINGS.values():
         assert f"`{s.env}`" in README, f"{s.env} missing from README settings table"
 

@@ -22,6 +22,7 @@ import re
 from typing import Sequence
 
 from workbench.analysis.base import Step, step_at
+from workbench.analysis.registry import DetectorSpec, Severity
 from workbench.records import Finding
 
 NAME = "grounding_loss"
@@ -102,3 +103,18 @@ def _sentence(text: str, a: int, b: int, width: int = 160) -> str:
     end = min(end_candidates) + 1 if end_candidates else len(text)
     s = " ".join(text[start:end].split())
     return s if len(s) <= width else s[: width - 1] + "…"
+
+
+SPEC = DetectorSpec(
+    name=NAME, version=VERSION, label="grounding loss", colour="#d93025", css_class="wb-ground",
+    description="The trace loses the image: says it cannot see it, stops referring to it (text tier), "
+                "or stops attending to / depending on it (model tiers, from `workbench probe`).",
+    severities=(
+        Severity("cannot_see", "cannot see", "#d93025", "says it cannot see or was not given the image"),
+        Severity("decline", "decline", "#f28b82", "references to the image stop in the second half"),
+        Severity("high", "high (model)", "#a50e0e", "model tier: reliance dropped for good, by >= 75%"),
+        Severity("medium", "medium (model)", "#d93025", "model tier: reliance dropped until the end"),
+        Severity("low", "low (model)", "#f28b82", "model tier: reliance dropped, then recovered"),
+    ),
+    tiers=("text", "attention", "visual_dependence"), requires_image=True,
+    detect=detect)

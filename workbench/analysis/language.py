@@ -23,6 +23,7 @@ from typing import Sequence
 
 from workbench.analysis.base import Step, step_at
 from workbench.analysis.steps import paragraphs
+from workbench.analysis.registry import DetectorSpec, Measure, Severity
 from workbench.records import Finding
 
 NAME = "language_mixing"
@@ -227,3 +228,15 @@ def _drift_regions(dominated: list[tuple[int, int]], paras: list[tuple[int, int]
 def _excerpt(text: str, a: int, b: int, width: int = 80) -> str:
     s = text[a:b]
     return s if len(s) <= width else s[: width - 1] + "…"
+
+
+SPEC = DetectorSpec(
+    name=NAME, version=VERSION, label="language mixing", colour="#f29900", css_class="wb-mix",
+    description="Text in another language than the trace's main language.",
+    severities=(
+        Severity("word", "word", "#fbbc04", "a few characters or words inside a sentence"),
+        Severity("sentence", "sentence", "#f29900", "a clause or a whole sentence"),
+        Severity("drift", "drift", "#e8710a", "the trace switches language and stays there"),
+    ),
+    measures=(Measure("chars", "chars", "int"), Measure("trace_share", "share of trace", "share")),
+    detect=detect)

@@ -32,6 +32,7 @@ from collections import Counter
 from typing import Sequence
 
 from workbench.analysis.base import Step, step_at
+from workbench.analysis.registry import DetectorSpec, Measure, Severity
 from workbench.records import Finding
 
 NAME = "repetition_loop"
@@ -230,3 +231,16 @@ def _cycles(response: str, steps: Sequence[Step], covered: list[tuple[int, int]]
 def _excerpt(s: str, width: int = 100) -> str:
     s = " ".join(s.split())
     return s if len(s) <= width else s[: width - 1] + "…"
+
+
+SPEC = DetectorSpec(
+    name=NAME, version=VERSION, label="repetition loop", colour="#1a73e8", css_class="wb-loop",
+    description="A block of text repeated back to back, or near-verbatim cycles of reasoning.",
+    severities=(
+        Severity("loop", "loop", "#4285f4", "a verbatim loop the trace escaped"),
+        Severity("runaway", "runaway", "#1a73e8", "a verbatim loop that ran into the end of the trace"),
+        Severity("cycle", "cycle", "#8ab4f8", "near-verbatim steps that keep coming back"),
+    ),
+    measures=(Measure("copies", "copies", "int"), Measure("chars_wasted", "chars wasted", "int"),
+              Measure("period_chars", "period", "int")),
+    detect=detect)

@@ -14,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "n-grams, truncated SVD) plus detector features; HDBSCAN by default, k-means with "
                                    "--method kmeans. Deterministic for a --seed; re-running replaces the result.")
     add_db_option(p)
-    p.add_argument("--run", action="append", default=None, metavar="NAME", help="run id (repeatable; default all)")
+    p.add_argument("--run", action="append", default=None, metavar="NAME", help="run name or id (repeatable; default all)")
     p.add_argument("--unit", choices=["step", "sample"], default="step")
     p.add_argument("--method", choices=["hdbscan", "kmeans"], default="hdbscan")
     p.add_argument("--k", type=int, default=None, help="clusters for k-means (default: from the data size)")
@@ -23,11 +23,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.analysis.pipeline import resolve_runs
     from workbench.cluster import run_clustering
-    from workbench.store import resolve_db_path
+    from workbench.store.runs import lookup_runs
     start = time.perf_counter()
-    runs = resolve_runs(resolve_db_path(args.db), args.run)
+    runs = lookup_runs(args.db, args.run)
     res = run_clustering(args.db, runs=runs, unit=args.unit, method=args.method, k=args.k, seed=args.seed)
     print(f"{len(res.units)} flagged {args.unit}s -> {int((res.clusters['cluster_id'] >= 0).sum())} clusters "
           f"({res.cluster_run_id}), {time.perf_counter() - start:.1f} s")

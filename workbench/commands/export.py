@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "condition over the exported columns, run read-only.")
     p.add_argument("what", choices=["flags", "steps", "samples"])
     add_db_option(p)
-    p.add_argument("--run", default=None, metavar="NAME", help="run id (default: all runs)")
+    p.add_argument("--run", default=None, metavar="NAME", help="run name or id (default: all runs)")
     p.add_argument("--filter", default=None, metavar="SQL_WHERE",
                    help="e.g. \"detector = 'repetition_loop' AND severity = 'runaway'\"")
     p.add_argument("--format", required=True, choices=["csv", "jsonl", "parquet"])
@@ -24,10 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.analysis.pipeline import resolve_runs
     from workbench.exporting import export
-    from workbench.store import resolve_db_path
-    run_id = resolve_runs(resolve_db_path(args.db), [args.run])[0] if args.run else None
+    from workbench.store.runs import lookup_run
+    run_id = lookup_run(args.db, args.run) if args.run else None
     n = export(args.what, args.db, args.out, args.format, run=run_id, where=args.filter)
     print(f"wrote {n} {args.what} rows to {args.out}")
     return 0

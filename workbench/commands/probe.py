@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "to files under probe_dir. Each sample commits on its own; re-running skips "
                                    "samples probed with the same trace and settings.")
     add_db_option(p)
-    p.add_argument("--run", default=None, metavar="NAME", help="run id (required when the store has several)")
+    p.add_argument("--run", default=None, metavar="NAME", help="run name or id (required when the store has several)")
     p.add_argument("--model", required=True, help="checkpoint folder or hub id (the model that wrote the traces)")
     p.add_argument("--sample", action="append", default=None, metavar="ID", help="only these samples (repeatable)")
     p.add_argument("--limit", type=int, default=None, help="only the first N samples (by id)")

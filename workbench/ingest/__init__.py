@@ -21,7 +21,8 @@ from workbench.ingest.normalize import detect_flavour, file_meta, normalize
 from workbench.ingest.readers import read_records, sniff_format
 from workbench.records import RunRecord, slugify_run
 from workbench.store import connect
-from workbench.store.writes import refresh_run_counts, samples_table, upsert_run, upsert_samples
+from workbench.store.runs import refresh_run_counts, upsert_run
+from workbench.store.samples import samples_table, upsert_samples
 
 
 @dataclass

@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from workbench.store.writes import image_id_for_bytes
+from workbench.store.images import image_id_for_bytes
 
 
 @dataclass

@@ -25,7 +25,8 @@ from workbench.models import jobs
 from workbench.models.backends.base import GenerationRequest, GenerationResult, Sampling, TokenRecord
 from workbench.records import RunRecord, slugify_run
 from workbench.store import connect
-from workbench.store.writes import refresh_run_counts, samples_table, upsert_run, upsert_samples
+from workbench.store.runs import refresh_run_counts, upsert_run
+from workbench.store.samples import samples_table, upsert_samples
 
 _SUMMARY_LOCK = threading.Lock()
 TOKENS_SCHEMA = pa.schema([("run_id", pa.string()), ("sample_id", pa.string()), ("token_index", pa.int32()),

@@ -85,9 +85,8 @@ def select_samples(con: Any, opts: ProbeOptions) -> list[dict[str, Any]]:
                              f"{', ...' if len(runs) > 8 else ''})")
         run_id = runs[0]
     else:
-        run_id = opts.run
-        if run_id not in runs:
-            raise UsageError(f"no run {run_id!r} in the store (runs: {', '.join(runs[:8])})")
+        from workbench.store.runs import resolve_run
+        run_id = resolve_run(con, opts.run)
     sql = ("SELECT s.run_id, s.sample_id, s.question, s.response, s.image_ids, s.content_hash, s.status, "
            "r.settings FROM samples s JOIN runs r USING (run_id) WHERE s.run_id = ?")
     params: list[Any] = [run_id]

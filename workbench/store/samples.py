@@ -1,20 +1,19 @@
-"""Writes to the store: runs, samples (bulk, Arrow), images. Callers own the transaction.
+"""Samples: bulk, idempotent writes (Arrow). Callers own the transaction.
 
-All writes are idempotent: samples are keyed by (run_id, sample_id); an unchanged row (same
-content hash) is left as it is, a changed one is replaced; images are keyed by content hash.
+Samples are keyed by (run_id, sample_id); an unchanged row (same content hash) is left as it is,
+a changed one is replaced.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 from typing import Any, Iterable
 
 import duckdb
 import pyarrow as pa
 
-from workbench.records import SAMPLE_FIELDS, RunRecord
+from workbench.errors import InputError
+from workbench.records import SAMPLE_FIELDS
 
 SAMPLES_SCHEMA = pa.schema([
     ("sample_id", pa.string()), ("question", pa.string()), ("response", pa.string()),
@@ -26,17 +25,6 @@ SAMPLES_SCHEMA = pa.schema([
     ("source_line", pa.int32()), ("content_hash", pa.string()),
 ])
 
-
-def upsert_run(con: duckdb.DuckDBPyConnection, run: RunRecord) -> None:
-    """Create the run, or update its model/source/settings (keeping created_at)."""
-    con.execute(
-        """INSERT INTO runs (run_id, name, model, source, settings, synthetic)
-           VALUES (?, ?, ?, ?, ?, ?)
-           ON CONFLICT (run_id) DO UPDATE SET name = excluded.name,
-             model = coalesce(excluded.model, runs.model), source = excluded.source,
-             settings = excluded.settings, synthetic = excluded.synthetic,
-             updated_at = now()""",
-        [run.run_id, run.name, run.model, run.source, json.dumps(run.settings, default=str), run.synthetic])
 
 
 def samples_table(rows: Iterable[dict[str, Any]]) -> pa.Table:
@@ -74,7 +62,6 @@ def upsert_samples(con: duckdb.DuckDBPyConnection, run_id: str, table: pa.Table)
         con.unregister("_incoming")
     dup = con.execute("SELECT sample_id, count(*) c FROM _new GROUP BY 1 HAVING c > 1 LIMIT 1").fetchone()
     if dup:
-        from workbench.errors import InputError
         raise InputError(f"sample id {dup[0]!r} appears {dup[1]} times in one import; ids must be unique in a run")
     changed = con.execute(
         """SELECT count(*) FROM _new n JOIN samples s ON s.run_id = ? AND s.sample_id = n.sample_id
@@ -92,43 +79,3 @@ def upsert_samples(con: duckdb.DuckDBPyConnection, run_id: str, table: pa.Table)
     total = con.execute("SELECT count(*) FROM _new").fetchone()[0]
     con.execute("DROP TABLE _new")
     return {"total": total, "new": inserted - changed, "changed": changed, "unchanged": total - inserted}
-
-
-def refresh_run_counts(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
-    con.execute(
-        """UPDATE runs SET
-             n_samples = c.n, n_with_image = c.wi, n_correct = c.nc, n_graded = c.ng, n_failed = c.nf,
-             model = coalesce(c.model, runs.model), updated_at = now()
-           FROM (SELECT count(*) n, count(*) FILTER (n_images > 0) wi,
-                        count(*) FILTER (correct) nc, count(correct) ng,
-                        count(*) FILTER (status = 'failed') nf, mode(model) model
-                 FROM samples WHERE run_id = ?) c
-           WHERE runs.run_id = ?""", [run_id, run_id])
-
-
-def image_id_for_bytes(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def store_image(con: duckdb.DuckDBPyConnection, data: bytes, original_ref: str) -> str:
-    """Store image bytes once (by content hash); return the image id. Raises ValueError if unreadable."""
-    from PIL import Image
-    image_id = image_id_for_bytes(data)
-    if con.execute("SELECT 1 FROM images WHERE image_id = ?", [image_id]).fetchone():
-        return image_id
-    with Image.open(io.BytesIO(data)) as im:
-        im.verify()
-    with Image.open(io.BytesIO(data)) as im:
-        width, height, fmt = im.width, im.height, im.format
-    con.execute("INSERT INTO images (image_id, missing, width, height, format, n_bytes, original_ref) "
-                "VALUES (?, false, ?, ?, ?, ?, ?)", [image_id, width, height, fmt, len(data), original_ref[:500]])
-    con.execute("INSERT INTO image_blobs VALUES (?, ?)", [image_id, data])
-    return image_id
-
-
-def record_missing_image(con: duckdb.DuckDBPyConnection, original_ref: str) -> str:
-    """Record a referenced-but-absent image; return its id (`missing:<hash of the reference>`)."""
-    image_id = "missing:" + hashlib.sha256(original_ref.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-    con.execute("INSERT INTO images (image_id, missing, original_ref) VALUES (?, true, ?) "
-                "ON CONFLICT DO NOTHING", [image_id, original_ref[:500]])
-    return image_id

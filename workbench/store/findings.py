@@ -1,0 +1,156 @@
+"""Analysis results in the store: steps, trace_stats, flags (findings) and analysis_status.
+
+Writers own their rows: `workbench analyze` replaces the text-tier rows of the detectors it ran;
+`workbench probe` replaces its model-tier rows (`replace_model_findings`). Rows are keyed by
+(run_id, sample_id, detector, tier, finding_index), so two writers never collide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from workbench.records import Finding
+
+# Sample fields an analysis worker reads (detectors may ask for any of them through `needs`).
+ANALYSIS_FIELDS = ("run_id", "sample_id", "response", "question", "ground_truth", "final_answer", "finish_reason",
+                   "n_images", "benchmark", "subset", "completion_tokens", "metadata")
+
+
+@dataclass
+class AnalysisRows:
+    """What one chunk of analysis writes: rows as dicts (column -> value) per table."""
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    stats: list[dict[str, Any]] = field(default_factory=list)
+    flags: list[dict[str, Any]] = field(default_factory=list)
+    done: list[tuple[str, str, str]] = field(default_factory=list)   # (run_id, sample_id, detector or "steps")
+
+
+def pending_analysis(con: duckdb.DuckDBPyConnection, runs: list[str] | None, versions: dict[str, str],
+                     force: bool) -> list[dict[str, Any]]:
+    """Samples with something to (re)do: [{rowid, run_id, sample_id, todo: [detector, ...]}] in rowid order.
+
+    A (sample, detector) pair is pending when its analysis_status row is missing, has another
+    version or another content hash, or `force`."""
+    con.register("_versions", pa.table({"detector": list(versions), "version": list(versions.values())}))
+    try:
+        rows = con.execute(
+            """SELECT s.rowid, s.run_id, s.sample_id,
+                      list(v.detector ORDER BY v.detector) FILTER (WHERE ? OR a.detector IS NULL) AS todo
+               FROM samples s CROSS JOIN _versions v
+               LEFT JOIN analysis_status a ON a.run_id = s.run_id AND a.sample_id = s.sample_id
+                    AND a.detector = v.detector AND a.detector_version = v.version
+                    AND a.content_hash = s.content_hash
+               WHERE ? OR s.run_id IN (SELECT unnest(?::VARCHAR[]))
+               GROUP BY s.rowid, s.run_id, s.sample_id
+               HAVING len(todo) > 0
+               ORDER BY s.rowid""", [force, runs is None, runs or []]).fetchall()
+    finally:
+        con.unregister("_versions")
+    order = list(versions)
+    return [{"rowid": rid, "run_id": r, "sample_id": sid, "todo": sorted(todo, key=order.index)}
+            for rid, r, sid, todo in rows]
+
+
+def count_samples(con: duckdb.DuckDBPyConnection, runs: list[str] | None) -> int:
+    return con.execute("SELECT count(*) FROM samples WHERE ? OR run_id IN (SELECT unnest(?::VARCHAR[]))",
+                       [runs is None, runs or []]).fetchone()[0]
+
+
+def samples_in_rowid_range(con: duckdb.DuckDBPyConnection, lo: int, hi: int) -> list[dict[str, Any]]:
+    """The analysis fields of the samples with rowid in [lo, hi]. A rowid range lets DuckDB read
+    only the row groups of one chunk (a join on the keys would scan every response for every chunk)."""
+    cur = con.execute(f"SELECT {', '.join(ANALYSIS_FIELDS)} FROM samples WHERE rowid BETWEEN ? AND ?", [lo, hi])
+    return [dict(zip(ANALYSIS_FIELDS, r)) for r in cur.fetchall()]
+
+
+_STEP_TYPES = {"step_index": pa.int32(), "char_start": pa.int32(), "char_end": pa.int32(), "n_chars": pa.int32(),
+               "image_ref_count": pa.int32()}
+_FLAG_TYPES = {"finding_index": pa.int32(), "step_index": pa.int32(), "char_start": pa.int32(),
+               "char_end": pa.int32(), "score": pa.float64(), "evidence": pa.string(), "details": pa.string()}
+
+
+def _arrow(rows: list[dict[str, Any]], types: dict[str, pa.DataType]) -> pa.Table:
+    cols = list(rows[0])
+    return pa.table({c: pa.array([r[c] for r in rows], types.get(c)) for c in cols})
+
+
+def _stats_arrow(rows: list[dict[str, Any]]) -> pa.Table:
+    # Column types follow the values (TraceStats fields: ints, bools, strings, floats).
+    cols = list(rows[0])
+    arrays = {}
+    for c in cols:
+        values = [r[c] for r in rows]
+        sample = next((v for v in values if v is not None), None)
+        typ = (pa.bool_() if isinstance(sample, bool) else pa.int64() if isinstance(sample, int)
+               else pa.float64() if isinstance(sample, float) else pa.string())
+        arrays[c] = pa.array(values, typ)
+    return pa.table(arrays)
+
+
+def write_analysis(con: duckdb.DuckDBPyConnection, rows: AnalysisRows, versions: dict[str, str],
+                   steps_key: str = "steps") -> None:
+    """Replace the analysed samples' steps/stats and their text-tier findings of the detectors that ran,
+    and mark them done, in one transaction."""
+    if not rows.done:
+        return
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.register("_done", pa.table({"run_id": [d[0] for d in rows.done], "sample_id": [d[1] for d in rows.done],
+                                         "detector": [d[2] for d in rows.done],
+                                         "version": [versions[d[2]] for d in rows.done]}))
+        con.execute("DELETE FROM flags WHERE tier = 'text' AND (run_id, sample_id, detector) IN "
+                    "(SELECT run_id, sample_id, detector FROM _done)")
+        for table in ("steps", "trace_stats"):
+            con.execute(f"DELETE FROM {table} WHERE (run_id, sample_id) IN "
+                        "(SELECT run_id, sample_id FROM _done WHERE detector = ?)", [steps_key])
+        if rows.steps:
+            con.register("_steps", _arrow(rows.steps, _STEP_TYPES))
+            con.execute("INSERT INTO steps BY NAME SELECT *, ? AS analyzer_version FROM _steps", [versions[steps_key]])
+        if rows.stats:
+            con.register("_stats", _stats_arrow(rows.stats))
+            con.execute("INSERT INTO trace_stats BY NAME SELECT *, ? AS analyzer_version FROM _stats",
+                        [versions[steps_key]])
+        if rows.flags:
+            con.register("_flags", _arrow(rows.flags, _FLAG_TYPES))
+            con.execute("""INSERT INTO flags BY NAME
+                           SELECT f.*, d.version AS detector_version
+                           FROM _flags f JOIN (SELECT DISTINCT detector, version FROM _done) d USING (detector)""")
+        con.execute("""INSERT OR REPLACE INTO analysis_status
+                       SELECT d.run_id, d.sample_id, d.detector, d.version, s.content_hash, now()
+                       FROM _done d JOIN samples s USING (run_id, sample_id)""")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        for name in ("_done", "_steps", "_stats", "_flags"):
+            try:
+                con.unregister(name)
+            except duckdb.Error:
+                pass
+
+
+def finding_row(run_id: str, sample_id: str, index: int, f: Finding) -> dict[str, Any]:
+    """A `flags` row (without detector_version) for a finding."""
+    import json
+    return {"run_id": run_id, "sample_id": sample_id, "detector": f.detector, "finding_index": index,
+            "tier": f.tier, "step_index": f.step_index, "char_start": f.char_start, "char_end": f.char_end,
+            "severity": f.severity, "score": float(f.score), "evidence": f.evidence,
+            "details": json.dumps(f.details, ensure_ascii=False, default=str)}
+
+
+def replace_model_findings(con: duckdb.DuckDBPyConnection, run_id: str, sample_id: str, detector: str,
+                           version: str, tiers: Sequence[str], findings: Sequence[Finding]) -> None:
+    """Replace one sample's findings of `detector` in the given model tiers (the probe's rows).
+    The caller owns the transaction."""
+    con.execute("DELETE FROM flags WHERE run_id = ? AND sample_id = ? AND detector = ? "
+                "AND tier IN (SELECT unnest(?::VARCHAR[]))", [run_id, sample_id, detector, list(tiers)])
+    for i, f in enumerate(findings):
+        row = finding_row(run_id, sample_id, i, f)
+        row["detector_version"] = version
+        con.execute(f"INSERT INTO flags ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
