@@ -31,7 +31,6 @@ NAME = "grounding_loss"
 VERSION = "grounding-model-1"
 TIERS = {"attention": ("image_attention_lift", 0.5, 0.0),
          "visual_dependence": ("visual_dependence", 0.35, 0.05)}
-FINDING_INDEX_BASE = 100   # model-tier rows of `flags` use finding_index >= 100 (text tier < 100)
 
 
 def early_level(values: np.ndarray, weights: np.ndarray, early_share: float = 0.2) -> tuple[float, int]:

@@ -14,7 +14,8 @@ One file per probed trace under the `probe_dir` setting, referenced from `probe_
 - `step_tokens` int32 (n_steps, 2): [token_start, token_end) of each step.
 - `step_maps` float16 (n_steps, n_layers, n_image_tokens): attention maps pooled (token mean)
   per step and per layer, head mean; `step_maps_max` the same with the max over heads (optional).
-- `meta`: JSON string (layers, grids, model, probe version).
+- `meta`: JSON string (layers, grids, model, probe version, and `layout`: the version of this file
+  layout, LAYOUT_VERSION; files written before the field existed are layout 1).
 Written to a temporary name and renamed, so a crash never leaves a half-written file in place.
 Compressed: an 8k-token trace over 1,000 image tokens takes a few MB.
 """
@@ -90,6 +91,9 @@ def file_name(run_id: str, sample_id: str) -> str:
     return f"{re.sub(r'[^A-Za-z0-9._-]+', '_', run_id)}/{stem}-{h}.npz"
 
 
+LAYOUT_VERSION = 1   # bump when the arrays or their meaning change; `read` refuses newer layouts
+
+
 def write(path: Path, pf: ProbeFile) -> int:
     """Write atomically; returns the file size in bytes."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -98,7 +102,7 @@ def write(path: Path, pf: ProbeFile) -> int:
     for opt in ("step_maps_max", "token_share_max"):
         if getattr(pf, opt) is not None:
             arrays[opt] = getattr(pf, opt)
-    arrays["meta"] = np.frombuffer(json.dumps(pf.meta).encode(), dtype=np.uint8)
+    arrays["meta"] = np.frombuffer(json.dumps({**pf.meta, "layout": LAYOUT_VERSION}).encode(), dtype=np.uint8)
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
@@ -117,5 +121,10 @@ def read(path: Path) -> ProbeFile:
     except Exception as exc:  # noqa: BLE001 - zip/npy errors vary
         raise WorkbenchError(f"probe file {path} cannot be read ({exc}): re-run `workbench probe --force`") from exc
     meta = json.loads(bytes(data.pop("meta")).decode())
+    layout = int(meta.setdefault("layout", 1))
+    if layout > LAYOUT_VERSION:
+        raise WorkbenchError(f"probe file {path} has layout {layout}, newer than this version reads "
+                             f"({LAYOUT_VERSION}): open it with the version that wrote it, or re-run "
+                             "`workbench probe --force`")
     return ProbeFile(step_maps_max=data.pop("step_maps_max", None), token_share_max=data.pop("token_share_max", None),
                      meta=meta, **data)

@@ -26,6 +26,7 @@ from workbench.config import setting
 from workbench.errors import UsageError, WorkbenchError
 from workbench.probe import maps
 from workbench.store import connect
+from workbench.store import probes as store_probes
 
 PROBE_VERSION = "probe-1"
 MODEL_TIERS = ("attention", "visual_dependence")
@@ -76,7 +77,7 @@ def settings_key(opts: ProbeOptions, layers: list[int]) -> str:
 # ---------------------------------------------------------------- reading what to probe
 
 def select_samples(con: Any, opts: ProbeOptions) -> list[dict[str, Any]]:
-    runs = [r[0] for r in con.execute("SELECT run_id FROM runs ORDER BY run_id").fetchall()]
+    runs = store_probes.run_ids(con)
     if not runs:
         raise UsageError("the store has no runs: import or run something first")
     if opts.run is None:
@@ -87,17 +88,7 @@ def select_samples(con: Any, opts: ProbeOptions) -> list[dict[str, Any]]:
     else:
         from workbench.store.runs import resolve_run
         run_id = resolve_run(con, opts.run)
-    sql = ("SELECT s.run_id, s.sample_id, s.question, s.response, s.image_ids, s.content_hash, s.status, "
-           "r.settings FROM samples s JOIN runs r USING (run_id) WHERE s.run_id = ?")
-    params: list[Any] = [run_id]
-    if opts.samples:
-        sql += " AND s.sample_id IN (SELECT unnest(?::VARCHAR[]))"
-        params.append(list(opts.samples))
-    sql += " ORDER BY s.sample_id"
-    if opts.limit:
-        sql += f" LIMIT {int(opts.limit)}"
-    cols = ["run_id", "sample_id", "question", "response", "image_ids", "content_hash", "status", "settings"]
-    rows = [dict(zip(cols, r)) for r in con.execute(sql, params).fetchall()]
+    rows = store_probes.samples_to_probe(con, run_id, opts.samples, opts.limit)
     if opts.samples:
         missing = sorted(set(opts.samples) - {r["sample_id"] for r in rows})
         if missing:
@@ -113,11 +104,10 @@ def load_images(con: Any, image_ids: list[str] | None, sample_id: str = "") -> t
         return [], "no image was given with this question"
     blobs = []
     for iid in image_ids:
-        r = con.execute("SELECT b.data FROM images i LEFT JOIN image_blobs b USING (image_id) "
-                        "WHERE i.image_id = ?", [iid]).fetchone()
-        if not r or r[0] is None:
+        data = store_probes.image_bytes(con, iid)
+        if data is None:
             return [], f"image {iid} is not in the store (missing at import)"
-        blobs.append(bytes(r[0]))
+        blobs.append(data)
     try:
         return decode_images(GenerationRequest(sample_id=sample_id, question="", images=blobs)), None
     except InputError as exc:
@@ -127,8 +117,7 @@ def load_images(con: Any, image_ids: list[str] | None, sample_id: str = "") -> t
 def trace_tokens(con: Any, tokenizer: Any, run_id: str, sample_id: str,
                  response: str) -> tuple[list[int], np.ndarray, str]:
     """Token ids of the trace and each token's (char_start, char_end) in the response."""
-    rows = con.execute("SELECT token_id, char_start, char_end FROM tokens WHERE run_id = ? AND sample_id = ? "
-                       "ORDER BY token_index", [run_id, sample_id]).fetchall()
+    rows = store_probes.stored_tokens(con, run_id, sample_id)
     if rows and all(r[0] is not None for r in rows):
         return [int(r[0]) for r in rows], np.array([[r[1], r[2]] for r in rows], dtype=np.int32), "stored"
     enc = tokenizer(response, add_special_tokens=False, return_offsets_mapping=True)
@@ -137,10 +126,9 @@ def trace_tokens(con: Any, tokenizer: Any, run_id: str, sample_id: str,
 
 
 def trace_steps(con: Any, run_id: str, sample_id: str, response: str) -> list[dict[str, Any]]:
-    rows = con.execute("SELECT step_index, char_start, char_end FROM steps WHERE run_id = ? AND sample_id = ? "
-                       "ORDER BY step_index", [run_id, sample_id]).fetchall()
+    rows = store_probes.stored_steps(con, run_id, sample_id)
     if rows:
-        return [{"step_index": r[0], "char_start": r[1], "char_end": r[2]} for r in rows]
+        return rows
     from workbench.analysis.steps import segment   # not analysed yet: the same segmentation
     return [{"step_index": s.index, "char_start": s.char_start, "char_end": s.char_end} for s in segment(response)]
 
@@ -221,31 +209,8 @@ def summarise(arr: Any, steps: list[dict[str, Any]], spans: np.ndarray) -> dict[
 def _write_result(db: Any, row: dict[str, Any], trace: dict[str, Any], steps: list[dict[str, Any]],
                   findings: list[Any]) -> None:
     with connect(db) as con:
-        con.begin()
-        key = [row["run_id"], row["sample_id"]]
-        con.execute("DELETE FROM probe_traces WHERE run_id = ? AND sample_id = ?", key)
-        con.execute("DELETE FROM probe_steps WHERE run_id = ? AND sample_id = ?", key)
-        con.execute("DELETE FROM flags WHERE run_id = ? AND sample_id = ? AND tier IN ('attention', "
-                    "'visual_dependence')", key)
-        cols = ["run_id", "sample_id", "probe_version", "model", "status", "error", "layers", "head_max",
-                "dependence", "n_tokens", "token_source", "prompt_tokens", "n_image_tokens", "grids", "maps_path",
-                "maps_bytes", "early_image_share", "late_image_share", "early_visual_dependence",
-                "late_visual_dependence", "content_hash", "seconds"]
-        vals = {**row, **trace}
-        con.execute(f"INSERT INTO probe_traces ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                    [vals.get(c) for c in cols])
-        if steps:
-            scols = ["step_index", "token_start", "token_end", "relative_position", "image_attention_share",
-                     "image_attention_share_max", "image_attention_lift", "layer_shares", "visual_dependence", "peak_row", "peak_col"]
-            con.executemany(f"INSERT INTO probe_steps VALUES (?, ?, {', '.join('?' * len(scols))})",
-                            [key + [s[c] for c in scols] for s in steps])
-        for i, f in enumerate(findings):
-            con.execute("""INSERT INTO flags (run_id, sample_id, detector, detector_version, finding_index, tier,
-                             step_index, char_start, char_end, severity, score, evidence, details)
-                           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                        key + [f.detector, reliance.VERSION, reliance.FINDING_INDEX_BASE + i, f.tier, f.step_index,
-                               f.char_start, f.char_end, f.severity, f.score, f.evidence, json.dumps(f.details)])
-        con.commit()
+        store_probes.write_probe_result(con, {**row, **trace}, steps, findings, detector=reliance.NAME,
+                                        version=reliance.VERSION, tiers=list(reliance.TIERS))
 
 
 def _status_only(db: Any, s: dict[str, Any], opts: ProbeOptions, status: str, error: str, layers: list[int]) -> None:
@@ -258,9 +223,8 @@ def _status_only(db: Any, s: dict[str, Any], opts: ProbeOptions, status: str, er
 def already_done(db: Any, run_id: str, key_hashes: dict[str, str]) -> set[str]:
     with connect(db) as con:
         # skipped (e.g. image missing) and failed samples are looked at again: an image may have arrived
-        rows = con.execute("SELECT sample_id, content_hash FROM probe_traces WHERE run_id = ? AND status = 'ok'",
-                           [run_id]).fetchall()
-    return {sid for sid, h in rows if key_hashes.get(sid) == h}
+        hashes = store_probes.probed_hashes(con, run_id)
+    return {sid for sid, h in hashes.items() if key_hashes.get(sid) == h}
 
 
 def probe_samples(opts: ProbeOptions, *, lm: Any = None, log: Callable[[str], None] = print) -> ProbeSummary:

@@ -13,6 +13,8 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "version": "Migration number (NNNN of the file name).",
         "name": "Migration name.",
         "applied_at": "When it was applied to this store.",
+        "checksum": "SHA-256 of the migration file as applied (recorded on first open for older stores); a store "
+                    "whose checksum differs from the shipped file is refused.",
     }),
     "runs": ("One row per run: an imported result file set or a model run.", {
         "run_id": "Stable id of the run (slug of its name); the key every other table uses.",

@@ -36,8 +36,6 @@ CREATE TABLE probe_steps (
     token_end             INTEGER NOT NULL,
     relative_position     DOUBLE NOT NULL,
     image_attention_share DOUBLE,
-    image_attention_share_max DOUBLE,
-    image_attention_lift  DOUBLE,
     layer_shares          DOUBLE[],
     visual_dependence     DOUBLE,
     peak_row              INTEGER,
