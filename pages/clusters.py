@@ -5,22 +5,24 @@ from __future__ import annotations
 
 import streamlit as st
 
+from workbench.store import clusters as sc
 from workbench.ui import clusters as uc
 from workbench.ui.common import require_runs, user_errors
 from workbench.ui.data import cached_df, db_path
+from workbench.ui.safe import md_text
 
 st.title("Clusters")
 with user_errors():
     runs = require_runs()
-    crs = cached_df(uc.CLUSTER_RUNS)
+    crs = cached_df(sc.CLUSTER_RUNS)
     if crs.empty:
         st.info("No clusterings yet. Run `workbench analyze`, then `workbench cluster` (e.g. "
                 "`workbench cluster --run NAME --method kmeans --k 8`), and refresh this page.")
         st.stop()
     cr = st.selectbox("Clustering", crs["cluster_run_id"].tolist(), key="clusters_run",
                       format_func=lambda c: f"{c} ({int(crs.set_index('cluster_run_id').loc[c, 'n_units'])} units)")
-    clusters = cached_df(uc.CLUSTERS, [cr])
-    members = cached_df(uc.MEMBERS, [cr])
+    clusters = cached_df(sc.CLUSTERS, [cr])
+    members = cached_df(sc.MEMBERS, [cr])
     noise = bool((clusters["cluster_id"] < 0).any())
     st.caption(f"{len(members):,} units in {int((clusters['cluster_id'] >= 0).sum())} clusters"
                + (" (cluster -1 = left unclustered by HDBSCAN)" if noise else ""))
@@ -37,9 +39,10 @@ with user_errors():
     st.subheader("Representatives (closest to the centre)")
     for _, r in reps.iterrows():
         step = "" if r["step_index"] != r["step_index"] else f" · step {int(r['step_index'])}"
-        st.markdown(f"[{r['run_id']} / {r['sample_id']}{step} ↗]({uc.trace_link(r['run_id'], r['sample_id'], r['step_index'])})")
+        st.markdown(f"[{md_text(r['run_id'])} / {md_text(r['sample_id'])}{step} ↗]"
+                    f"({uc.trace_link(r['run_id'], r['sample_id'], r['step_index'])})")
         st.text((r["excerpt"] or "")[:300])  # st.text: trace text is never rendered as markup
-    sizes = cached_df(uc.SIZES_BY_RUN, [cr])
+    sizes = cached_df(sc.SIZES_BY_RUN, [cr])
     if sizes["run_id"].nunique() > 1:
         st.subheader("Cluster sizes by run")
         st.plotly_chart(uc.sizes_by_run_chart(sizes), key="clusters_sizes")

@@ -14,7 +14,7 @@ def pick(col, side: str, runs, default_run: str, default_sample: str | None) -> 
     ids = runs["run_id"].tolist()
     run = col.selectbox(f"{side} run", ids, index=ids.index(default_run) if default_run in ids else 0,
                         format_func=run_label(runs), key=f"compare_{side}_run")
-    samples = cached_df("SELECT sample_id FROM samples WHERE run_id = ? ORDER BY sample_id LIMIT 20000", [run])
+    samples = cached_df(q.SAMPLE_IDS, [run, 20000])
     options = samples["sample_id"].tolist()
     if not options:
         col.info("This run has no samples.")
@@ -51,7 +51,7 @@ with user_errors():
     b, sb = step_texts(right_run, right_sample)
     for col, s in ((c1, sa), (c2, sb)):
         if s is not None:
-            verdict = {True: "correct", False: "wrong"}.get(s["correct"], "ungraded")
+            verdict = {True: "correct", False: "wrong"}.get(s["grade"], "ungraded")
             col.caption(f"{len(s['response'] or ''):,} characters · answer {s['extracted_answer'] or '—'} · {verdict}")
     if len(a) * len(b) > 250_000:
         st.warning("These traces are too long to align step by step here; showing the first 500 steps of each.")

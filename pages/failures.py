@@ -6,7 +6,10 @@ import io
 
 import streamlit as st
 
+from workbench import urls
+from workbench.analysis import registry
 from workbench.store import queries as q
+from workbench.store.findings import failures_sql
 from workbench.ui.common import require_runs, scope_filters, user_errors
 from workbench.ui.data import cached_df
 from workbench.viz import charts
@@ -16,10 +19,10 @@ with user_errors():
     runs = require_runs()
     scope = scope_filters("failures", runs)
     c1, c2 = st.columns(2)
-    detectors = c1.multiselect("Detector", list(q.DETECTORS), key="failures_detectors")
-    severities = c2.multiselect("Severity", ["word", "sentence", "drift", "loop", "runaway", "cycle", "cannot_see",
-                                             "decline", "low_reliance"], key="failures_severity")
-    df = cached_df(q.FAILURES, q.scope_params(*scope) + [detectors, detectors, severities, severities])
+    detectors = c1.multiselect("Detector", registry.names(), key="failures_detectors",
+                               format_func=lambda d: registry.labels().get(d, d))
+    severities = c2.multiselect("Severity", registry.all_severities(), key="failures_severity")
+    df = cached_df(failures_sql(q.SCOPE_SQL), q.scope_params(*scope) + [detectors, detectors, severities, severities])
     st.caption(f"{len(df):,} findings in {df[['run_id', 'sample_id']].drop_duplicates().shape[0]:,} samples")
     if df.empty:
         st.info("No findings match. Run `workbench analyze` if the runs have not been analysed.")
@@ -27,7 +30,7 @@ with user_errors():
     counts = df.groupby(["detector", "severity"]).size().reset_index(name="findings")
     st.plotly_chart(charts.counts_bar(counts, "severity", "detector", "Findings by detector and severity"),
                     key="failures_counts")
-    df["open"] = [f"trace?run={r}&sample={s}" + (f"&step={int(i)}" if i == i and i is not None else "")
+    df["open"] = [urls.trace_path(r, s, int(i) if i == i and i is not None else None)
                   for r, s, i in zip(df["run_id"], df["sample_id"], df["step_index"])]
     st.dataframe(df, hide_index=True, key="failures_table",
                  column_config={"open": st.column_config.LinkColumn("open", display_text="open step ↗"),

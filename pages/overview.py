@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from workbench.analysis import registry
 from workbench.store import queries as q
 from workbench.ui.common import require_runs, scope_filters, user_errors
 from workbench.ui.data import cached_figure
@@ -16,18 +17,17 @@ with user_errors():
     scope = scope_filters("overview", runs)
     params = q.scope_params(*scope)
     table = runs[runs["run_id"].isin(scope[0])]
+    specs = registry.specs()
     st.dataframe(
-        table[["name", "model", "source", "samples", "with_image", "accuracy", "language_mixing", "repetition_loop",
-               "grounding_loss", "failed", "synthetic"]],
+        table[["name", "model", "source", "samples", "with_image", "accuracy", "graded_by",
+               *[s.name for s in specs], "failed", "synthetic"]],
         hide_index=True, key="overview_runs",
         column_config={
             "accuracy": st.column_config.NumberColumn("accuracy", format="percent"),
-            "language_mixing": st.column_config.ProgressColumn("language mixing", format="percent", min_value=0,
-                                                               max_value=1),
-            "repetition_loop": st.column_config.ProgressColumn("repetition loops", format="percent", min_value=0,
-                                                               max_value=1),
-            "grounding_loss": st.column_config.ProgressColumn("grounding loss (image samples)", format="percent",
-                                                              min_value=0, max_value=1),
+            "graded_by": st.column_config.TextColumn("graded by", help="source: the result file's own grades; "
+                                                     "workbench: graded by the workbench's answer rules"),
+            **{s.name: st.column_config.ProgressColumn(s.label + (" (image samples)" if s.requires_image else ""),
+                                                       format="percent", min_value=0, max_value=1) for s in specs},
             "synthetic": st.column_config.CheckboxColumn("synthetic demo"),
         })
     if table["synthetic"].any():
@@ -36,10 +36,10 @@ with user_errors():
     # figures are built once per store state and filter (cached_figure); a rerun only sends them.
     # No Plotly mode bar: drawing its buttons on four charts cost ~0.1 s of the browser's time;
     # drag-to-zoom, double-click to reset and Streamlit's full-screen button remain.
-    rates = cached_figure(charts.flag_rate_by_subset, q.FLAG_RATE_BY_SUBSET, params)
+    rates = cached_figure(charts.flag_rate_by_subset, q.FLAG_RATE_BY_SUBSET, q.aggregate_params(params))
     if rates is not None:
         left.plotly_chart(rates, key="overview_rates", config=CHART_CONFIG)
-    acc = cached_figure(charts.accuracy_by_flag, q.ACCURACY_BY_FLAG, params)
+    acc = cached_figure(charts.accuracy_by_flag, q.ACCURACY_BY_FLAG, q.aggregate_params(params))
     if acc is not None:
         right.plotly_chart(acc, key="overview_acc", config=CHART_CONFIG)
     else:
@@ -48,7 +48,7 @@ with user_errors():
     lengths = cached_figure(charts.length_distribution, q.LENGTHS, params)
     if lengths is not None:
         left.plotly_chart(lengths, key="overview_lengths", config=CHART_CONFIG)
-    onsets = cached_figure(charts.loop_onsets, q.LOOP_ONSETS, params)
+    onsets = cached_figure(charts.loop_onsets, q.LOOP_ONSETS, q.loop_onset_params(params))
     if onsets is None:
         right.info("No repetition loops found in the selected runs (run `workbench analyze` if you have not).")
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from workbench.store import queries as q
 from workbench.ui import probe_panel
 from workbench.ui import trace_view as tv
 from workbench.ui.common import require_runs, run_label, user_errors
@@ -18,7 +19,7 @@ with user_errors():
         st.stop()
     sample_id = params.get("sample")
     if not sample_id:
-        ids = cached_df("SELECT sample_id FROM samples WHERE run_id = ? ORDER BY sample_id LIMIT 5000", [run_id])
+        ids = cached_df(q.SAMPLE_IDS, [run_id, 1])
         if ids.empty:
             st.info("This run has no samples.")
             st.stop()

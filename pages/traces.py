@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from workbench import urls
+from workbench.analysis import registry
 from workbench.store import queries as q
 from workbench.ui.common import require_runs, scope_filters, user_errors
 from workbench.ui.data import cached_df
@@ -15,10 +17,10 @@ with user_errors():
     scope = scope_filters("traces", runs)
     c1, c2, c3, c4 = st.columns([3, 2, 2, 2])
     text = c1.text_input("Search questions and responses", key="traces_text", placeholder="e.g. cannot see")
-    detectors = c2.multiselect("Flagged by (all of)", list(q.DETECTORS), key="traces_detectors")
-    severities = c3.multiselect("Severity", ["word", "sentence", "drift", "loop", "runaway", "cycle", "cannot_see",
-                                             "decline"], key="traces_severity")
-    correct = c4.selectbox("Answer", ["any", "correct", "wrong", "ungraded"], key="traces_correct")
+    detectors = c2.multiselect("Flagged by (all of)", registry.names(), key="traces_detectors",
+                               format_func=lambda d: registry.labels().get(d, d))
+    severities = c3.multiselect("Severity", registry.all_severities(), key="traces_severity")
+    correct = c4.selectbox("Answer", list(q.GRADES), key="traces_correct")
     c1, c2, c3, c4 = st.columns([3, 2, 2, 2])
     min_chars, max_chars = c1.slider("Length (characters)", 0, 200_000, (0, 200_000), step=1000, key="traces_len")
     sort = c2.selectbox("Sort by", list(q.SORTS), key="traces_sort")
@@ -35,7 +37,7 @@ with user_errors():
     if df.empty:
         st.info("No sample matches these filters.")
         st.stop()
-    df["open"] = [f"trace?run={r}&sample={s}" for r, s in zip(df["run_id"], df["sample_id"])]
+    df["open"] = [urls.trace_path(r, s) for r, s in zip(df["run_id"], df["sample_id"])]
     event = st.dataframe(
         df.drop(columns=["total"]), hide_index=True, key="traces_table", on_select="rerun", selection_mode="single-row",
         column_config={"open": st.column_config.LinkColumn("open", display_text="open ↗"),

@@ -7,43 +7,16 @@ failure kinds), size, accuracy and the units closest to its centre as representa
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from workbench.errors import UsageError, WorkbenchError
+from workbench.store import clusters as store_clusters
 from workbench.store import connect
-
-UNITS_SQL = {
-    "step": """
-        SELECT f.run_id, f.sample_id, f.step_index,
-               list(DISTINCT f.detector || ':' || f.severity) AS kinds, max(f.score) AS score,
-               min(f.char_start) / greatest(length(any_value(s.response)), 1) AS onset,
-               max(TRY_CAST(json_extract(f.details, '$.period_chars') AS DOUBLE)) AS period,
-               max(TRY_CAST(json_extract(f.details, '$.trace_share') AS DOUBLE)) AS mixing_share,
-               any_value(substring(s.response, st.char_start + 1, least(st.char_end - st.char_start, 1500))) AS text,
-               any_value(length(s.response)) AS length, any_value(s.correct) AS correct
-        FROM flags f JOIN samples s USING (run_id, sample_id)
-        LEFT JOIN steps st ON st.run_id = f.run_id AND st.sample_id = f.sample_id AND st.step_index = f.step_index
-        WHERE f.run_id IN (SELECT unnest(?::VARCHAR[]))
-        GROUP BY f.run_id, f.sample_id, f.step_index""",
-    "sample": """
-        SELECT f.run_id, f.sample_id, NULL::INTEGER AS step_index,
-               list(DISTINCT f.detector || ':' || f.severity) AS kinds, max(f.score) AS score,
-               min(f.char_start) / greatest(length(any_value(s.response)), 1) AS onset,
-               max(TRY_CAST(json_extract(f.details, '$.period_chars') AS DOUBLE)) AS period,
-               max(TRY_CAST(json_extract(f.details, '$.trace_share') AS DOUBLE)) AS mixing_share,
-               string_agg(substring(s.response, greatest(f.char_start - 200, 0) + 1, 600), ' … ') AS text,
-               any_value(length(s.response)) AS length, any_value(s.correct) AS correct
-        FROM flags f JOIN samples s USING (run_id, sample_id)
-        WHERE f.run_id IN (SELECT unnest(?::VARCHAR[]))
-        GROUP BY f.run_id, f.sample_id""",
-}
-
+from workbench.store.runs import resolve_runs, run_ids
 
 @dataclass
 class ClusterResult:
@@ -146,15 +119,11 @@ def cluster_units(units: pd.DataFrame, *, method: str = "hdbscan", k: int | None
 
 def run_clustering(db: str | os.PathLike | None, *, runs: list[str] | None = None, unit: str = "step",
                    method: str = "hdbscan", k: int | None = None, seed: int = 0) -> ClusterResult:
-    if unit not in UNITS_SQL:
+    if unit not in store_clusters.UNITS_SQL:
         raise UsageError(f"--unit must be step or sample, not {unit!r}")
     with connect(db) as con:
-        all_runs = [r[0] for r in con.execute("SELECT run_id FROM runs ORDER BY run_id").fetchall()]
-        runs = runs or all_runs
-        unknown = set(runs) - set(all_runs)
-        if unknown:
-            raise UsageError(f"no run(s) {', '.join(sorted(unknown))} in the store")
-        units = con.execute(UNITS_SQL[unit], [runs]).df()
+        runs = resolve_runs(con, runs) or run_ids(con)
+        units = store_clusters.units(con, unit, runs)
     if len(units) < 3:
         raise WorkbenchError(f"only {len(units)} flagged {unit}s in {', '.join(runs)}: run `workbench analyze` "
                              "first, or cluster more runs")
@@ -172,9 +141,10 @@ def run_clustering(db: str | os.PathLike | None, *, runs: list[str] | None = Non
     rows = []
     for c, (name, terms, mix) in sorted(label_info.items()):
         members = units[units["cluster_id"] == c]
-        graded = members["correct"].dropna()
+        # `correct` is True/False/None (object dtype): count, never average, the graded ones
+        graded = [bool(v) for v in members["correct"] if v is not None and v == v]
         rows.append({"cluster_id": c, "label": name, "terms": terms, "size": len(members),
-                     "accuracy": float(graded.mean()) if len(graded) else None, "failure_mix": mix})
+                     "accuracy": sum(graded) / len(graded) if graded else None, "failure_mix": mix})
     clusters = pd.DataFrame(rows)
     cluster_run_id = f"{unit}:{method}:{'+'.join(sorted(runs))}"
     result = ClusterResult(cluster_run_id, units, clusters, params)
@@ -183,31 +153,6 @@ def run_clustering(db: str | os.PathLike | None, *, runs: list[str] | None = Non
 
 
 def _store(db, result: ClusterResult, unit: str, method: str, runs: list[str]) -> None:
-    u, c = result.units, result.clusters
     with connect(db) as con:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            for table in ("cluster_members", "clusters", "cluster_runs"):
-                con.execute(f"DELETE FROM {table} WHERE cluster_run_id = ?", [result.cluster_run_id])
-            con.execute("INSERT INTO cluster_runs (cluster_run_id, unit, method, runs, params, n_units, n_clusters) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        [result.cluster_run_id, unit, method, runs, json.dumps(result.params), len(u),
-                         int((c["cluster_id"] >= 0).sum())])
-            con.register("_c", pa.table({
-                "cluster_id": pa.array(c["cluster_id"].tolist(), pa.int32()), "label": c["label"].tolist(),
-                "terms": pa.array(c["terms"].tolist(), pa.list_(pa.string())), "size": c["size"].tolist(),
-                "accuracy": pa.array(c["accuracy"].tolist(), pa.float64()),
-                "failure_mix": [json.dumps(m) for m in c["failure_mix"]]}))
-            con.execute("INSERT INTO clusters SELECT ?, * FROM _c", [result.cluster_run_id])
-            con.register("_m", pa.table({
-                "cluster_id": pa.array(u["cluster_id"].tolist(), pa.int32()), "run_id": u["run_id"].tolist(),
-                "sample_id": u["sample_id"].tolist(),
-                "step_index": pa.array([None if pd.isna(v) else int(v) for v in u["step_index"]], pa.int32()),
-                "x": u["x"].astype(float).tolist(), "y": u["y"].astype(float).tolist(),
-                "distance": u["distance"].astype(float).tolist(), "representative": u["representative"].tolist(),
-                "excerpt": [(t or "")[:300] for t in u["text"]]}))
-            con.execute("INSERT INTO cluster_members SELECT ?, * FROM _m", [result.cluster_run_id])
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+        store_clusters.write_clustering(con, result.cluster_run_id, unit, method, runs, result.params,
+                                        result.units, result.clusters)

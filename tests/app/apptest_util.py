@@ -26,7 +26,7 @@ def page(name: str, *, timeout: float = 60, **query) -> AppTest:
 
 def all_text(at: AppTest) -> str:
     parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [t.value for t in at.title]
-    parts += [s.value for s in at.subheader]
+    parts += [s.value for s in at.subheader] + [t.value for t in at.text]
     parts += [e.value for e in at.error] + [w.value for w in at.warning] + [i.value for i in at.info]
     return "\n".join(str(p) for p in parts)
 

@@ -2,18 +2,49 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from apptest_util import all_text, page
 
+from workbench.analysis import registry
 from workbench.store import connect
+
+
+def _figure(at, title: str) -> dict:
+    for chart in at.get("plotly_chart"):
+        fig = json.loads(chart.proto.spec)
+        if fig["layout"]["title"]["text"] == title:
+            return fig
+    raise AssertionError(f"no chart titled {title!r}")
 
 
 def test_overview_shows_runs_and_charts(app_db):
     at = page("overview")
     df = at.dataframe[0].value
     assert set(df["name"]) == {"demo (synthetic)", "second run"}
+    demo = df[df["name"] == "demo (synthetic)"].iloc[0]
+    with connect(app_db) as con:
+        flagged, n = con.execute("SELECT count(DISTINCT sample_id) FILTER (WHERE detector = 'repetition_loop'), "
+                                 "(SELECT count(*) FROM samples WHERE run_id = 'demo-synthetic') FROM flags "
+                                 "WHERE run_id = 'demo-synthetic'").fetchone()
+    assert demo["repetition_loop"] == pytest.approx(flagged / n) and flagged > 0
     assert "Synthetic runs are demo data" in all_text(at)
-    assert len(at.get("plotly_chart")) == 4
+    # the flag-rate chart: one bar series per registered detector, in its registry colour, with the store's rates
+    rates = _figure(at, "Flag rate per benchmark subset")
+    colours = {t["name"]: t["marker"]["color"] for t in rates["data"]}
+    assert colours == registry.colours()
+    loops = next(t for t in rates["data"] if t["name"] == "repetition_loop")
+    with connect(app_db) as con:
+        per_subset = dict(con.execute(
+            "SELECT coalesce(subset, benchmark, '(none)'), avg(CASE WHEN sample_id IN (SELECT sample_id FROM flags f "
+            "WHERE f.run_id = s.run_id AND detector = 'repetition_loop') THEN 1.0 ELSE 0 END) FROM samples s "
+            "GROUP BY 1").fetchall())
+    assert dict(zip(loops["x"], loops["y"])) == pytest.approx(per_subset)
+    acc = _figure(at, "Accuracy with vs without each flag")
+    flagged_acc = next(t for t in acc["data"] if t["name"] == "flagged")
+    assert set(flagged_acc["x"]) <= set(registry.names()) and all(0 <= y <= 1 for y in flagged_acc["y"])
+    assert _figure(at, "Where loops start (share of the trace)")["data"]
 
 
 def test_traces_filters(app_db):
@@ -33,7 +64,7 @@ def test_traces_filters(app_db):
 def test_trace_view_deep_link_steps_and_findings(app_db):
     at = page("trace", run="demo-synthetic", sample="loop-runaway", step="2")
     text = all_text(at)
-    assert "Trace loop-runaway" in text and "repetition_loop" in text and "runaway" in text
+    assert "Trace loop-runaway" in text and "repetition loop · runaway" in text
     html = "".join(h.proto.body for h in at.get("html"))
     assert "repeated 40 times" in html and 'id="step-2"' in html and "wb-selected" in html
     assert at.selectbox(key="trace_step").value == 2
@@ -79,9 +110,11 @@ def test_failures_page_filters_and_downloads(app_db):
 def test_compare_aligns_same_sample_in_two_runs(app_db):
     at = page("compare", run="demo-synthetic", sample="clean-bar")
     assert at.selectbox(key="compare_Right_run").value == "second-run"
-    assert "aligned steps" in all_text(at)
+    text = all_text(at)
+    assert "(1 identical)" in text and "1 only right" in text
     html = "".join(h.proto.body for h in at.get("html"))
-    assert "wb-cmp" in html and ("wb-del" in html or "wb-ins" in html)
+    # the right trace's first step exists only on the right: a gap row with it in the right column
+    assert "<td class='n'></td><td class='t'></td><td class='n'>0</td><td class='t'>March is the highest.</td>" in html
 
 
 @pytest.mark.parametrize("sql, expect", [
@@ -102,5 +135,9 @@ def test_sql_page(app_db, sql, expect):
 def test_sql_examples_all_run(app_db):
     from workbench.store.console import run_query
     from workbench.ui.sql_console import EXAMPLES
+    with_rows = 0
     for name, sql in EXAMPLES.items():
-        run_query(sql, app_db)  # raises QueryRefused on a broken example
+        res = run_query(sql, app_db)  # raises QueryRefused on a broken example
+        assert res.columns and not res.truncated, name
+        with_rows += bool(res.rows)
+    assert with_rows >= len(EXAMPLES) - 1  # the demo has no wrong answer with language mixing

@@ -30,8 +30,9 @@ def demo_db(tmp_path_factory) -> Path:
     return db
 
 
-def test_markdown_report_matches_golden(demo_db: Path, tmp_path: Path) -> None:
+def test_markdown_report_matches_golden(demo_db: Path, tmp_path: Path, monkeypatch) -> None:
     """Regenerate with: UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/integration/test_report.py -k golden"""
+    monkeypatch.setenv("WORKBENCH_APP_URL", "http://127.0.0.1:8501")
     out = write_report(demo_db, "demo-synthetic", tmp_path / "report.md", "md")
     text = out.read_text(encoding="utf-8")
     images = sorted(p.name for p in (tmp_path / "report_files").iterdir())
@@ -42,6 +43,17 @@ def test_markdown_report_matches_golden(demo_db: Path, tmp_path: Path) -> None:
         GOLDEN.write_text(text, encoding="utf-8")
     assert GOLDEN.exists(), "no golden file: run with UPDATE_GOLDEN=1 once"
     assert text == GOLDEN.read_text(encoding="utf-8")
+
+
+def test_links_follow_the_configured_app_address(demo_db: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("WORKBENCH_APP_URL", raising=False)
+    for fmt in ("md", "html"):
+        text = write_report(demo_db, "demo-synthetic", tmp_path / f"r.{fmt}", fmt).read_text(encoding="utf-8")
+        assert "WORKBENCH_APP_URL" in text and "/trace?" not in text and "open in the app" not in text
+    monkeypatch.setenv("WORKBENCH_APP_URL", "https://wb.example.org:9000/")
+    text = write_report(demo_db, "demo-synthetic", tmp_path / "r2.md", "md").read_text(encoding="utf-8")
+    assert "(https://wb.example.org:9000/trace?run=demo-synthetic&sample=cannot-see)" in text
+    assert "WORKBENCH_APP_URL" not in text
 
 
 def test_filter_narrows_and_cannot_touch_files(demo_db: Path, tmp_path: Path) -> None:

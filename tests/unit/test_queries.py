@@ -9,6 +9,8 @@ import pytest
 
 from workbench.store import connect
 from workbench.store import queries as q
+from workbench.store import tags as tags_store
+from workbench.store.runs import runs_summary_sql
 
 
 @pytest.fixture(scope="module")
@@ -48,16 +50,18 @@ def _page(db, f: q.SampleFilter, limit: int = 50, offset: int = 0):
 
 def test_runs_overview_has_accuracy_and_flag_rates(db):
     with connect(db) as con:
-        runs = con.execute(q.RUNS).df()
+        runs = con.execute(runs_summary_sql()).df()
     assert len(runs) == 1
     assert runs.loc[0, "samples"] == 4
-    assert runs.loc[0, "accuracy"] == pytest.approx(2 / 3)  # d-plain has no ground truth -> ungraded
-    assert runs.loc[0, "repetition_loop"] == pytest.approx(1 / 4)
+    # d-plain has no source grade: the workbench grades it ("The answer is 4." vs ground truth 4)
+    assert runs.loc[0, "accuracy"] == pytest.approx(3 / 4) and runs.loc[0, "graded_by"] == "source + workbench"
+    assert runs.loc[0, "repetition_loop"] == pytest.approx(1 / 4) and runs.loc[0, "repetition_loop_samples"] == 1
 
 
 def test_filters_correctness_length_detectors_and_total(db):
     runs = _runs(db)
     assert set(_page(db, q.SampleFilter(runs=runs, correct="wrong")).sample_id) == {"b-loop"}
+    assert _page(db, q.SampleFilter(runs=runs, correct="ungraded")).empty   # d-plain is graded by the workbench
     assert set(_page(db, q.SampleFilter(runs=runs, detectors=["repetition_loop"])).sample_id) == {"b-loop"}
     # detectors combine with AND: nothing is both a loop and mixing here
     assert _page(db, q.SampleFilter(runs=runs, detectors=["repetition_loop", "language_mixing"])).empty
@@ -86,12 +90,12 @@ def test_neighbour_flagged_and_tags(db):
         flagged = sorted(r[0] for r in con.execute("SELECT DISTINCT sample_id FROM flags WHERE run_id = ?",
                                                    [run]).fetchall())
         assert "b-loop" in flagged
-        nxt = con.execute(q.NEIGHBOUR_FLAGGED, [run, True, "a-clean", "a-clean", True, True]).fetchone()
+        nxt = con.execute(q.NEIGHBOUR_FLAGGED, q.neighbour_params(run, "a-clean", True)).fetchone()
         assert nxt[0] == flagged[0]
-        prev = con.execute(q.NEIGHBOUR_FLAGGED, [run, False, "a-clean", "a-clean", False, False]).fetchone()
+        prev = con.execute(q.NEIGHBOUR_FLAGGED, q.neighbour_params(run, "a-clean", False)).fetchone()
         assert prev is None
-        con.execute(q.ADD_TAG, [run, "b-loop", 2, "loop", "repeats the check"])
-        tags = con.execute(q.TAGS, [run, "b-loop"]).df()
+        tags_store.add_tag(con, run, "b-loop", 2, "loop", "repeats the check")
+        tags = con.execute(tags_store.TAGS, [run, "b-loop"]).df()
         assert list(tags.tag) == ["loop"] and int(tags.step_index.iloc[0]) == 2
-        con.execute(q.DELETE_TAG, [int(tags.tag_id.iloc[0]), run, "b-loop"])
-        assert con.execute(q.TAGS, [run, "b-loop"]).df().empty
+        tags_store.delete_tag(con, int(tags.tag_id.iloc[0]), run, "b-loop")
+        assert con.execute(tags_store.TAGS, [run, "b-loop"]).df().empty

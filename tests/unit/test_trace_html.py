@@ -30,7 +30,7 @@ def test_mixing_span_is_highlighted_at_its_offsets():
     text = "The bar is明显 taller.\n\nSo C."
     findings = language.detect(text, steps=segment(text))
     out = render_trace(text, steps_of(text), flags_of(findings))
-    assert '<mark class="wb-mix" title="language_mixing (word, zh)">明显</mark>' in out
+    assert '<mark class="wb-mix" title="language mixing (word, zh)">明显</mark>' in out
 
 
 def test_loop_is_collapsed_to_first_copy_with_a_toggle():

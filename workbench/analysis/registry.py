@@ -13,6 +13,7 @@ Tests may `register()` a spec at run time (a toy detector) and `unregister()` it
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -27,6 +28,7 @@ MODULES: tuple[str, ...] = (
 )
 
 NEUTRAL_COLOUR = "#5f6368"
+_IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,14 @@ class DetectorSpec:
     needs: tuple[str, ...] = ()
     default: bool = True                  # run by `workbench analyze` without --detectors
     css_class: str = ""                   # highlight class in the trace view (wb-<name> by default)
+    collapse: bool = False                # findings with `period_chars`/`copies` details fold to their first copy
     detect: Callable[..., list] | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Names become SQL column aliases and CSS classes: keep them plain identifiers.
+        for n in [self.name, *(v.name for v in self.severities), *(m.key for m in self.measures)]:
+            if not _IDENT.match(n):
+                raise ValueError(f"detector {self.name!r}: {n!r} is not a plain identifier ([a-z][a-z0-9_]*)")
 
     @property
     def severity_names(self) -> tuple[str, ...]:

@@ -25,9 +25,10 @@ from typing import Sequence
 
 import numpy as np
 
+from workbench.analysis.grounding import NAME as GROUNDING_NAME
 from workbench.records import Finding
 
-NAME = "grounding_loss"
+NAME = GROUNDING_NAME   # the model tiers are tiers of the grounding_loss detector (its registry entry lists them)
 VERSION = "grounding-model-1"
 TIERS = {"attention": ("image_attention_lift", 0.5, 0.0),
          "visual_dependence": ("visual_dependence", 0.35, 0.05)}

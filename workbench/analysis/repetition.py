@@ -234,7 +234,7 @@ def _excerpt(s: str, width: int = 100) -> str:
 
 
 SPEC = DetectorSpec(
-    name=NAME, version=VERSION, label="repetition loop", colour="#1a73e8", css_class="wb-loop",
+    name=NAME, version=VERSION, label="repetition loop", colour="#1a73e8", css_class="wb-loop", collapse=True,
     description="A block of text repeated back to back, or near-verbatim cycles of reasoning.",
     severities=(
         Severity("loop", "loop", "#4285f4", "a verbatim loop the trace escaped"),

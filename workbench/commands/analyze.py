@@ -10,15 +10,17 @@ from workbench.commands import add_db_option
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from workbench.analysis import registry
+    names = ", ".join(registry.default_names())
     p = sub.add_parser("analyze", help="segment traces into steps and run the detectors",
                        description="Segment every stored response into steps, extract answers and run the detectors "
-                                   "(language_mixing, repetition_loop, grounding_loss). Idempotent and resumable: "
+                                   f"({names}). Idempotent and resumable: "
                                    "only samples that are new, changed, or analysed by an older detector version are "
                                    "processed (--force redoes all); old results of a detector are replaced.")
     add_db_option(p)
     p.add_argument("--run", action="append", default=None, metavar="NAME", help="run name or id (repeatable; default all)")
     p.add_argument("--detectors", default=None, metavar="LIST",
-                   help="comma-separated subset of language_mixing,repetition_loop,grounding_loss")
+                   help=f"comma-separated detector names (default: {names.replace(', ', ',')})")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
     p.add_argument("--force", action="store_true", help="re-analyse everything")
     p.set_defaults(func=run)

@@ -9,21 +9,6 @@ import sys
 
 from workbench.commands import add_db_option
 
-RUNS_SQL = """
-SELECT r.run_id, r.name, r.model, r.n_samples AS samples, r.n_with_image AS with_image,
-       CASE WHEN r.n_graded > 0 THEN round(r.n_correct / r.n_graded, 3) END AS accuracy,
-       r.n_failed AS failed,
-       (SELECT count(DISTINCT f.sample_id) FROM flags f WHERE f.run_id = r.run_id
-          AND f.detector = 'language_mixing') AS language_mixing,
-       (SELECT count(DISTINCT f.sample_id) FROM flags f WHERE f.run_id = r.run_id
-          AND f.detector = 'repetition_loop') AS repetition_loop,
-       (SELECT count(DISTINCT f.sample_id) FROM flags f WHERE f.run_id = r.run_id
-          AND f.detector = 'grounding_loss') AS grounding_loss,
-       r.synthetic, r.source, strftime(r.updated_at, '%Y-%m-%d %H:%M') AS updated
-FROM runs r ORDER BY r.created_at, r.run_id
-"""
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("runs", help="list runs with counts",
                        description="List the runs in the store: samples, samples with images, accuracy, failed "
@@ -34,11 +19,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from workbench.analysis import registry
     from workbench.store import connect
+    from workbench.store.runs import runs_summary_sql
     with connect(args.db) as con:
-        cur = con.execute(RUNS_SQL)
-        cols = [d[0] for d in cur.description]
-        rows = cur.fetchall()
+        df = con.execute(runs_summary_sql()).df()
+    detectors = registry.names()
+    df["accuracy"] = df["accuracy"].round(3)
+    df["updated"] = df["updated_at"].dt.strftime("%Y-%m-%d %H:%M")
+    cols = ["run_id", "name", "model", "samples", "with_image", "accuracy", "graded_by", "failed",
+            *[f"{d}_samples" for d in detectors], "synthetic", "source", "updated"]
+    rows = [tuple(None if v != v else v for v in r) for r in df[cols].itertuples(index=False)]
+    cols = [c.removesuffix("_samples") for c in cols]
     if args.format == "csv":
         w = csv.writer(sys.stdout)
         w.writerow(cols)
@@ -50,9 +42,9 @@ def run(args: argparse.Namespace) -> int:
         print("no runs yet: `workbench import FILE` or `workbench demo`")
     else:
         shown = [[("" if v is None else str(v)) for v in r] for r in rows]
-        keep = cols[:11]
+        keep = cols[:8 + len(detectors)]
         widths = [max(len(c), *(len(r[i]) for r in shown)) for i, c in enumerate(keep)]
         print("  ".join(c.ljust(w) for c, w in zip(keep, widths)))
         for r in shown:
-            print("  ".join(v.ljust(w) for v, w in zip(r[:11], widths)))
+            print("  ".join(v.ljust(w) for v, w in zip(r[:len(keep)], widths)))
     return 0

@@ -20,9 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.show_version:
         from workbench.store import connect
+        from workbench.store.migrations import applied
         with connect(args.db) as con:
-            for v, name, at in con.execute(
-                    "SELECT version, name, applied_at FROM schema_migrations ORDER BY version").fetchall():
+            for v, name, at in applied(con):
                 print(f"{v:04d} {name} {at:%Y-%m-%d %H:%M:%S}")
         return 0
     from workbench.store.schema_docs import markdown

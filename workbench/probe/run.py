@@ -27,6 +27,7 @@ from workbench.errors import UsageError, WorkbenchError
 from workbench.probe import maps
 from workbench.store import connect
 from workbench.store import probes as store_probes
+from workbench.store import runs as store_runs
 
 PROBE_VERSION = "probe-1"
 MODEL_TIERS = ("attention", "visual_dependence")
@@ -77,7 +78,7 @@ def settings_key(opts: ProbeOptions, layers: list[int]) -> str:
 # ---------------------------------------------------------------- reading what to probe
 
 def select_samples(con: Any, opts: ProbeOptions) -> list[dict[str, Any]]:
-    runs = store_probes.run_ids(con)
+    runs = store_runs.run_ids(con)
     if not runs:
         raise UsageError("the store has no runs: import or run something first")
     if opts.run is None:
@@ -86,8 +87,7 @@ def select_samples(con: Any, opts: ProbeOptions) -> list[dict[str, Any]]:
                              f"{', ...' if len(runs) > 8 else ''})")
         run_id = runs[0]
     else:
-        from workbench.store.runs import resolve_run
-        run_id = resolve_run(con, opts.run)
+        run_id = store_runs.resolve_run(con, opts.run)
     rows = store_probes.samples_to_probe(con, run_id, opts.samples, opts.limit)
     if opts.samples:
         missing = sorted(set(opts.samples) - {r["sample_id"] for r in rows})

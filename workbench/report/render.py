@@ -11,22 +11,29 @@ import base64
 import html
 import json
 import re
-from urllib.parse import urlencode
+from workbench import urls
+from workbench.analysis import registry
+from workbench.report.data import Failure, ReportData
+from workbench.viz.trace_html import css as trace_css, render_range, spans_and_collapses
 
-from workbench.report.data import DETECTORS, Failure, ReportData
-from workbench.viz.trace_html import CSS as TRACE_CSS, render_range, spans_and_collapses
-
-APP_URL = "http://127.0.0.1:8501"
 STEP_CHARS = 3000          # offending steps longer than this are cut (the app shows them whole)
-COLORS = {"language_mixing": "#f29900", "repetition_loop": "#1a73e8", "grounding_loss": "#d93025"}
 e = html.escape
+NO_APP_URL = ("Links to the app are left out: the app's address is not configured "
+              "(set WORKBENCH_APP_URL, e.g. http://127.0.0.1:8501, and write the report again).")
 
 
-def trace_url(run_id: str, sample_id: str, step: int | None = None) -> str:
-    params: dict = {"run": run_id, "sample": sample_id}
-    if step is not None:
-        params["step"] = int(step)
-    return f"{APP_URL}/trace?{urlencode(params)}"
+def trace_url(run_id: str, sample_id: str, step: int | None = None) -> str | None:
+    """Absolute link to a trace in the app (the one URL builder), or None when the app's address is unknown."""
+    return urls.absolute(urls.trace_path(run_id, sample_id, step))
+
+
+def _a(url: str | None, text: str) -> str:
+    """An HTML link around escaped text, or the escaped text alone when there is no URL."""
+    return f'<a href="{e(url)}">{e(text)}</a>' if url else e(text)
+
+
+def _md_link(url: str | None, text: str) -> str:
+    return f"[{text}]({url})" if url else text
 
 
 def _finding_label(f: dict) -> str:
@@ -42,13 +49,15 @@ def _pct(v: float | None) -> str:
 def flag_rate_svg(rates: dict[str, float]) -> str:
     """Horizontal bars: share of the report's samples with at least one finding per detector."""
     rows, width = [], 420
-    for i, d in enumerate(DETECTORS):
+    specs = registry.specs()
+    for i, spec in enumerate(specs):
+        d = spec.name
         w = round(rates.get(d, 0.0) * 260, 1)
         y = 10 + i * 30
-        rows.append(f'<text x="0" y="{y + 14}" font-size="12">{e(d)}</text>'
-                    f'<rect x="130" y="{y}" width="{w}" height="20" fill="{COLORS[d]}"/>'
+        rows.append(f'<text x="0" y="{y + 14}" font-size="12">{e(spec.label)}</text>'
+                    f'<rect x="130" y="{y}" width="{w}" height="20" fill="{e(spec.colour)}"/>'
                     f'<text x="{135 + w}" y="{y + 14}" font-size="12">{_pct(rates.get(d, 0.0))}</text>')
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{20 + 30 * len(DETECTORS)}" '
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{20 + 30 * len(specs)}" '
             f'role="img" aria-label="flag rates">{"".join(rows)}</svg>')
 
 
@@ -69,8 +78,8 @@ def _steps_html(f: Failure) -> str:
         a, b = int(st["char_start"]), int(st["char_end"])
         cut = min(b, a + STEP_CHARS)
         more = f' <i>… {b - cut:,} more characters</i>' if cut < b else ""
-        link = e(trace_url(f.sample["run_id"], f.sample["sample_id"], st["step_index"]))
-        parts.append(f'<div class="wb-step wb-flagged"><div class="wb-num"><a href="{link}">#{st["step_index"]}</a>'
+        link = _a(trace_url(f.sample["run_id"], f.sample["sample_id"], st["step_index"]), f"#{st['step_index']}")
+        parts.append(f'<div class="wb-step wb-flagged"><div class="wb-num">{link}'
                      f'</div><div class="wb-text">{render_range(text, a, cut, spans)}{more}</div></div>')
     parts.append("</div>")
     return "".join(parts)
@@ -83,15 +92,16 @@ def render_html(d: ReportData) -> str:
            "<style>body{font-family:system-ui,sans-serif;max-width:1000px;margin:2rem auto;padding:0 1rem}"
            "table{border-collapse:collapse}td,th{border:1px solid #dadce0;padding:.25rem .5rem;text-align:left;"
            "vertical-align:top}.failure{border-top:2px solid #dadce0;margin-top:1.5rem}img{max-width:420px}"
-           "</style>", TRACE_CSS, "</head><body>", f"<h1>{e(title)}</h1>", "<h2>Run summary</h2><table>"]
+           "</style>", trace_css(), "</head><body>", f"<h1>{e(title)}</h1>", "<h2>Run summary</h2><table>"]
     out += [f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in _summary_rows(d)]
-    out += ["</table>", "<h2>Flag rates</h2>", flag_rate_svg(d.flag_rates), "<h2>Clusters</h2>"]
+    out += ["</table>"] + ([] if urls.app_base_url() else [f"<p><i>{e(NO_APP_URL)}</i></p>"])
+    out += ["<h2>Flag rates</h2>", flag_rate_svg(d.flag_rates), "<h2>Clusters</h2>"]
     if d.clusters:
         out.append("<table><tr><th>cluster</th><th>label</th><th>size</th><th>accuracy</th>"
                    "<th>representatives</th></tr>")
         for c in d.clusters:
-            reps = "".join(f'<li><a href="{e(trace_url(d.run["run_id"], r["sample_id"], r["step_index"]))}">'
-                           f'{e(r["sample_id"])}</a>: {e((r["excerpt"] or "")[:160])}</li>'
+            reps = "".join(f'<li>{_a(trace_url(d.run["run_id"], r["sample_id"], r["step_index"]), r["sample_id"])}'
+                           f': {e((r["excerpt"] or "")[:160])}</li>'
                            for r in c["representatives"])
             out.append(f"<tr><td>{c['cluster_id']}</td><td>{e(c['label'])}</td><td>{c['size']}</td>"
                        f"<td>{_pct(c['accuracy'])}</td><td><ul>{reps}</ul></td></tr>")
@@ -101,8 +111,9 @@ def render_html(d: ReportData) -> str:
     out.append(f"<h2>Failures ({len(d.failures)} of {d.n_flagged} flagged samples)</h2>")
     for f in d.failures:
         s = f.sample
+        link = trace_url(s["run_id"], s["sample_id"])
         out.append(f'<section class="failure"><h3>{e(s["sample_id"])} '
-                   f'<a href="{e(trace_url(s["run_id"], s["sample_id"]))}">open in the app</a></h3>')
+                   + (f'<a href="{e(link)}">open in the app</a>' if link else "") + "</h3>")
         if f.image:
             mime = "jpeg" if f.image[1] in ("jpg", "jpeg") else f.image[1]
             out.append(f'<img alt="{e(f.image[0])}" src="data:image/{e(mime)};base64,'
@@ -134,8 +145,10 @@ def render_markdown(d: ReportData, image_folder: str) -> tuple[str, dict[str, by
     files: dict[str, bytes] = {}
     md = [f"# Failure report: {d.run['name']}", "", "## Run summary", "", "| | |", "|---|---|"]
     md += [f"| {k} | {e(v).replace('|', '&#124;')} |" for k, v in _summary_rows(d)]
+    if not urls.app_base_url():
+        md += ["", f"*{e(NO_APP_URL)}*"]
     md += ["", "## Flag rates", "", "| detector | share of samples |", "|---|---|"]
-    md += [f"| {k} | {_pct(d.flag_rates.get(k, 0.0))} |" for k in DETECTORS]
+    md += [f"| {k} | {_pct(d.flag_rates.get(k, 0.0))} |" for k in registry.names()]
     files["flag_rates.svg"] = flag_rate_svg(d.flag_rates).encode("utf-8")
     md += ["", f"![flag rates]({image_folder}/flag_rates.svg)"]
     md += ["", "## Clusters", ""]
@@ -146,12 +159,13 @@ def render_markdown(d: ReportData, image_folder: str) -> tuple[str, dict[str, by
                   f"{e(c['label'])}")
         for r in c["representatives"]:
             excerpt = " ".join((r["excerpt"] or "")[:160].split())
-            md.append(f"  - [{e(r['sample_id'])}]({trace_url(d.run['run_id'], r['sample_id'], r['step_index'])})"
+            md.append(f"  - {_md_link(trace_url(d.run['run_id'], r['sample_id'], r['step_index']), e(r['sample_id']))}"
                       f": {e(excerpt)}")
     md += ["", f"## Failures ({len(d.failures)} of {d.n_flagged} flagged samples)", ""]
     for f in d.failures:
         s = f.sample
-        md += [f"### {e(s['sample_id'])}", "", f"[open in the app]({trace_url(s['run_id'], s['sample_id'])})", ""]
+        link = trace_url(s["run_id"], s["sample_id"])
+        md += [f"### {e(s['sample_id'])}", ""] + ([f"[open in the app]({link})", ""] if link else [])
         if f.image:
             name = re.sub(r"[^A-Za-z0-9._-]", "_", f"{f.image[0]}.{f.image[1]}")
             files[name] = f.image[2]
@@ -166,6 +180,6 @@ def render_markdown(d: ReportData, image_folder: str) -> tuple[str, dict[str, by
                "**Findings:** " + ", ".join(sorted({_finding_label(x) for x in f.flags})), ""]
         spans, _ = spans_and_collapses(f.flags, expand_loops=True)
         for st in f.steps:
-            md += [f"Step [#{st['step_index']}]({trace_url(s['run_id'], s['sample_id'], st['step_index'])}):", "",
+            md += [f"Step {_md_link(trace_url(s['run_id'], s['sample_id'], st['step_index']), '#' + str(st['step_index']))}:", "",
                    _md_text(s.get("response") or "", int(st["char_start"]), int(st["char_end"]), spans), ""]
     return "\n".join(md).rstrip() + "\n", files

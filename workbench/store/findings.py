@@ -154,3 +154,42 @@ def replace_model_findings(con: duckdb.DuckDBPyConnection, run_id: str, sample_i
         row = finding_row(run_id, sample_id, i, f)
         row["detector_version"] = version
         con.execute(f"INSERT INTO flags ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
+
+
+# ---- reads
+FLAGS = "SELECT * FROM flags WHERE run_id = ? AND sample_id = ? ORDER BY char_start NULLS LAST, detector, tier"
+
+
+def measure_columns(alias: str = "f") -> str:
+    """`, <detector>_<key>` columns: each registered measurement read from the finding's details
+    (NULL for other detectors' findings)."""
+    from workbench.analysis import registry
+    cast = {"int": "BIGINT", "float": "DOUBLE", "share": "DOUBLE", "bool": "BOOLEAN"}
+    return "".join(
+        f", CASE WHEN {alias}.detector = '{det}' THEN TRY_CAST(json_extract_string({alias}.details, '$.{m.key}') "
+        f"AS {cast.get(m.kind, 'DOUBLE')}) END AS {m.key}"
+        for det, m in _unique_measures(registry.measures()))
+
+
+def _unique_measures(pairs: list) -> list:
+    seen: set[str] = set()
+    out = []
+    for det, m in pairs:
+        if m.key not in seen:   # two detectors may share a key (e.g. chars): the first one names the column
+            seen.add(m.key)
+            out.append((det, m))
+    return out
+
+
+def failures_sql(scope_sql: str) -> str:
+    """Every finding in scope (detector / severity filters as parameters), with its measurements."""
+    from workbench.store.grades import grade_sql
+    return f"""
+SELECT f.run_id, f.sample_id, f.detector, f.severity, f.score, f.step_index, f.char_start, f.char_end,
+       f.evidence, f.tier, s.benchmark, s.subset, {grade_sql()} AS correct{measure_columns()}
+FROM flags f JOIN samples s USING (run_id, sample_id) LEFT JOIN trace_stats t USING (run_id, sample_id)
+WHERE {scope_sql}
+  AND (len(?::VARCHAR[]) = 0 OR f.detector IN (SELECT unnest(?::VARCHAR[])))
+  AND (len(?::VARCHAR[]) = 0 OR f.severity IN (SELECT unnest(?::VARCHAR[])))
+ORDER BY f.run_id, f.sample_id, f.detector, f.tier, f.finding_index
+"""

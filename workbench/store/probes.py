@@ -52,10 +52,6 @@ def probe_maps_path(con: duckdb.DuckDBPyConnection, run_id: str, sample_id: str)
 
 
 # ---- what the probe reads
-def run_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
-    return [r[0] for r in con.execute("SELECT run_id FROM runs ORDER BY run_id").fetchall()]
-
-
 def samples_to_probe(con: duckdb.DuckDBPyConnection, run_id: str, sample_ids: Sequence[str] | None = None,
                      limit: int | None = None) -> list[dict[str, Any]]:
     sql = ("SELECT s.run_id, s.sample_id, s.question, s.response, s.image_ids, s.content_hash, s.status, "

@@ -1,12 +1,25 @@
 """What every stored column means: the documented, stable SQL-facing contract.
 
-`workbench schema` prints this as Markdown (the README's schema reference is that output), and
-tests/unit/test_schema_docs.py checks that every column in a freshly migrated store is described
-here and that nothing described here is missing from the store. Add a table or column in a new
-migration and describe it here in the same change.
+`workbench schema` prints this as Markdown (the README's schema reference is that output);
+tests/unit/test_migrations.py checks that every column in a freshly migrated store is described
+here and that nothing described here is missing from the store, and tests/unit/test_docs.py that
+the README shows this text. Add a table or column in a new migration and describe it here in the
+same change. Detector names and severities come from the detector registry.
 """
 
 from __future__ import annotations
+
+from workbench.analysis import registry
+
+
+def _detectors() -> str:
+    return ", ".join(f"`{n}`" for n in registry.names())
+
+
+def _severities() -> str:
+    return "Detector-specific (see the detector registry): " + "; ".join(
+        f"{s.name} " + "/".join(f"`{v}`" for v in s.severity_names) for s in registry.specs()) + "."
+
 
 TABLES: dict[str, tuple[str, dict[str, str]]] = {
     "schema_migrations": ("One row per applied migration.", {
@@ -99,14 +112,14 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
     "flags": ("Detector findings: one row per finding (a sample is flagged by a detector iff it has a row).", {
         "run_id": "Run.",
         "sample_id": "Sample.",
-        "detector": "`language_mixing`, `repetition_loop` or `grounding_loss`.",
+        "detector": "Detector name: " + _detectors() + ".",
         "detector_version": "Version of the detector that produced the finding.",
-        "finding_index": "0-based number of the finding within (sample, detector); model-tier findings of the probe (tiers `attention`, `visual_dependence`) are numbered from 100.",
+        "finding_index": "0-based number of the finding within (sample, detector, tier). The key is (run_id, sample_id, detector, tier, finding_index): each writer (`analyze` for the text tier, `probe` for the model tiers) replaces only its own rows (older stores' probe rows keep their numbers from 100).",
         "tier": "Evidence tier: `text` (from the trace text), `attention` or `visual_dependence` (probe).",
         "step_index": "Step where the finding starts (`steps.step_index`).",
         "char_start": "Start offset of the flagged span in `samples.response`.",
         "char_end": "End offset (exclusive) of the flagged span.",
-        "severity": "Detector-specific: mixing `word`/`sentence`/`drift`; loops `loop`/`runaway` (ran into the end) / `cycle`; grounding `cannot_see`/`decline`/`low_reliance`.",
+        "severity": _severities(),
         "score": "Detector-specific strength in [0, 1]; higher is worse (see README, Detectors).",
         "evidence": "Short excerpt or description of what was found.",
         "details": "JSON with the detector's measurements (period, copies, chars wasted, language, share, ...).",

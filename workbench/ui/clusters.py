@@ -5,31 +5,17 @@ from __future__ import annotations
 
 import html
 import json
-from urllib.parse import urlencode
 
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-CLUSTER_RUNS = """SELECT cluster_run_id, unit, method, runs, n_units, n_clusters, created_at
-                  FROM cluster_runs ORDER BY created_at DESC, cluster_run_id"""
-CLUSTERS = """SELECT cluster_id, label, size, accuracy, failure_mix FROM clusters
-              WHERE cluster_run_id = ? ORDER BY size DESC, cluster_id"""
-MEMBERS = """SELECT m.cluster_id, c.label, m.run_id, m.sample_id, m.step_index, m.x, m.y, m.distance,
-                    m.representative, m.excerpt
-             FROM cluster_members m JOIN clusters c USING (cluster_run_id, cluster_id)
-             WHERE m.cluster_run_id = ? ORDER BY m.cluster_id, m.distance, m.run_id, m.sample_id, m.step_index"""
-SIZES_BY_RUN = """SELECT m.cluster_id, any_value(c.label) AS label, m.run_id, count(*) AS units
-                  FROM cluster_members m JOIN clusters c USING (cluster_run_id, cluster_id)
-                  WHERE m.cluster_run_id = ? GROUP BY m.cluster_id, m.run_id ORDER BY m.cluster_id, m.run_id"""
+from workbench import urls
 
 
 def trace_link(run_id: str, sample_id: str, step: object = None) -> str:
     """Relative link to the app's trace page (same form as the Failures page's links)."""
-    params: dict = {"run": run_id, "sample": sample_id}
-    if step is not None and step == step:  # NaN-safe: NULL step_index arrives as NaN
-        params["step"] = int(step)
-    return "trace?" + urlencode(params)
+    return urls.trace_path(run_id, sample_id, int(step) if step is not None and step == step else None)
 
 
 def mix_text(mix: object, top: int = 3) -> str:

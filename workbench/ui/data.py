@@ -29,10 +29,10 @@ def query_df(sql: str, params: list | None = None) -> pd.DataFrame:
         return con.execute(sql, params or []).df()
 
 
-def execute(sql: str, params: list | None = None) -> None:
-    """A write (tags and notes) in its own short transaction."""
+def write(fn: Callable[..., None], *args: Any) -> None:
+    """A store write function (e.g. store.tags.add_tag) on its own short connection."""
     with connect(db_path()) as con:
-        con.execute(sql, params or [])
+        fn(con, *args)
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
@@ -74,5 +74,5 @@ def cached_render(key: tuple, render: Callable[[], str]) -> str:
 
 
 def runs_df() -> pd.DataFrame:
-    from workbench.store.queries import RUNS
-    return cached_df(RUNS)
+    from workbench.store.runs import runs_summary_sql
+    return cached_df(runs_summary_sql())

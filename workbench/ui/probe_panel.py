@@ -13,7 +13,7 @@ import streamlit as st
 
 from workbench.config import setting
 from workbench.errors import WorkbenchError
-from workbench.store import queries as q
+from workbench.store import probes as store_probes
 from workbench.ui.data import cached_df
 from workbench.viz import overlay, probe_charts
 
@@ -33,10 +33,10 @@ def probe_file(maps_path: str):  # noqa: ANN201
 
 
 def probe_rows(run_id: str, sample_id: str) -> tuple[pd.Series | None, pd.DataFrame]:
-    pt = cached_df(q.PROBE_TRACE, [run_id, sample_id])
+    pt = cached_df(store_probes.PROBE_TRACE, [run_id, sample_id])
     if pt.empty:
         return None, pd.DataFrame()
-    return pt.iloc[0], cached_df(q.PROBE_STEPS, [run_id, sample_id])
+    return pt.iloc[0], cached_df(store_probes.PROBE_STEPS, [run_id, sample_id])
 
 
 def _select_step_from_curve(key: str, run_id: str, sample_id: str) -> None:
@@ -150,7 +150,7 @@ def reliance_section(run_ids: list[str]) -> None:
     """Overview: the runs' image reliance vs position in the trace (probed traces only)."""
     if not run_ids:
         return
-    curve = cached_df(q.RELIANCE_CURVE, [list(run_ids)])
+    curve = cached_df(store_probes.RELIANCE_CURVE, [list(run_ids)])
     st.subheader("Image reliance along the trace (probe)")
     if curve.empty:
         st.caption("No probed traces in the selected runs: `workbench probe --run RUN --model PATH` measures "

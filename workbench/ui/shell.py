@@ -6,6 +6,7 @@ import html
 
 import streamlit as st
 
+from workbench.store.runs import SYNTHETIC_RUN_NAMES
 from workbench.ui.data import cached_df, db_path
 
 
@@ -13,7 +14,7 @@ def sidebar_footer() -> None:
     with st.sidebar:
         st.caption(f"Store: `{html.escape(db_path())}`")
         try:
-            synth = cached_df("SELECT name FROM runs WHERE synthetic")
+            synth = cached_df(SYNTHETIC_RUN_NAMES)
         except Exception as exc:  # a store that cannot be opened: say so, no traceback
             st.error(f"Cannot open the store: {exc}")
             return

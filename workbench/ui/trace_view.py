@@ -7,8 +7,12 @@ import json
 import pandas as pd
 import streamlit as st
 
+from workbench.analysis import registry
+from workbench.store import findings as store_findings
+from workbench.store import probes as store_probes
 from workbench.store import queries as q
-from workbench.ui.data import cached_df, execute
+from workbench.store import tags as store_tags
+from workbench.ui.data import cached_df, write
 from workbench.viz import charts
 from workbench.viz.trace_html import render_trace
 
@@ -18,13 +22,13 @@ def load(run_id: str, sample_id: str) -> tuple[pd.Series | None, pd.DataFrame, p
     if sample.empty:
         return None, pd.DataFrame(), pd.DataFrame(), pd.DataFrame()
     steps = cached_df(q.STEPS, [run_id, sample_id])
-    flags = cached_df(q.FLAGS, [run_id, sample_id])
+    flags = cached_df(store_findings.FLAGS, [run_id, sample_id])
     images = cached_df(q.IMAGES, [run_id, sample_id])
     return sample.iloc[0], steps, flags, images
 
 
 def neighbour(run_id: str, sample_id: str, forward: bool) -> str | None:
-    df = cached_df(q.NEIGHBOUR_FLAGGED, [run_id, forward, sample_id, sample_id, forward, forward])
+    df = cached_df(q.NEIGHBOUR_FLAGGED, q.neighbour_params(run_id, sample_id, forward))
     return None if df.empty else str(df["sample_id"].iloc[0])
 
 
@@ -47,7 +51,9 @@ def show_answers(s: pd.Series) -> None:
     c1.metric("Ground truth", str(s["ground_truth"]) if s["ground_truth"] is not None else "—")
     c2.metric("Extracted answer", str(s["extracted_answer"])[:40] if s["extracted_answer"] else "—",
               help=f"from {s['answer_source'] or 'nothing found'}; graded: {verdict(s['extracted_correct'])}")
-    c3.metric("Source's grade", verdict(s["correct"]))
+    c3.metric("Grade", verdict(s["grade"]),
+              help={"source": "the source's own grade", "workbench": "graded by the workbench (no source grade)"}
+              .get(s["graded_by"], "no grade: no source grade and no ground truth to grade against"))
     bits = [f"{int(s['n_steps'])} steps" if pd.notna(s["n_steps"]) else "not analysed",
             f"{int(s['n_switches'])} switches" if pd.notna(s["n_switches"]) else "",
             f"{int(s['n_candidates'])} candidate answers" if pd.notna(s["n_candidates"]) else "",
@@ -62,11 +68,13 @@ def show_findings(flags: pd.DataFrame) -> None:
         return
     for _, f in flags.iterrows():
         details = json.loads(f["details"]) if f["details"] else {}
-        extra = ", ".join(f"{k}: {v}" for k, v in details.items() if k in ("language", "copies", "period_chars",
-                                                                          "chars_wasted", "ran_to_end", "rule"))
+        spec = next((x for x in registry.specs() if x.name == f["detector"]), None)
+        keys = [m.key for m in spec.measures] if spec else []
+        extra = ", ".join(f"{k}: {v}" for k, v in details.items() if k in keys + ["language", "ran_to_end", "rule"])
         tier = "" if (f.get("tier") or "text") == "text" else f" ({f['tier']} tier)"
-        st.markdown(f"- **{f['detector']}**{tier} · {f['severity']} · step {f['step_index']} · score {f['score']:.2f}"
-                    + (f" · {extra}" if extra else ""))
+        step = "" if pd.isna(f["step_index"]) else f" · step {int(f['step_index'])}"
+        st.text(f"• {spec.label if spec else f['detector']}{tier} · {f['severity']}{step} · score {f['score']:.2f}"
+                + (f" · {extra}" if extra else ""))
 
 
 def show_trace(s: pd.Series, steps: pd.DataFrame, flags: pd.DataFrame, selected: int | None, key: str) -> None:
@@ -86,7 +94,7 @@ def with_probe_signals(steps: pd.DataFrame) -> pd.DataFrame:
     not grounded) when the trace was probed; charts.step_signals draws them."""
     if steps.empty or "run_id" not in steps:
         return steps
-    probe = cached_df(q.PROBE_STEPS, [steps["run_id"].iloc[0], steps["sample_id"].iloc[0]])
+    probe = cached_df(store_probes.PROBE_STEPS, [steps["run_id"].iloc[0], steps["sample_id"].iloc[0]])
     if probe.empty:
         return steps
     return steps.merge(probe[["step_index", "image_attention_share", "visual_dependence"]], on="step_index",
@@ -102,13 +110,13 @@ def show_signals(steps: pd.DataFrame, flags: pd.DataFrame, selected: int | None,
 
 
 def tags_panel(s: pd.Series, n_steps: int, key: str) -> None:
-    tags = cached_df(q.TAGS, [s["run_id"], s["sample_id"]])
+    tags = cached_df(store_tags.TAGS, [s["run_id"], s["sample_id"]])
     for _, t in tags.iterrows():
         where = "whole sample" if pd.isna(t["step_index"]) else f"step {int(t['step_index'])}"
         c1, c2 = st.columns([8, 1])
-        c1.markdown(f"**{t['tag'] or 'note'}** ({where}) — {t['note'] or ''}")
+        c1.text(f"{t['tag'] or 'note'} ({where}) — {t['note'] or ''}")  # data is text, never markup
         if c2.button("Delete", key=f"{key}_del_{t['tag_id']}"):
-            execute(q.DELETE_TAG, [int(t["tag_id"]), s["run_id"], s["sample_id"]])
+            write(store_tags.delete_tag, int(t["tag_id"]), s["run_id"], s["sample_id"])
             st.rerun()
     with st.form(f"{key}_tag_form", clear_on_submit=True):
         c1, c2, c3 = st.columns([2, 2, 5])
@@ -120,7 +128,7 @@ def tags_panel(s: pd.Series, n_steps: int, key: str) -> None:
                 st.warning("Write a tag or a note first.")
             else:
                 step = None if target == "whole sample" else int(target.split()[1])
-                execute(q.ADD_TAG, [s["run_id"], s["sample_id"], step, tag.strip() or None, note.strip() or None])
+                write(store_tags.add_tag, s["run_id"], s["sample_id"], step, tag.strip() or None, note.strip() or None)
                 st.rerun()
 
 

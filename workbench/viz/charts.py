@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-DETECTOR_COLORS = {"language_mixing": "#f29900", "repetition_loop": "#1a73e8", "grounding_loss": "#d93025"}
+from workbench.analysis import registry
+
 PALETTE = ["#1a73e8", "#f29900", "#188038", "#d93025", "#9334e6", "#12b5cb", "#e52592", "#5f6368"]
 _LAYOUT = dict(height=320, legend=dict(title=dict(text="")))
 _MARGIN = dict(l=64, r=10, t=40, b=52)   # room for the y tick labels and title, and the x tick labels and title
@@ -72,7 +73,7 @@ def _grouped_bars(df: pd.DataFrame, x: str, y: str, group: str, colors: dict, ho
 
 
 def flag_rate_by_subset(df: pd.DataFrame) -> go.Figure:
-    colors = _colors(df["detector"].unique(), DETECTOR_COLORS)
+    colors = _colors(df["detector"].unique(), registry.colours())
     traces = _grouped_bars(df, "subset", "flag_rate", "detector", colors,
                            "%{x}: %{y:.1%} of %{customdata:,} samples flagged<extra>%{fullData.name}</extra>")
     xaxis, bottom = _category_axis(df["subset"], "subset")
@@ -128,7 +129,8 @@ def length_distribution(df: pd.DataFrame, token_cap: int | None = 4096) -> go.Fi
 def loop_onsets(df: pd.DataFrame) -> go.Figure:
     edges = np.linspace(0.0, 1.0, 21)
     values = df["relative_onset"].astype(float).clip(0.0, 1.0)
-    traces = _histogram(values, df["severity"], edges, _colors(df["severity"].unique()), "of the trace", fmt=".0%")
+    traces = _histogram(values, df["severity"], edges, _colors(df["severity"].unique(), registry.severity_colours()),
+                        "of the trace", fmt=".0%")
     return _figure(traces, "Where loops start (share of the trace)", barmode="relative", bargap=0,
                    xaxis=_axis("onset position in the trace", tickformat=".0%", range=[0, 1]),
                    yaxis=_axis("loops"))
@@ -153,7 +155,7 @@ def step_signals(steps: pd.DataFrame, flagged_steps: list[int], selected: int | 
 
 
 def counts_bar(df: pd.DataFrame, x: str, color: str, title: str) -> go.Figure:
-    colors = _colors(df[color].unique(), DETECTOR_COLORS)
+    colors = _colors(df[color].unique(), {**registry.colours(), **registry.severity_colours()})
     traces = [go.Bar(x=g[x].tolist(), y=g["findings"].tolist(), name=str(k), marker_color=colors[k],
                      hovertemplate="%{x}: %{y:,} findings<extra>%{fullData.name}</extra>")
               for k, g in df.groupby(color, sort=False)]

@@ -10,14 +10,19 @@ import html
 import json
 from dataclasses import dataclass
 from typing import Any, Iterable
-from urllib.parse import urlencode
+from workbench import urls
+from workbench.analysis import registry
 
 ROLE_COLORS = {"perception": "#1a73e8", "computation": "#5f6368", "reflection": "#e37400", "switch": "#9334e6",
                "conclusion": "#188038"}
-MARK_CLASS = {"language_mixing": "wb-mix", "grounding_loss": "wb-ground", "repetition_loop": "wb-loop"}
 
-CSS = """
-<style>
+def _marks_css() -> str:
+    """One highlight style per registered detector, in its registry colour."""
+    return "".join(f"mark.{s.mark_class}{{background:{s.colour}33;border-bottom:2px solid {s.colour};padding:0 1px}}"
+                   for s in registry.specs())
+
+
+CSS_BASE = """
 .wb-trace{font-family:ui-sans-serif,system-ui,sans-serif;font-size:15px;line-height:1.55}
 .wb-step{display:flex;gap:.75rem;padding:.45rem .6rem;border-left:3px solid #e8eaed;margin:.15rem 0}
 .wb-step.wb-selected{background:#fef7e0;border-left-color:#f9ab00}
@@ -26,14 +31,15 @@ CSS = """
 .wb-num a{color:#5f6368;text-decoration:none}
 .wb-role{display:inline-block;font-size:11px;color:#fff;border-radius:8px;padding:0 .45rem;margin-bottom:.15rem}
 .wb-text{white-space:pre-wrap;word-break:break-word;flex:1}
-mark.wb-mix{background:#fde293;border-bottom:2px solid #f29900;padding:0 1px}
-mark.wb-ground{background:#fad2cf;border-bottom:2px solid #d93025;padding:0 1px}
-mark.wb-loop{background:#e8f0fe;border-bottom:2px solid #1a73e8}
 details.wb-collapsed{display:inline;background:#e8f0fe;border-radius:4px;padding:0 .3rem}
 details.wb-collapsed summary{cursor:pointer;color:#1967d2;font-size:13px;display:inline}
 .wb-hidden-step{color:#80868b;font-size:12px;padding:.1rem .6rem .1rem 4.4rem}
-</style>
 """
+
+
+def css() -> str:
+    """The trace view's style sheet (role badges, steps, one highlight per registered detector)."""
+    return "<style>" + CSS_BASE + _marks_css() + "</style>"
 
 
 @dataclass(frozen=True)
@@ -62,17 +68,21 @@ def spans_and_collapses(flags: Iterable[dict], *, expand_loops: bool) -> tuple[l
             continue
         det, sev = f.get("detector"), f.get("severity")
         details = _loads(f.get("details"))
-        if det == "repetition_loop":
+        spec = next((s for s in registry.specs() if s.name == det), None)
+        if spec is None:
+            continue
+        if spec.collapse:
             period, copies = details.get("period_chars"), details.get("copies")
             if sev != "cycle" and period and copies and copies > 1 and not expand_loops:
                 collapses.append((int(a) + int(period), int(b),
                                   f"repeated {copies} times, {int(b) - int(a):,} characters — show all"))
-                spans.append(Span(int(a), int(a) + int(period), "wb-loop", f"loop: first of {copies} copies"))
+                spans.append(Span(int(a), int(a) + int(period), spec.mark_class,
+                                  f"{spec.label}: first of {copies} copies"))
             else:
-                spans.append(Span(int(a), int(b), "wb-loop", f"{sev}: {details.get('copies', '?')} copies"))
-        elif det in MARK_CLASS:
+                spans.append(Span(int(a), int(b), spec.mark_class, f"{sev}: {details.get('copies', '?')} copies"))
+        else:
             label = details.get("language") or details.get("rule") or ""
-            spans.append(Span(int(a), int(b), MARK_CLASS[det], f"{det} ({sev}{', ' + label if label else ''})"))
+            spans.append(Span(int(a), int(b), spec.mark_class, f"{spec.label} ({sev}{', ' + label if label else ''})"))
     spans.sort(key=lambda s: (s.start, -s.end))
     collapses.sort()
     return spans, collapses
@@ -92,20 +102,13 @@ def render_range(text: str, a: int, b: int, spans: list[Span]) -> str:
     return "".join(out)
 
 
-def step_link(run_id: str, sample_id: str, step: int | None = None) -> str:
-    params = {"run": run_id, "sample": sample_id}
-    if step is not None:
-        params["step"] = step
-    return "trace?" + urlencode(params)
-
-
 def render_trace(response: str, steps: list[dict], flags: list[dict], *, run_id: str = "", sample_id: str = "",
                  selected_step: int | None = None, expand_loops: bool = False) -> str:
     """The whole trace as one HTML fragment (with its CSS)."""
     text = response or ""
     spans, collapses = spans_and_collapses(flags, expand_loops=expand_loops)
     flagged_steps = {f.get("step_index") for f in flags}
-    parts = [CSS, '<div class="wb-trace">']
+    parts = [css(), '<div class="wb-trace">']
     hidden_run = 0
     for st in steps:
         a, b, idx = int(st["char_start"]), int(st["char_end"]), int(st["step_index"])
@@ -129,7 +132,7 @@ def render_trace(response: str, steps: list[dict], flags: list[dict], *, run_id:
         role = str(st.get("role") or "computation")
         classes = "wb-step" + (" wb-selected" if idx == selected_step else "") + \
             (" wb-flagged" if idx in flagged_steps else "")
-        link = html.escape(step_link(run_id, sample_id, idx)) if run_id else f"#step-{idx}"
+        link = html.escape(urls.trace_path(run_id, sample_id, idx)) if run_id else f"#step-{idx}"
         parts.append(
             f'<div class="{classes}" id="step-{idx}"><div class="wb-num"><a href="{link}" target="_self" '
             f'title="link to this step">#{idx}</a></div><div class="wb-text">'

@@ -110,5 +110,11 @@ def apply_migrations(con: duckdb.DuckDBPyConnection, *, upto: int | None = None)
     return applied
 
 
+def applied(con: duckdb.DuckDBPyConnection) -> list[tuple[int, str, object]]:
+    """(version, name, applied_at) of every applied migration, in order."""
+    _ensure_table(con)
+    return con.execute("SELECT version, name, applied_at FROM schema_migrations ORDER BY version").fetchall()
+
+
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     return max(applied_versions(con), default=0)

@@ -1,0 +1,116 @@
+"""Failure clusters (`cluster_runs`, `clusters`, `cluster_members`): the units to cluster, the
+result's write (one transaction, replacing an earlier clustering with the same id), and reads."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from workbench.store.grades import grade_sql
+
+_UNIT_COMMON = f"""list(DISTINCT f.detector || ':' || f.severity) AS kinds, max(f.score) AS score,
+               min(f.char_start) / greatest(length(any_value(s.response)), 1) AS onset,
+               max(TRY_CAST(json_extract(f.details, '$.period_chars') AS DOUBLE)) AS period,
+               max(TRY_CAST(json_extract(f.details, '$.trace_share') AS DOUBLE)) AS mixing_share,
+               any_value(length(s.response)) AS length, any_value({grade_sql()}) AS correct"""
+UNITS_SQL = {
+    "step": f"""
+        SELECT f.run_id, f.sample_id, f.step_index, {_UNIT_COMMON},
+               any_value(substring(s.response, st.char_start + 1, least(st.char_end - st.char_start, 1500))) AS text
+        FROM flags f JOIN samples s USING (run_id, sample_id) LEFT JOIN trace_stats t USING (run_id, sample_id)
+        LEFT JOIN steps st ON st.run_id = f.run_id AND st.sample_id = f.sample_id AND st.step_index = f.step_index
+        WHERE f.run_id IN (SELECT unnest(?::VARCHAR[]))
+        GROUP BY f.run_id, f.sample_id, f.step_index""",
+    "sample": f"""
+        SELECT f.run_id, f.sample_id, NULL::INTEGER AS step_index, {_UNIT_COMMON},
+               string_agg(substring(s.response, greatest(f.char_start - 200, 0) + 1, 600), ' … ') AS text
+        FROM flags f JOIN samples s USING (run_id, sample_id) LEFT JOIN trace_stats t USING (run_id, sample_id)
+        WHERE f.run_id IN (SELECT unnest(?::VARCHAR[]))
+        GROUP BY f.run_id, f.sample_id""",
+}
+
+CLUSTER_RUNS = """SELECT cluster_run_id, unit, method, runs, n_units, n_clusters, created_at
+                  FROM cluster_runs ORDER BY created_at DESC, cluster_run_id"""
+CLUSTERS = """SELECT cluster_id, label, size, accuracy, failure_mix FROM clusters
+              WHERE cluster_run_id = ? ORDER BY size DESC, cluster_id"""
+MEMBERS = """SELECT m.cluster_id, c.label, m.run_id, m.sample_id, m.step_index, m.x, m.y, m.distance,
+                    m.representative, m.excerpt
+             FROM cluster_members m JOIN clusters c USING (cluster_run_id, cluster_id)
+             WHERE m.cluster_run_id = ? ORDER BY m.cluster_id, m.distance, m.run_id, m.sample_id, m.step_index"""
+SIZES_BY_RUN = """SELECT m.cluster_id, any_value(c.label) AS label, m.run_id, count(*) AS units
+                  FROM cluster_members m JOIN clusters c USING (cluster_run_id, cluster_id)
+                  WHERE m.cluster_run_id = ? GROUP BY m.cluster_id, m.run_id ORDER BY m.cluster_id, m.run_id"""
+
+
+def units(con: duckdb.DuckDBPyConnection, unit: str, runs: list[str]) -> pd.DataFrame:
+    """The flagged units (steps or samples) of `runs` with their text and detector features."""
+    return con.execute(UNITS_SQL[unit], [runs]).df()
+
+
+def write_clustering(con: duckdb.DuckDBPyConnection, cluster_run_id: str, unit: str, method: str,
+                     runs: list[str], params: dict[str, Any], members: pd.DataFrame,
+                     clusters: pd.DataFrame) -> None:
+    """Replace the clustering `cluster_run_id` in one transaction."""
+    u, c = members, clusters
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for table in ("cluster_members", "clusters", "cluster_runs"):
+            con.execute(f"DELETE FROM {table} WHERE cluster_run_id = ?", [cluster_run_id])
+        con.execute("INSERT INTO cluster_runs (cluster_run_id, unit, method, runs, params, n_units, n_clusters) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [cluster_run_id, unit, method, runs, json.dumps(params), len(u), int((c["cluster_id"] >= 0).sum())])
+        con.register("_c", pa.table({
+            "cluster_id": pa.array(c["cluster_id"].tolist(), pa.int32()), "label": c["label"].tolist(),
+            "terms": pa.array(c["terms"].tolist(), pa.list_(pa.string())), "size": c["size"].tolist(),
+            "accuracy": pa.array(c["accuracy"].tolist(), pa.float64()),
+            "failure_mix": [json.dumps(m) for m in c["failure_mix"]]}))
+        con.execute("INSERT INTO clusters BY NAME SELECT ? AS cluster_run_id, * FROM _c", [cluster_run_id])
+        con.register("_m", pa.table({
+            "cluster_id": pa.array(u["cluster_id"].tolist(), pa.int32()), "run_id": u["run_id"].tolist(),
+            "sample_id": u["sample_id"].tolist(),
+            "step_index": pa.array([None if pd.isna(v) else int(v) for v in u["step_index"]], pa.int32()),
+            "x": u["x"].astype(float).tolist(), "y": u["y"].astype(float).tolist(),
+            "distance": u["distance"].astype(float).tolist(), "representative": u["representative"].tolist(),
+            "excerpt": [(t or "")[:300] for t in u["text"]]}))
+        con.execute("INSERT INTO cluster_members BY NAME SELECT ? AS cluster_run_id, * FROM _m", [cluster_run_id])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        for name in ("_c", "_m"):
+            try:
+                con.unregister(name)
+            except duckdb.Error:
+                pass
+
+
+def newest_for_run(con: duckdb.DuckDBPyConnection, run_id: str) -> str | None:
+    """The newest clustering that covers `run_id`."""
+    row = con.execute("SELECT cluster_run_id FROM cluster_runs WHERE list_contains(runs, ?) "
+                      "ORDER BY created_at DESC, cluster_run_id LIMIT 1", [run_id]).fetchone()
+    return row[0] if row else None
+
+
+def clusters_of_run(con: duckdb.DuckDBPyConnection, cluster_run_id: str, run_id: str,
+                    n_representatives: int = 5) -> list[dict[str, Any]]:
+    """A clustering's clusters restricted to one run's members, largest first, with representatives."""
+    rows = con.execute(
+        "SELECT c.cluster_id, c.label, c.accuracy, c.failure_mix, count(m.sample_id) AS n "
+        "FROM clusters c JOIN cluster_members m USING (cluster_run_id, cluster_id) "
+        "WHERE c.cluster_run_id = ? AND m.run_id = ? GROUP BY ALL ORDER BY n DESC, c.cluster_id",
+        [cluster_run_id, run_id]).fetchall()
+    out = []
+    for cid, label, acc, mix, n in rows:
+        reps = con.execute(
+            "SELECT sample_id, step_index, excerpt FROM cluster_members WHERE cluster_run_id = ? AND cluster_id = ? "
+            "AND run_id = ? AND representative ORDER BY distance, sample_id, step_index LIMIT ?",
+            [cluster_run_id, cid, run_id, n_representatives]).fetchall()
+        out.append({"cluster_id": cid, "label": label, "accuracy": acc, "size": n,
+                    "failure_mix": json.loads(mix) if isinstance(mix, str) else mix,
+                    "representatives": [dict(zip(["sample_id", "step_index", "excerpt"], r)) for r in reps]})
+    return out
