@@ -8,6 +8,8 @@ import re
 
 GAP = -0.2          # score of leaving a step unmatched
 MIN_MATCH = 0.3     # below this similarity two steps are not paired
+BAND = 0.25         # long traces: only steps within 25% of each other's relative position are compared
+BAND_FROM = 10_000  # ... once n x m pairs exceed this (short traces compare every pair)
 
 _WORD = re.compile(r"\S+|\s+")
 
@@ -20,7 +22,9 @@ def similarity(a: str, b: str) -> float:
 def align(a: list[str], b: list[str]) -> list[tuple[int | None, int | None, float]]:
     """Needleman-Wunsch over steps: (i, j, similarity) pairs, None for a gap."""
     n, m = len(a), len(b)
-    sim = [[similarity(x, y) if abs(i * m - j * n) <= max(n, m) * max(n, m) else 0.0 for j, y in enumerate(b)]
+    # |i/n - j/m| <= BAND, written without division; steps outside the band are never paired
+    band = BAND * n * m if n * m > BAND_FROM else float("inf")
+    sim = [[similarity(x, y) if abs(i * m - j * n) <= band else 0.0 for j, y in enumerate(b)]
            for i, x in enumerate(a)]
     score = [[0.0] * (m + 1) for _ in range(n + 1)]
     back = [[""] * (m + 1) for _ in range(n + 1)]

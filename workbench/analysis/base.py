@@ -1,11 +1,12 @@
-"""Shared shapes of the analysis: a step of a trace, and the detector protocol."""
+"""Shared shapes of the analysis: a step of a trace, and finding the step at an offset.
+
+Detectors declare themselves in workbench/analysis/registry.py (DetectorSpec)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from collections.abc import Sequence
 
-from workbench.records import Finding
 
 ROLES = ("perception", "computation", "reflection", "switch", "conclusion")
 
@@ -18,14 +19,6 @@ class Step:
     char_end: int
     role: str
     image_ref_count: int = 0
-
-
-class Detector(Protocol):
-    NAME: str
-    VERSION: str
-
-    def detect(self, response: str, *, question: str | None = None, steps: Sequence[Step] = (),
-               has_image: bool = False) -> list[Finding]: ...
 
 
 def step_at(steps: Sequence[Step], offset: int) -> int | None:

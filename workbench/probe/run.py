@@ -30,7 +30,6 @@ from workbench.store import probes as store_probes
 from workbench.store import runs as store_runs
 
 PROBE_VERSION = "probe-1"
-MODEL_TIERS = ("attention", "visual_dependence")
 
 
 @dataclass
