@@ -49,7 +49,8 @@ def features(units: pd.DataFrame, seed: int) -> tuple[np.ndarray, object, np.nda
     numeric[:, 4] = np.log1p(numeric[:, 4])
     std = numeric.std(axis=0)
     numeric = (numeric - numeric.mean(axis=0)) / np.where(std > 0, std, 1)
-    correct = units["correct"].map({True: 1.0, False: -1.0}).fillna(0.0).to_numpy()[:, None]
+    # True/False/NA, in whatever dtype DuckDB gave (an all-NULL column is a nullable boolean): +1/-1/0
+    correct = np.array([0.0 if pd.isna(v) else (1.0 if v else -1.0) for v in units["correct"].astype(object)])[:, None]
     # the failure kind weighs as much as the whole text embedding (unit norm): clusters are about failures
     X = np.hstack([reduced, 2.0 * onehot, 0.15 * numeric, 0.1 * correct])
     return X, words, wm
@@ -142,7 +143,7 @@ def run_clustering(db: str | os.PathLike | None, *, runs: list[str] | None = Non
     for c, (name, terms, mix) in sorted(label_info.items()):
         members = units[units["cluster_id"] == c]
         # `correct` is True/False/None (object dtype): count, never average, the graded ones
-        graded = [bool(v) for v in members["correct"] if v is not None and v == v]
+        graded = [bool(v) for v in members["correct"].astype(object) if not pd.isna(v)]
         rows.append({"cluster_id": c, "label": name, "terms": terms, "size": len(members),
                      "accuracy": sum(graded) / len(graded) if graded else None, "failure_mix": mix})
     clusters = pd.DataFrame(rows)
