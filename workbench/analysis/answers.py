@@ -274,10 +274,8 @@ def read_answers(response: str | None, *, final_answer: str | None = None, groun
 
 
 def _plain(s: str | None) -> str | None:
-    if s is None:
-        return None
-    c = clean(s)
-    return (normalise(c) if len(c) <= 3 else c[:500]) or None
+    """An answer read without a ground truth: an option letter ("(B) 42" -> "B") or lower-cased text."""
+    return normalise(s[:500]) if s is not None else None
 
 
 def _reported_text(final_answer: str | None, response: str) -> str | None:

@@ -537,6 +537,19 @@ def _numeric_match(a: float, truth: str, precision: int | None) -> bool:
     return False
 
 
+def same_answer(a: str, b: str, q: Question | None) -> bool:
+    """Whether two answers, as `interpret` read them, say the same thing (letters, values within the
+    grading tolerance, normalised text)."""
+    if a == b:
+        return True
+    if q is not None and q.kind == MC:
+        return False
+    va, vb = _values(a), _values(b)
+    if va and vb:
+        return any(_close(x, y, q.precision if q and q.precision is not None else 2) for x in va for y in vb)
+    return _norm_text(a) == _norm_text(b)
+
+
 def grade(answer: str | None, ground_truth: str | None, *, question: str | None = None, metadata: Any = None,
           benchmark: str | None = None) -> bool | None:
     """Grade one answer by the benchmark's rules: True/False, None when there is no ground truth."""
