@@ -27,6 +27,7 @@ from functools import lru_cache
 from typing import Any
 
 LETTERS = "ABCDEFGHIJ"
+OPTIONS_WINDOW = 4000   # options are read from the end of the question (a passage may come first)
 MC, NUMERIC, FREE = "multiple_choice", "numeric", "free_text"
 
 # Option lines in a question: "A. text", "(A) text", "A) text", "A: text" at a line start.
@@ -77,6 +78,7 @@ class Question:
 
 # ---------------------------------------------------------------- question ----------------------------
 
+@lru_cache(maxsize=256)
 def benchmark_rule(benchmark: str | None) -> str:
     b = re.sub(r"[^a-z]", "", (benchmark or "").lower())
     if "mathvista" in b:
@@ -177,7 +179,7 @@ def parse_options(question: str) -> dict[str, str]:
     if not question or ("A" not in question):
         return {}
     runs: list[dict[str, str]] = []
-    for m in _OPTION_LINE.finditer(question):
+    for m in _OPTION_LINE.finditer(question, max(0, len(question) - OPTIONS_WINDOW)):
         letter, text = m.group(1), m.group(2).strip()
         if letter == "A":
             runs.append({"A": text})
