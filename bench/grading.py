@@ -111,6 +111,7 @@ def real_files(real: Path, show: int) -> None:
     print(f"  {'source':<12} {'file':<46} {'n':>5}  {'agree rep.':>10} {'agree trace':>11}  "
           f"{'acc src':>7} {'acc wb':>7} {'gap':>5}  {'trunc':>5}")
     totals = {"rep": [0, 0], "trace": [0, 0]}
+    per_source: dict[str, list[int]] = {}   # name -> [files, n, agree reported, n reported, agree trace]
     short = [0, 0]
     gaps = []
     for name, pattern, reader in SOURCES:
@@ -133,6 +134,13 @@ def real_files(real: Path, show: int) -> None:
                 key = "rep" if k else "trace"
                 totals[key][0] += sum(st.extracted_correct == r["correct"] for r, st in v)
                 totals[key][1] += len(v)
+            ps = per_source.setdefault(name, [0, 0, 0, 0, 0])
+            ps[0] += 1
+            ps[1] += len(rows)
+            ps[4] += sum(st.extracted_correct == r["correct"] for r, st in graded[False])
+            if has_rep:
+                ps[2] += sum(st.extracted_correct == r["correct"] for r, st in graded[True])
+                ps[3] += len(rows)
             for r, st in graded[False]:
                 if r["response"].strip() and is_short(r["response"]):
                     short[0] += st.truncated
@@ -147,6 +155,10 @@ def real_files(real: Path, show: int) -> None:
                     print(f"      src={r['correct']} wb={st.extracted_correct} gt={str(r['ground_truth'])[:30]!r} "
                           f"rep={str(r['reported'])[:40]!r} read={st.extracted_answer!r} via {st.answer_source} "
                           f"| {r['response'][-160:]!r}")
+    for name, (files, n, rep_ok, n_rep, trace_ok) in per_source.items():
+        rep = f"{rep_ok / n_rep:.2%}" if n_rep else "-"
+        print(f"  {name:<12} {files:3d} files {n:7,d} samples: agreement with the reported answer {rep}, "
+              f"from the trace alone {trace_ok / n:.2%}")
     for key, label in (("rep", "with the reported answer"), ("trace", "from the trace alone")):
         n_ok, n = totals[key]
         if n:
