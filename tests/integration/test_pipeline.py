@@ -52,7 +52,8 @@ def test_rerun_is_idempotent_and_changed_samples_are_reanalysed(demo_db, tmp_pat
         con.execute("UPDATE samples SET response = 'Clean now. The answer is C.', content_hash = 'new' "
                     "WHERE sample_id = 'loop-runaway'")
     res = analyze_store(demo_db, progress=False)
-    assert res.analysed == {"steps": 1, "language_mixing": 1, "repetition_loop": 1, "grounding_loss": 1}
+    from workbench.analysis import registry
+    assert res.analysed == {"steps": 1, **{name: 1 for name in registry.default_names()}}
     assert q(demo_db, "SELECT count(*) FROM flags WHERE sample_id = 'loop-runaway'") == [(0,)]
 
 

@@ -11,13 +11,16 @@ from workbench.analysis.steps import segment
 @pytest.mark.parametrize("text, answer", [
     ("Adding the two sides gives 7.\n\nFinal Answer: C.", "C"),
     ("Work...\n\n## Final Answer: 42", "42"),
-    ("So I need the final answer: let me keep going and check the sum", None),  # prose, not a block
 ])
 def test_plain_final_answer_line(text, answer):
     info = extract_answer(text)
     assert info.answer == answer
-    if answer:
-        assert info.source == "final_answer_block" and len(info.candidates) == 1
+    assert info.source == "final_answer_block" and len(info.candidates) == 1
+
+
+def test_final_answer_in_prose_is_not_a_block():
+    text = "So I need the final answer: let me keep going and check the sum. " * 8
+    assert extract_answer(text).source != "final_answer_block"
 
 
 @pytest.mark.parametrize("answer, truth, expected", [

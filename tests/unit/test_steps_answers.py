@@ -49,8 +49,9 @@ def test_segment_edge_cases(text):
     (TRACE, "B", "final_answer_block"),
     ("blah \\boxed{\\frac{1}{2}} more", "\\frac{1}{2}", "boxed"),
     ("Thinking.\n\nSo the answer is 42.\n", "42", "answer_is"),
-    ("I pick option (C) here", "C", "option_letter"),
-    ("no answer at all", None, None),
+    ("I pick option (C) here", "I pick option (C) here", "short"),   # a short response is its own answer
+    ("Thinking it over at length. " * 20 + "\n\nI pick option (C) here.", "C", "option_letter"),
+    ("", None, None),
 ])
 def test_extract_answer(text, answer, source):
     info = extract_answer(text)
@@ -69,7 +70,7 @@ def test_trace_stats_truncation_and_counts():
     steps = segment(TRACE)
     st = trace_stats(TRACE, steps, ground_truth="B")
     assert (st.n_steps, st.n_switches, st.n_reflections, st.extracted_correct, st.truncated) == (7, 1, 1, True, False)
-    cut = "Let me think about the problem and compute the valu"
+    cut = "Let me think about the problem and compute the"
     assert trace_stats(cut, segment(cut)).truncated
     assert trace_stats(TRACE, steps, finish_reason="length").truncated
     many = "The answer is A. Hmm, the answer is B. Actually the answer is C.\n\n**Final Answer** C"

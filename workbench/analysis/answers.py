@@ -1,74 +1,71 @@
-"""Final-answer extraction, grading against ground truth, and per-trace measures.
+"""A trace's own conclusion, the source's reported answer, their grades, and per-trace measures.
 
-Extraction order (the first that finds something wins): QVQ's "**Final Answer**" block (its
-boxed content or first line), the last `\\boxed{...}` (nested braces handled), the last "the
-answer is ...", the last "option/answer/choice X". Grading: option letters exactly, numbers with
-a relative tolerance of 1e-2 (absolute 1e-6 near zero), other text after normalisation.
+The trace's conclusion (the first that finds something wins): QVQ's "**Final Answer**" block (its
+boxed content or first line), the last `\\boxed{...}` (nested braces handled), the last "Answer: X"
+line (or an "**Answer**" heading and the line under it), the last "the answer is ..." / "答案是 X";
+a short response (one paragraph) is its own answer; then, only for a trace that did not run out, the
+last "option/choice X" and its last paragraph. A statement running into the cut end of a truncated
+trace is a fragment, never an answer.
+
+Grades (workbench.analysis.grading, the benchmark's rules): `reported_correct` grades the source's
+reported answer (`samples.final_answer`: lmms-eval `filtered_resps`, VLMEvalKit `prediction`, MathVista
+`extraction`, ...), `conclusion_correct` the trace's own conclusion; `extracted_correct` is the first
+where the source reports an answer, else the second (`grade_basis` says which).
+Truncation (workbench.analysis.truncation): ran out of tokens, not merely "has no answer".
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from functools import lru_cache
+from typing import Any, Sequence
 
+from workbench.analysis import grading, truncation
 from workbench.analysis.base import Step
+from workbench.analysis.grading import boxed_contents, clean
 
-VERSION = "answers-2"
+VERSION = "answers-3"
 
-# "**Final Answer**" anywhere; a plain "Final Answer:" only at a line start (prose says "the final answer").
 # QVQ's "**Final Answer**" and a line-start "Final Answer:", matched only where str.find saw
 # "final answer" (a case-insensitive regex scan of every position costs ~2.5x more).
 _FINAL_BOLD = re.compile(r"\*\*Final Answer:?\*\*:?", re.I)
 _FINAL_LINE = re.compile(r"[ \t#>]*Final Answer\s*:", re.I)
-# Both are applied only at occurrences of "answer" / "option" / "choice" found with str.find
-# (C speed); a regex scan of every position of long traces costs ~10x more.
-_ANSWER_IS = re.compile(r"answer\s+(?:is|should be|would be|must be)\s*:?\s*([^\n]{1,120}?)(?:[.;]\s|[.;]?$|\n)",
-                        re.I | re.M)
+# Applied only at occurrences of "answer" / "option" / "choice" found with str.find (C speed).
+_ANSWER_IS = re.compile(r"(?:answer|option|choice)\s+(?:is|should be|would be|must be|will be)\s*:?\s*([^\n]{1,160}?)"
+                        r"(?:[.;。](?:\s|$)|\n|$)", re.I)
+_VERB = re.compile(r"\s*(?:is|should|would|must|will)\b")
+_ANSWER_LINE = re.compile(r"(?:\*\*)?answer(?:\*\*)?\s*[:：]\s*(?:\*\*)?\s*([^\n]{1,200})", re.I)
+_ANSWER_HEAD = re.compile(r"[ \t#>]*\*\*(?:answer|答案)\*\*[ \t]*\n+\s*([^\n]{1,200})", re.I)
+_ZH_ANSWER = re.compile(r"(?:答案|正确答案|最终答案)(?:应该|应)?(?:是|为|：|:)\s*([^\n。，,；;]{1,60})")
+# A last line that is only an answer: "B", "(B)", "**B**", "C. 12", "22", "8 m", "所以选B".
+_FINAL_SHORT = re.compile(r"(?:[*(\[]{0,2}[A-J][)\].:]?\**|[*(\[]{0,2}[A-J][)\].:]\**\s+[^\n]{1,60}"
+                          r"|[-+]?[\d.,]+\s?[^\W\d_]{0,6}%?"
+                          r"|(?:所以|因此|故)?选\s*[A-J])[ \t]*[.。]?$")
 _OPTION = re.compile(r"(?:option|answer|choice)\s*(?:is\s*)?:?\s*\(?([A-J])\)?(?![A-Za-z])")
 _LETTER = re.compile(r"^\(?([A-J])\)?(?:[.:)\s]|$)")
-_NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?")
-_LATEX_WRAP = re.compile(r"\\(?:text|mathrm|textbf|mathbf|operatorname)\{([^{}]*)\}")
-_END_OK = re.compile(r"[.!?。)\]}*`$\"'»”>|]\s*$")
+
+LAST_CHARS = 400   # how much of the last paragraph a trace without any marker is read by
+STRONG = ("final_answer_block", "boxed", "answer_line", "answer_is", "short")
 
 
 @dataclass(frozen=True)
 class AnswerInfo:
+    """A conclusion found in a text: the answer as written, its pattern, where it lies, and the
+    distinct normalised candidate answers stated along the way."""
     answer: str | None
-    source: str | None          # final_answer_block | boxed | answer_is | option_letter
-    candidates: tuple[str, ...]  # distinct normalised candidate answers along the trace
-
-
-def boxed_contents(text: str) -> list[tuple[int, str]]:
-    """(offset, content) of every \\boxed{...}, balancing nested braces."""
-    out = []
-    start = 0
-    while True:
-        i = text.find("\\boxed{", start)
-        if i < 0:
-            return out
-        depth, j = 1, i + 7
-        while j < len(text) and depth:
-            c = text[j]
-            depth += (c == "{") - (c == "}")
-            j += 1
-        if depth == 0:
-            out.append((i, text[i + 7:j - 1]))
-        start = i + 7
-
-
-def clean(ans: str) -> str:
-    s = ans.strip()
-    for _ in range(3):
-        s = _LATEX_WRAP.sub(r"\1", s)
-    s = s.replace("\\%", "%").replace("\\,", "").replace("\\ ", " ").replace("$", "").replace("\\(", "")
-    s = s.replace("\\)", "").replace("\\[", "").replace("\\]", "").replace("**", "").strip()
-    return s.strip(" .:;,")
+    source: str | None          # final_answer_block | boxed | answer_line | answer_is | short | option_letter | last_paragraph
+    candidates: tuple[str, ...]
+    start: int | None = None
+    end: int | None = None
 
 
 def normalise(ans: str | None) -> str | None:
+    """A candidate answer folded for counting distinct candidates: a letter, or lower-cased text."""
     if ans is None:
         return None
+    if len(ans) == 1 and "A" <= ans <= "J":
+        return ans
     s = clean(ans)
     m = _LETTER.match(s)
     if m and (len(s) <= 3 or s[1:3] in (". ", ") ", ": ") or s[0] == "("):
@@ -77,50 +74,114 @@ def normalise(ans: str | None) -> str | None:
 
 
 def extract_answer(response: str | None) -> AnswerInfo:
-    if not response:
+    """The trace's own conclusion (see the module docstring), before any truncation check."""
+    return _extract(response or "")
+
+
+@lru_cache(maxsize=8)   # trace_stats and the answer-mismatch detector read the same trace in turn
+def _extract(response: str) -> AnswerInfo:
+    if not response.strip():
         return AnswerInfo(None, None, ())
-    candidates: list[str] = []
-    boxed = boxed_contents(response)
-    candidates += [c for _, c in boxed]
     low = response.lower()
-    answer_is, options = [], []
+    boxed = boxed_contents(response) if "\\boxed{" in response else []
+    answer_is: list[tuple[int, int, str]] = []
+    lines: list[tuple[int, int, str]] = []
+    options: list[tuple[int, int, str]] = []
     for pos in _find_all(low, "answer"):
-        m = _ANSWER_IS.match(response, pos)
-        if m:
-            answer_is.append(m.group(1))
+        after = low[pos + 6:pos + 12]   # cheap look-ahead before any regex runs
+        if after[:1].isspace() and _VERB.match(low, pos + 7):
+            m = _ANSWER_IS.match(response, pos)
+            if m and not _runs_to_cut_end(response, m.end(1), m.end(), m.start(1)):
+                answer_is.append((m.start(1), m.end(1), m.group(1)))
+        if ":" in after or "：" in after:
+            m = _ANSWER_LINE.match(response, pos)
+            if m and (_line_start(response, pos) or low.endswith(("the ", "final "), 0, pos)) \
+                    and not _runs_to_cut_end(response, m.end(1), m.end(), m.start(1)):
+                lines.append((m.start(1), m.end(1), m.group(1)))
         m = _OPTION.match(response, pos)
         if m:
-            options.append(m.group(1))
+            options.append((m.start(1), m.end(1), m.group(1)))
+    if "**answer**" in low or "**答案**" in response:
+        for m in _ANSWER_HEAD.finditer(response):
+            lines.append((m.start(1), m.end(1), m.group(1)))
     for word in ("option", "choice"):
         for pos in _find_all(low, word):
             m = _OPTION.match(response, pos)
             if m:
-                options.append(m.group(1))
-    candidates += answer_is
-    candidates += options
+                options.append((m.start(1), m.end(1), m.group(1)))
+            if low[pos + len(word):pos + len(word) + 1].isspace() and _VERB.match(low, pos + len(word) + 1):
+                m = _ANSWER_IS.match(response, pos)   # "the correct option is: B"
+                if m and not _runs_to_cut_end(response, m.end(1), m.end(), m.start(1)):
+                    answer_is.append((m.start(1), m.end(1), m.group(1)))
+    if "答案" in response:
+        for m in _ZH_ANSWER.finditer(response):
+            answer_is.append((m.start(1), m.end(1), m.group(1)))
+    last_nl = response.rstrip().rfind("\n")
+    if last_nl > 0:   # a last line that is only an answer, after a finished sentence or a colon
+        line = response[last_nl + 1:].strip()
+        before = response[:last_nl].rstrip()
+        if line and _FINAL_SHORT.fullmatch(line) and (before.endswith(":") or truncation.ends_clean(before)):
+            start = response.find(line, last_nl)
+            lines.append((start, start + len(line), line))
+    answer_is.sort()
+    lines.sort()
+    options.sort()
+    candidates = dict.fromkeys([c for _, c in boxed] + [c for *_, c in answer_is] + [c for *_, c in options])
     distinct = tuple(dict.fromkeys(n for n in (normalise(c) for c in candidates) if n))
 
-    answer, source = None, None
-    block_end = _last_final_block(response, low)
-    if block_end is not None:
-        tail = response[block_end:]
+    found: tuple[str, str, int, int] | None = None
+    block = _last_final_block(response, low)
+    if block is not None:
+        tail = response[block:]
         inner = boxed_contents(tail)
         if inner:
-            answer = inner[-1][1]
+            off, content = inner[-1]
+            found = (content, "final_answer_block", block + off + 7, block + off + 7 + len(content))
         else:
-            line = next((ln for ln in tail.splitlines() if ln.strip()), "")
-            answer = line or None
-        source = "final_answer_block" if answer else None
-    if answer is None and boxed:
-        answer, source = boxed[-1][1], "boxed"
-    if answer is None and answer_is:
-        answer, source = answer_is[-1], "answer_is"
-    if answer is None and options:
-        answer, source = options[-1], "option_letter"
-    final = normalise(answer) if answer else None
-    if final and final not in distinct:  # a plain "Final Answer:" line is a candidate too
+            m = re.search(r"\S[^\n]*", tail)
+            if m and not _runs_to_cut_end(response, block + m.end(), block + m.end(), block + m.start()):
+                found = (m.group(0), "final_answer_block", block + m.start(), block + m.end())
+    if found is None and boxed:
+        off, content = boxed[-1]
+        found = (content, "boxed", off + 7, off + 7 + len(content))
+    best = max((x for x in (lines[-1:] + answer_is[-1:])), default=None, key=lambda x: x[0])
+    if found is None and best is not None:
+        found = (best[2], "answer_line" if best in lines else "answer_is", best[0], best[1])
+    if found is None and truncation.is_short(response):
+        s = response.strip()
+        start = response.find(s)
+        found = (s, "short", start, start + len(s))
+    if found is None and options:
+        found = (options[-1][2], "option_letter", options[-1][0], options[-1][1])
+    if found is None:   # the last sentences of the last paragraph (read as the benchmarks' parsers do)
+        t = response.rstrip()
+        start = max(t.rfind("\n\n") + 2 if "\n\n" in t else 0, len(t) - LAST_CHARS)
+        if start > 0 and len(t) - start >= LAST_CHARS:
+            m = re.search(r"[.!?。]\s+", t[start:start + 200])
+            start += m.end() if m else 0
+        if t[start:].strip():
+            found = (t[start:].strip(), "last_paragraph", start, len(t))
+    if found is None:
+        return AnswerInfo(None, None, distinct)
+    answer, source, start, end = found
+    final = normalise(answer)
+    if final and final not in distinct and source != "last_paragraph":
         distinct += (final,)
-    return AnswerInfo(clean(answer) if answer else None, source, distinct)
+    return AnswerInfo(clean(answer) or None, source, distinct, start, end)
+
+
+def _line_start(text: str, pos: int) -> bool:
+    """Whether only markup or spaces precede `pos` on its line ("Answer: B", "**Answer:** B")."""
+    line = text[text.rfind("\n", 0, pos) + 1:pos]
+    return not line.strip(" \t*#>-_")
+
+
+def _runs_to_cut_end(text: str, group_end: int, match_end: int, group_start: int | None = None) -> bool:
+    """A statement that runs into the end of the text and is left open there (a dangling operator or
+    word, an unclosed bracket or formula: "= (28", "is \\( y = 5 -") is a fragment, not an answer."""
+    if text[match_end:].strip() or group_end < len(text.rstrip()):
+        return False
+    return truncation.left_open(text[group_start if group_start is not None else max(0, group_end - 200):group_end])
 
 
 def _last_final_block(response: str, low: str) -> int | None:
@@ -149,81 +210,124 @@ def _find_all(haystack: str, needle: str) -> list[int]:
     return out
 
 
-def _numbers(s: str) -> list[float]:
-    return [float(x.replace(",", "")) for x in _NUMBER.findall(s)]
-
-
-_FRACTION = re.compile(r"^(-?)\s*(?:\\[dt]?frac\{\s*(\d+(?:\.\d+)?)\s*\}\{\s*(\d+(?:\.\d+)?)\s*\}"
-                       r"|(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?))$")
-_PLAIN = re.compile(r"^[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:[eE][-+]?\d+)?$")
-
-
-def _values(s: str) -> list[float]:
-    """Values a wholly numeric answer can mean ([] when it is not just a number)."""
-    s = s.strip()
-    percent = s.endswith("%")
-    s = s.rstrip("%").strip()
-    m = _FRACTION.match(s)
-    if m:
-        p, q = (m.group(2), m.group(3)) if m.group(2) else (m.group(4), m.group(5))
-        if float(q) == 0:
-            return []
-        v = (-1 if m.group(1) else 1) * float(p) / float(q)
-    elif s and any(c.isdigit() for c in s) and _PLAIN.match(s):
-        v = float(s.replace(",", ""))
-    else:
-        return []
-    return [v, v / 100] if percent else [v]
-
-
-def grade(answer: str | None, ground_truth: str | None) -> bool | None:
-    """True/False against the ground truth; None when either is missing."""
-    if answer is None or ground_truth is None or not str(ground_truth).strip():
-        return None
-    a, g = normalise(answer), normalise(str(ground_truth))
-    if a is None or g is None:
-        return None
-    if len(g) == 1 and g.isupper():
-        return a == g
-    if a == g:
-        return True
-    va, vg = _values(a), _values(g)
-    if va and vg:  # both wholly numeric: 1/2 = \frac{1}{2} = 0.5, 12% = 0.12
-        return any(abs(x - y) <= max(1e-6, 1e-2 * abs(y)) for x in va for y in vg)
-    na, ng = _numbers(a), _numbers(g)
-    if ng and na and len(ng) == 1:
-        x, y = na[-1], ng[0]
-        return abs(x - y) <= max(1e-6, 1e-2 * abs(y))
-    return re.sub(r"[^a-z0-9]", "", a) == re.sub(r"[^a-z0-9]", "", g)
+def grade(answer: str | None, ground_truth: str | None, *, question: str | None = None, metadata: Any = None,
+          benchmark: str | None = None) -> bool | None:
+    """True/False for `answer` against the ground truth by the benchmark's rules; None when there is no
+    ground truth or no answer."""
+    return grading.grade(answer, ground_truth, question=question, metadata=metadata, benchmark=benchmark)
 
 
 @dataclass(frozen=True)
 class TraceStats:
+    """Per-trace measures; every field is a `trace_stats` column of the same name."""
     n_steps: int
     n_switches: int
     n_reflections: int
     n_candidates: int
-    extracted_answer: str | None
-    answer_source: str | None
+    extracted_answer: str | None      # the graded answer as read (option letter, number, text)
+    answer_source: str | None         # `reported`, or the conclusion's pattern
     extracted_correct: bool | None
     truncated: bool
     n_chars: int
+    question_type: str | None = None  # multiple_choice | numeric | free_text (NULL: no ground truth)
+    conclusion: str | None = None     # the trace's own conclusion as read
+    conclusion_source: str | None = None
+    conclusion_correct: bool | None = None
+    reported_answer: str | None = None    # the source's reported answer as read
+    reported_correct: bool | None = None
+    grade_basis: str | None = None        # reported | conclusion (which one extracted_correct is)
+    truncation: str | None = None         # length | loop | cut (NULL: complete)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The trace's conclusion and the reported answer as the grader reads them (shared with the
+    answer-mismatch detector)."""
+    info: AnswerInfo
+    truncation: str | None
+    question: grading.Question | None
+    conclusion: str | None
+    reported: str | None
+
+
+def read_answers(response: str | None, *, final_answer: str | None = None, ground_truth: str | None = None,
+                 question: str | None = None, metadata: Any = None, benchmark: str | None = None,
+                 finish_reason: str | None = None) -> Reading:
+    text = response or ""
+    info = extract_answer(text)
+    strong_end = info.end if info.source in STRONG else None
+    cut = truncation.truncation(text, conclusion_end=strong_end, finish_reason=finish_reason,
+                                concluded=info.source not in (None, "last_paragraph"))
+    if cut and info.source in ("option_letter", "last_paragraph"):
+        info = AnswerInfo(None, None, info.candidates)   # a trace that ran out concluded nothing
+    q = grading.question_spec(question, ground_truth, metadata, benchmark)
+    reported_text = _reported_text(final_answer, text)
+    if q is not None:
+        conclusion = grading.interpret(info.answer, q)
+        if q.kind == grading.MC and q.rule == "mmmu" and info.source in (None, "last_paragraph") and not cut:
+            conclusion = grading.mmmu_choice(text, q)   # MMMU reads the whole response when nothing is stated
+        reported = grading.interpret(reported_text, q) if reported_text is not None else None
+    else:
+        conclusion = _plain(info.answer)
+        reported = _plain(reported_text)
+    return Reading(info, cut, q, conclusion, reported)
+
+
+def _plain(s: str | None) -> str | None:
+    """An answer read without a ground truth: an option letter ("(B) 42" -> "B") or lower-cased text."""
+    return normalise(s[:500]) if s is not None else None
+
+
+def _reported_text(final_answer: str | None, response: str) -> str | None:
+    """The reported answer to grade: short ones as they are; a long one (a whole second reasoning
+    turn, an unfiltered response) by its own conclusion."""
+    if final_answer is None or not str(final_answer).strip():
+        return None
+    fa = str(final_answer)
+    if fa.strip() == response.strip() or not truncation.is_short(fa):
+        info = extract_answer(fa)
+        return info.answer if info.answer is not None else fa[-truncation.SHORT_CHARS:]
+    return fa
 
 
 def trace_stats(response: str | None, steps: Sequence[Step], *, ground_truth: str | None = None,
-                finish_reason: str | None = None) -> TraceStats:
+                finish_reason: str | None = None, final_answer: str | None = None, question: str | None = None,
+                metadata: Any = None, benchmark: str | None = None) -> TraceStats:
     text = response or ""
-    info = extract_answer(text)
-    stopped_mid = bool(text.strip()) and not _END_OK.search(text[-200:])
-    truncated = finish_reason == "length" or (info.answer is None and stopped_mid)
+    r = read_answers(text, final_answer=final_answer, ground_truth=ground_truth, question=question,
+                     metadata=metadata, benchmark=benchmark, finish_reason=finish_reason)
+    q = r.question
+    conclusion_ok = reported_ok = None
+    if q is not None:   # no answer at all (an empty response) is wrong, as the benchmarks count it
+        conclusion_ok = grading.is_correct(r.conclusion, q)
+        if final_answer is not None and str(final_answer).strip():
+            reported_ok = grading.is_correct(r.reported, q)
+    if final_answer is not None and str(final_answer).strip():
+        basis, answer, source, correct = "reported", r.reported, "reported", reported_ok
+    else:
+        basis, answer, source, correct = "conclusion", r.conclusion, r.info.source, conclusion_ok
+    if correct is None and answer is None:
+        basis = None
     return TraceStats(
         n_steps=len(steps),
         n_switches=sum(s.role == "switch" for s in steps),
         n_reflections=sum(s.role == "reflection" for s in steps),
-        n_candidates=len(info.candidates),
-        extracted_answer=info.answer[:500] if info.answer else None,
-        answer_source=info.source,
-        extracted_correct=grade(info.answer, ground_truth),
-        truncated=truncated,
+        n_candidates=len(r.info.candidates),
+        extracted_answer=_cap(answer),
+        answer_source=source if answer is not None else None,
+        extracted_correct=correct,
+        truncated=r.truncation is not None,
         n_chars=len(text),
+        question_type=q.kind if q else None,
+        conclusion=_cap(r.conclusion),
+        conclusion_source=r.info.source if r.conclusion is not None else None,
+        conclusion_correct=conclusion_ok,
+        reported_answer=_cap(r.reported),
+        reported_correct=reported_ok,
+        grade_basis=basis if correct is not None else None,
+        truncation=r.truncation,
     )
+
+
+def _cap(s: str | None) -> str | None:
+    return s[:500] if s else None

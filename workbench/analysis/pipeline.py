@@ -58,7 +58,9 @@ def analyse_sample(s: dict[str, Any], todo: list[str], out: AnalysisRows, errors
             out.steps.append({**key, "step_index": st.index, "char_start": st.char_start, "char_end": st.char_end,
                               "role": st.role, "n_chars": st.char_end - st.char_start,
                               "image_ref_count": st.image_ref_count})
-        ts = trace_stats(text, steps, ground_truth=s["ground_truth"], finish_reason=s["finish_reason"])
+        ts = trace_stats(text, steps, ground_truth=s["ground_truth"], finish_reason=s["finish_reason"],
+                         final_answer=s.get("final_answer"), question=s.get("question"),
+                         metadata=s.get("metadata"), benchmark=s.get("benchmark"))
         out.stats.append({**key, **asdict(ts)})
         out.done.append((s["run_id"], s["sample_id"], STEPS))
     for spec, detect in registry.iter_detect([d for d in todo if d != STEPS]):

@@ -25,6 +25,7 @@ MODULES: tuple[str, ...] = (
     "workbench.analysis.language",
     "workbench.analysis.repetition",
     "workbench.analysis.grounding",
+    "workbench.analysis.answer_mismatch",
 )
 
 NEUTRAL_COLOUR = "#5f6368"

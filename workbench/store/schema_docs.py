@@ -102,11 +102,29 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "n_switches": "Thought switches (\"Alternatively\", \"Another approach\", ...).",
         "n_reflections": "Reflection / verification steps (\"Wait\", \"Let me double-check\", ...).",
         "n_candidates": "Distinct candidate answers the trace proposes along the way.",
-        "extracted_answer": "Final answer extracted from the trace (NULL when none).",
-        "answer_source": "Where it came from: `final_answer_block`, `boxed`, `answer_is`, `option_letter`.",
-        "extracted_correct": "Extracted answer vs ground truth (letters exact, numbers with tolerance); NULL when ungraded.",
-        "truncated": "No final answer and stopped mid-sentence, or finish_reason = length.",
+        "extracted_answer": "The answer the workbench graded, as read (an option letter, a number, normalised text): "
+                            "the source's reported answer when it gives one, else the trace's own conclusion.",
+        "answer_source": "Where it came from: `reported` (samples.final_answer), or the trace pattern: "
+                         "`final_answer_block`, `boxed`, `answer_line`, `answer_is`, `short`, `option_letter`, "
+                         "`last_paragraph`.",
+        "extracted_correct": "The workbench's grade by the benchmark's rules: `reported_correct` where the source "
+                             "reports an answer, else `conclusion_correct`; NULL without a ground truth. "
+                             "The one accuracy uses `samples.correct` first (store/grades.py).",
+        "truncated": "The trace ran out: finish_reason = length, a loop running into the end, or it stops "
+                     "mid-thought without concluding (`truncation` says which). Short answers are never truncated.",
         "n_chars": "Length of the response in characters.",
+        "question_type": "`multiple_choice`, `numeric` or `free_text`, from the ground truth and the options "
+                         "(metadata or question text); NULL without a ground truth.",
+        "conclusion": "The trace's own conclusion, as read (an option letter, a number, normalised text); NULL "
+                      "when it concludes nothing (a trace that ran out never gets a fragment).",
+        "conclusion_source": "The pattern the conclusion came from (see `answer_source`).",
+        "conclusion_correct": "The trace's own conclusion graded by the benchmark's rules (no conclusion: false).",
+        "reported_answer": "The source's reported answer (samples.final_answer: filtered_resps, prediction, "
+                           "extraction, ...) as read; NULL when the source reports none.",
+        "reported_correct": "The reported answer graded by the benchmark's rules; NULL when none is reported.",
+        "grade_basis": "Which answer `extracted_correct` grades: `reported` or `conclusion`.",
+        "truncation": "Why the trace ran out: `length` (finish_reason), `loop` (a verbatim loop runs into the "
+                      "end), `cut` (stops mid-thought without concluding); NULL when complete.",
         "analyzer_version": "Version of the analysis that wrote the row.",
     }),
     "flags": ("Detector findings: one row per finding (a sample is flagged by a detector iff it has a row).", {
