@@ -94,6 +94,19 @@ def _plan(paths: list[Path], fmt: str) -> list[Planned]:
     return planned
 
 
+def _check_per_sample(p: Planned, mapping: dict[str, str]) -> None:
+    """A generic file must have some per-sample field: otherwise it is a table of scores, not results."""
+    if p.fmt.name != "generic" or mapping or p.info.extra.get("model_columns"):
+        return
+    fields = p.fmt.fields(p.info)
+    wanted = {f for c in ("sample_id", "question", "response", "final_answer") for f in fields[c]}
+    if p.src.head and not (p.src.keys & wanted):
+        cols = ", ".join(sorted(k for k in p.src.keys if not k.startswith("__"))[:12])
+        raise InputError(f"no per-sample field (id, question, response, prediction, ...) among the columns "
+                         f"({cols}): this looks like a summary table, not per-sample results. Import the "
+                         f"results it summarises, or name the fields with --map", path=str(p.path))
+
+
 def read_file(path: Path, *, fmt: str = "auto", mapping: dict[str, str] | None = None,
               images: ImageBatch, warnings: list[str]) -> tuple[list[dict[str, Any]], str, str]:
     """Read and normalise one whole file without a store (model-run inputs). Raises InputError."""
@@ -182,6 +195,8 @@ def import_paths(paths: list[Path], db: str | Path | None = None, *, run: str | 
     mapping = mapping or {}
     summary = ImportSummary(dry_run=dry_run)
     planned = _plan(paths, fmt)
+    for p in planned:
+        _check_per_sample(p, mapping)
     images = ImageBatch(image_root=image_root)
     bar = _progress(sum(p.n_bytes for p in planned), progress and not dry_run)
     store = ":memory:" if dry_run else db

@@ -93,7 +93,13 @@ class QwenMathMetrics(Format):
 
     def file_info(self, src: Source) -> FileInfo:
         doc = {k: v for k, v in src.document.items() if not isinstance(v, list)}
+        dumps = [d for d in sorted(src.path.parent.glob("*.jsonl")) if stem(src.path).startswith(stem(d) + "_")]
+        run_name = ""
+        if dumps:
+            d = dumps[-1]
+            run_name = f"{folder_name(d, 2) or stem(d)}/{folder_name(d) or 'math'}/{stem(d)}"
         return FileInfo(self.name, role="summary", source_key=src.path.name, reported={src.path.name: doc},
+                        run_name=run_name,
                         summary_of=("a Qwen2.5-Math-style accuracy summary; import the .jsonl dump beside it "
                                     "(the same name without `_<prompt>_metrics`): it reads this summary"))
 
