@@ -149,7 +149,7 @@ def open_source(path: Path, container: str) -> Source:
         it = readers[container](path)
         head = next(it, [])
         src = Source(path, container, head, _rest=it)
-    if not src.head and src.document is None:
+    if not src.head and (src.document is None or src.kind != "document"):
         raise InputError("the file holds no records (it is empty)", path=str(path), line=1)
     return src
 

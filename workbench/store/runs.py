@@ -126,6 +126,13 @@ def _move(con: duckdb.DuckDBPyConnection, table: str, src: str, dst: str, id_pre
     con.execute(f"DELETE FROM {table} WHERE run_id = ?", [src])
 
 
+def _rekey_cluster_runs(con: duckdb.DuckDBPyConnection, old: str, new: str) -> None:
+    for cid, runs in con.execute("SELECT cluster_run_id, runs FROM cluster_runs WHERE list_contains(runs, ?)",
+                                 [old]).fetchall():
+        renamed = list(dict.fromkeys(new if r == old else r for r in runs))
+        con.execute("UPDATE cluster_runs SET runs = ? WHERE cluster_run_id = ?", [renamed, cid])
+
+
 def rename_run(con: duckdb.DuckDBPyConnection, run: str, new_name: str) -> str:
     """Rename a run (its id becomes the new name's slug; every table follows). Returns the new id."""
     old = resolve_run(con, run)
@@ -136,8 +143,7 @@ def rename_run(con: duckdb.DuckDBPyConnection, run: str, new_name: str) -> str:
         con.execute("INSERT INTO runs SELECT * REPLACE (? AS run_id) FROM runs WHERE run_id = ?", [new, old])
         for table, has_sample in _run_tables(con):
             _move(con, table, old, new, None, has_sample)
-        con.execute("UPDATE cluster_runs SET runs = list_transform(runs, r -> CASE WHEN r = ? THEN ? ELSE r END) "
-                    "WHERE list_contains(runs, ?)", [old, new, old])
+        _rekey_cluster_runs(con, old, new)
         con.execute("DELETE FROM runs WHERE run_id = ?", [old])
     con.execute("UPDATE runs SET name = ?, updated_at = now() WHERE run_id = ?", [new_name, new])
     return new
@@ -184,8 +190,7 @@ def merge_runs(con: duckdb.DuckDBPyConnection, runs: list[str], into: str, *, pr
     for src in sources:
         for table, has_sample in _run_tables(con):
             _move(con, table, src, target, f"{src}/" if prefix else None, has_sample)
-        con.execute("UPDATE cluster_runs SET runs = list_distinct(list_transform(runs, r -> CASE WHEN r = ? "
-                    "THEN ? ELSE r END)) WHERE list_contains(runs, ?)", [src, target, src])
+        _rekey_cluster_runs(con, src, target)
         con.execute("DELETE FROM runs WHERE run_id = ?", [src])
     refresh_run_counts(con, target)
     return target
