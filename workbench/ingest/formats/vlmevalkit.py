@@ -182,7 +182,8 @@ class VlmEvalKit(Format):
         if judged:
             j = judged.get(text(raw.get("index")) or "")
             if j:
-                raw = {**{k: v for k, v in j.items() if k not in raw}, **raw}
+                # the judge's columns after the prediction's, as in the judged file (same metadata either way)
+                raw = {**raw, **{k: v for k, v in j.items() if k not in raw}}
                 raw["__grade"] = j.get(info.extra["judged_column"])
         return raw
 
