@@ -254,7 +254,7 @@ def _import_file(con: Any, p: Planned, *, run: str | None, mapping: dict[str, st
     file_counts: Counter = Counter()
     path_str = str(p.path)
     settings = {"format": p.src.container, "flavour": p.fmt.name, "map": mapping,
-                "image_root": str(image_root) if image_root else None, "update": update}
+                "image_root": str(image_root) if image_root else None}
 
     def run_for(column_model: str | None) -> str:
         # several models side by side in one file (one response column each): one run per model
