@@ -61,7 +61,6 @@ def _md5(columns: list[str]) -> str:
 # migration 0007, so stores made before it keep their hashes.
 _HASHED = [c for c in SAMPLES_SCHEMA.names if c not in _PROVENANCE]
 _HASH_SQL = _md5(_HASHED)
-_ROW_HASH_SQL = _md5([c for c in _HASHED if c != "sample_id"])  # the content without the id
 _COLS = ", ".join(SAMPLES_SCHEMA.names)
 
 
@@ -109,6 +108,7 @@ class BatchResult:
 
 def begin_import(con: duckdb.DuckDBPyConnection) -> None:
     """Start tracking the rows an import writes (for repeated ids across its batches)."""
+    con.execute("SET enable_progress_bar = false")  # the CLI prints its own progress; DuckDB's would interleave
     con.execute("""CREATE OR REPLACE TEMP TABLE _import_seen (run_id VARCHAR, path VARCHAR, base_id VARCHAR,
                    sample_id VARCHAR, row_hash VARCHAR, line INTEGER)""")
 
@@ -130,39 +130,18 @@ def import_batch(con: duckdb.DuckDBPyConnection, run_id: str, table: pa.Table, *
     res = BatchResult(counts={"identical_repeats": 0, "kept_apart": 0})
     con.register("_incoming", table)
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _b AS SELECT *, sample_id AS base_id, {_ROW_HASH_SQL} AS row_hash "
-                    "FROM _incoming")
+        # one hash pass: with the source's id as the id, the content hash of a first occurrence doubles as
+        # the hash that finds identical repeats later (same id and same content = same hash)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _new AS SELECT * REPLACE ({_HASH_SQL} AS content_hash), "
+                    "sample_id AS base_id, 1 AS k FROM _incoming")
     finally:
         con.unregister("_incoming")
-    # identical repeats (in this batch or earlier batches of the same file) are written once
-    con.execute("""CREATE OR REPLACE TEMP TABLE _u AS
-        SELECT * EXCLUDE (rn) FROM (
-          SELECT *, row_number() OVER (PARTITION BY base_id, row_hash ORDER BY source_line) AS rn FROM _b) b
-        WHERE rn = 1 AND NOT EXISTS (SELECT 1 FROM _import_seen s WHERE s.run_id = ? AND s.path = ?
-                                     AND s.base_id = b.base_id AND s.row_hash = b.row_hash)""", [run_id, path])
-    n_b, n_u = con.execute("SELECT (SELECT count(*) FROM _b), (SELECT count(*) FROM _u)").fetchone()
-    res.counts["identical_repeats"] = n_b - n_u
-    if n_b > n_u:
-        line, sid = con.execute("""SELECT b.source_line, b.base_id FROM _b b ANTI JOIN _u u
-                                   ON u.source_line = b.source_line ORDER BY 1 LIMIT 1""").fetchone()
-        res.notes.append(f"{path}:{line}: id {sid!r} repeats an identical earlier row: stored once"
-                         + (f" ({n_b - n_u} such rows in this batch)" if n_b - n_u > 1 else ""))
-    # other content under a repeated id: keep apart as id#k
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE _new AS
-        SELECT * EXCLUDE (k, base_id, row_hash) REPLACE ({_HASH_SQL} AS content_hash), base_id, row_hash, k
-        FROM (SELECT * REPLACE (CASE WHEN k = 1 THEN base_id ELSE base_id || '#' || k END AS sample_id)
-              FROM (SELECT u.*, coalesce(p.n, 0) + row_number() OVER (PARTITION BY u.base_id ORDER BY u.source_line) AS k
-                    FROM _u u LEFT JOIN (SELECT base_id, count(*) AS n FROM _import_seen
-                                         WHERE run_id = ? AND path = ? GROUP BY base_id) p USING (base_id)))""",
-                [run_id, path])
-    apart = con.execute("SELECT count(*) FROM _new WHERE k > 1").fetchone()[0]
-    res.counts["kept_apart"] = apart
-    for line, base, sid in con.execute("SELECT source_line, base_id, sample_id FROM _new WHERE k > 1 "
-                                       "ORDER BY source_line LIMIT 3").fetchall():
-        res.notes.append(f"{path}:{line}: id {base!r} repeats an earlier row with other content: kept apart as "
-                         f"{sid!r}")
-    if apart > 3:
-        res.notes.append(f"{path}: ... {apart - 3} more repeated ids kept apart")
+    repeated = con.execute(
+        """SELECT (SELECT count(*) - count(DISTINCT sample_id) FROM _new) + (SELECT count(*) FROM _new n
+             WHERE EXISTS (SELECT 1 FROM _import_seen s WHERE s.run_id = ? AND s.path = ? AND s.base_id = n.base_id))""",
+        [run_id, path]).fetchone()[0]
+    if repeated:
+        _separate_repeats(con, run_id, path, res)
     clash = con.execute("""SELECT n.source_line, n.sample_id FROM _new n WHERE EXISTS (
                              SELECT 1 FROM _new m WHERE m.sample_id = n.sample_id AND m.source_line <> n.source_line)
                            OR EXISTS (SELECT 1 FROM _import_seen s WHERE s.run_id = ? AND s.path = ?
@@ -184,5 +163,38 @@ def import_batch(con: duckdb.DuckDBPyConnection, run_id: str, table: pa.Table, *
                 f"--run NAME", path=path, line=other[0], sample_id=other[1])
     res.counts.update(_upsert(con, run_id))
     con.execute("INSERT INTO _import_seen SELECT ?, ?, base_id, sample_id, row_hash, source_line FROM _new",
-                [run_id, path])
+                [run_id, path]) if repeated else con.execute(
+        "INSERT INTO _import_seen SELECT ?, ?, base_id, sample_id, content_hash, source_line FROM _new", [run_id, path])
     return res
+
+
+def _separate_repeats(con: duckdb.DuckDBPyConnection, run_id: str, path: str, res: BatchResult) -> None:
+    """Rewrite `_new` when ids repeat: identical repeats dropped, other content kept apart as `id#k`."""
+    con.execute("CREATE OR REPLACE TEMP TABLE _b AS SELECT * EXCLUDE (k), content_hash AS row_hash FROM _new")
+    con.execute("""CREATE OR REPLACE TEMP TABLE _u AS
+        SELECT * EXCLUDE (rn) FROM (
+          SELECT *, row_number() OVER (PARTITION BY base_id, row_hash ORDER BY source_line) AS rn FROM _b) b
+        WHERE rn = 1 AND NOT EXISTS (SELECT 1 FROM _import_seen s WHERE s.run_id = ? AND s.path = ?
+                                     AND s.base_id = b.base_id AND s.row_hash = b.row_hash)""", [run_id, path])
+    n_b, n_u = con.execute("SELECT (SELECT count(*) FROM _b), (SELECT count(*) FROM _u)").fetchone()
+    res.counts["identical_repeats"] = n_b - n_u
+    if n_b > n_u:
+        line, sid = con.execute("""SELECT b.source_line, b.base_id FROM _b b ANTI JOIN _u u
+                                   ON u.source_line = b.source_line ORDER BY 1 LIMIT 1""").fetchone()
+        res.notes.append(f"{path}:{line}: id {sid!r} repeats an identical earlier row: stored once"
+                         + (f" ({n_b - n_u} such rows in this batch)" if n_b - n_u > 1 else ""))
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _new AS
+        SELECT * EXCLUDE (base_id, row_hash, k) REPLACE ({_HASH_SQL} AS content_hash), base_id, row_hash, k
+        FROM (SELECT * REPLACE (CASE WHEN k = 1 THEN base_id ELSE base_id || '#' || k END AS sample_id)
+              FROM (SELECT u.*, coalesce(p.n, 0) + row_number() OVER (PARTITION BY u.base_id ORDER BY u.source_line) AS k
+                    FROM _u u LEFT JOIN (SELECT base_id, count(DISTINCT row_hash) AS n FROM _import_seen
+                                         WHERE run_id = ? AND path = ? GROUP BY base_id) p USING (base_id)))""",
+                [run_id, path])
+    apart = con.execute("SELECT count(*) FROM _new WHERE k > 1").fetchone()[0]
+    res.counts["kept_apart"] = apart
+    for line, base, sid in con.execute("SELECT source_line, base_id, sample_id FROM _new WHERE k > 1 "
+                                       "ORDER BY source_line LIMIT 3").fetchall():
+        res.notes.append(f"{path}:{line}: id {base!r} repeats an earlier row with other content: kept apart as "
+                         f"{sid!r}")
+    if apart > 3:
+        res.notes.append(f"{path}: ... {apart - 3} more repeated ids kept apart")
