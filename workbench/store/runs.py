@@ -105,24 +105,29 @@ def run_exists(con: duckdb.DuckDBPyConnection, run_id: str) -> bool:
 
 # --- rename / delete / merge -------------------------------------------------------------------------
 
-def _run_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, bool]]:
-    """(table, has sample_id) of every table keyed by run (any table a later migration adds included)."""
+def _run_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, bool, bool]]:
+    """(table, has sample_id, run_id is in its primary key) of every table keyed by run (later ones too)."""
     rows = con.execute(
         """SELECT table_name, bool_or(column_name = 'sample_id') FROM information_schema.columns
            WHERE table_schema = 'main' AND table_catalog = current_database()
            GROUP BY table_name HAVING bool_or(column_name = 'run_id') ORDER BY table_name""").fetchall()
-    return [(t, bool(s)) for t, s in rows if t != "runs"]
+    keyed = {r[0] for r in con.execute(
+        """SELECT table_name FROM duckdb_constraints() WHERE constraint_type = 'PRIMARY KEY'
+           AND database_name = current_database() AND list_contains(constraint_column_names, 'run_id')""").fetchall()}
+    return [(t, bool(s), t in keyed) for t, s in rows if t != "runs"]
 
 
 def _move(con: duckdb.DuckDBPyConnection, table: str, src: str, dst: str, id_prefix: str | None,
-          has_sample: bool) -> None:
-    """Re-key one table's rows of run `src` to run `dst` (insert new, delete old: works on keyed columns)."""
-    repl = "? AS run_id"
-    params: list = [dst]
-    if id_prefix is not None and has_sample:
-        repl += ", ? || sample_id AS sample_id"
-        params.append(id_prefix)
-    con.execute(f"INSERT INTO {table} SELECT * REPLACE ({repl}) FROM {table} WHERE run_id = ?", params + [src])
+          has_sample: bool, run_in_key: bool) -> None:
+    """Re-key one table's rows of run `src` to run `dst` (key columns: insert new rows, delete old ones)."""
+    prefix = id_prefix is not None and has_sample
+    if not run_in_key:
+        sets = "run_id = ?" + (", sample_id = ? || sample_id" if prefix else "")
+        con.execute(f"UPDATE {table} SET {sets} WHERE run_id = ?", [dst] + ([id_prefix] if prefix else []) + [src])
+        return
+    repl = "? AS run_id" + (", ? || sample_id AS sample_id" if prefix else "")
+    con.execute(f"INSERT INTO {table} SELECT * REPLACE ({repl}) FROM {table} WHERE run_id = ?",
+                [dst] + ([id_prefix] if prefix else []) + [src])
     con.execute(f"DELETE FROM {table} WHERE run_id = ?", [src])
 
 
@@ -141,8 +146,8 @@ def rename_run(con: duckdb.DuckDBPyConnection, run: str, new_name: str) -> str:
         raise UsageError(f"a run {new!r} already exists; merge into it with `workbench runs merge {old} --into {new}`")
     if new != old:
         con.execute("INSERT INTO runs SELECT * REPLACE (? AS run_id) FROM runs WHERE run_id = ?", [new, old])
-        for table, has_sample in _run_tables(con):
-            _move(con, table, old, new, None, has_sample)
+        for table, has_sample, keyed in _run_tables(con):
+            _move(con, table, old, new, None, has_sample, keyed)
         _rekey_cluster_runs(con, old, new)
         con.execute("DELETE FROM runs WHERE run_id = ?", [old])
     con.execute("UPDATE runs SET name = ?, updated_at = now() WHERE run_id = ?", [new_name, new])
@@ -158,7 +163,7 @@ def delete_run(con: duckdb.DuckDBPyConnection, run: str) -> dict[str, int]:
     for cid in stale:
         for table in ("cluster_members", "clusters", "cluster_runs"):
             con.execute(f"DELETE FROM {table} WHERE cluster_run_id = ?", [cid])
-    for table, _ in _run_tables(con):
+    for table, _, _ in _run_tables(con):
         counts[table] = con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id]).fetchone()[0]
     con.execute("DELETE FROM runs WHERE run_id = ?", [run_id])
     counts["cluster_runs"] = len(stale)
@@ -188,8 +193,8 @@ def merge_runs(con: duckdb.DuckDBPyConnection, runs: list[str], into: str, *, pr
             raise UsageError(f"sample id {clash[0]!r} is in more than one of these runs; merge with --prefix to "
                              f"keep them apart as '<run>/<id>'")
     for src in sources:
-        for table, has_sample in _run_tables(con):
-            _move(con, table, src, target, f"{src}/" if prefix else None, has_sample)
+        for table, has_sample, keyed in _run_tables(con):
+            _move(con, table, src, target, f"{src}/" if prefix else None, has_sample, keyed)
         _rekey_cluster_runs(con, src, target)
         con.execute("DELETE FROM runs WHERE run_id = ?", [src])
     refresh_run_counts(con, target)
