@@ -222,3 +222,19 @@ def test_summary_table_is_refused_with_a_message(tmp_path, tmp_db):
     (tmp_path / "summary.csv").write_text("model,direct,cot\ngpt-4o,0.5,0.6\n", encoding="utf-8")
     with pytest.raises(InputError, match="looks like a summary table"):
         import_paths([tmp_path / "summary.csv"], tmp_db, progress=False)
+
+
+def test_grade_like_fields_that_are_not_grades_stay_metadata(tmp_path, tmp_db):
+    path = write_jsonl(tmp_path / "h.jsonl", [{"id": "1", "response": "r", "hit": 0.6},
+                                              {"id": "2", "response": "r", "hit": 1}])
+    import_paths([path], tmp_db, progress=False)
+    rows = q(tmp_db, "SELECT sample_id, correct, metadata FROM samples ORDER BY 1")
+    assert [(r[0], r[1]) for r in rows] == [("1", None), ("2", True)]
+    assert json.loads(rows[0][2]) == {"hit": 0.6}
+
+
+def test_json_object_with_one_list_of_records(tmp_path, tmp_db):
+    (tmp_path / "run.json").write_text(json.dumps({"model": "m", "accuracy": 0.5, "items": [
+        {"id": "a", "response": "x"}, {"id": "b", "response": "y"}]}), encoding="utf-8")
+    import_paths([tmp_path / "run.json"], tmp_db, progress=False)
+    assert q(tmp_db, "SELECT sample_id, source_line FROM samples ORDER BY 1") == [("a", 1), ("b", 2)]

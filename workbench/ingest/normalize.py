@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.errors import InputError
-from workbench.ingest.fields import (Where, check_unicode, get_path, image_refs, is_blank, is_missing, json_safe,
-                                     required_grade, text, whole_number)
+from workbench.ingest.fields import (Where, check_unicode, get_path, grade, image_refs, is_blank, is_missing,
+                                     json_safe, required_grade, text, whole_number)
 from workbench.ingest.formats.base import THINKING_FIELDS, FileInfo, Format
 
 EXCEL_CELL_LIMIT = 32767
@@ -37,6 +37,7 @@ def normalize(raw: dict[str, Any], *, fmt: Format, info: FileInfo, mapping: dict
     raw = fmt.prepare(raw, info)
     used: set[str] = set()
     row: dict[str, Any] = {}
+    took: dict[str, str] = {}   # column -> the source field that supplied it
 
     def take(column: str, candidates: tuple[str, ...]) -> Any:
         if column in mapping:
@@ -53,6 +54,7 @@ def normalize(raw: dict[str, Any], *, fmt: Format, info: FileInfo, mapping: dict
                 used.add(name)
                 if value is None and not is_missing(raw[name]):
                     value = raw[name]
+                    took[column] = name
         return value
 
     fields = fmt.fields(info)
@@ -84,7 +86,15 @@ def normalize(raw: dict[str, Any], *, fmt: Format, info: FileInfo, mapping: dict
         v = row.get(column)
         if isinstance(v, str):
             check_unicode(v, where, column, sid)
-    row["correct"] = required_grade(row.get("correct"), where, mapping.get("correct", "correct"))
+    # a field named `correct` (or given with --map) must be a grade; other grade-like fields (`hit`, `if_right`,
+    # ...) that hold something else (a rating, a judge's text) are not a grade: the value stays in metadata
+    grade_from = mapping.get("correct") or took.get("correct")
+    if grade_from is None or "correct" in mapping or grade_from == "correct":
+        row["correct"] = required_grade(row.get("correct"), where, grade_from or "correct")
+    else:
+        row["correct"] = grade(row.get("correct"))
+        if row["correct"] is None:
+            used.discard(grade_from)
     row["prompt_tokens"] = whole_number(row.get("prompt_tokens"), where, "prompt_tokens")
     row["completion_tokens"] = whole_number(row.get("completion_tokens"), where, "completion_tokens")
     for column in ("benchmark", "model"):

@@ -230,10 +230,10 @@ def _json_document(path: Path) -> Source:
 def _document_records(doc: Any, path: Path) -> tuple[Batch, str]:
     """Records of a JSON document: an array, {"samples": [...]}, or an object keyed by id."""
     if isinstance(doc, dict):
-        for key in RECORD_LISTS:
-            if isinstance(doc.get(key), list) and all(isinstance(x, dict) for x in doc[key][:50]):
-                doc = doc[key]
-                break
+        lists = [k for k, v in doc.items() if isinstance(v, list) and v and all(isinstance(x, dict) for x in v[:50])]
+        named = [k for k in RECORD_LISTS if k in lists]
+        if named or len(lists) == 1:   # {"samples": [...]} or the one list of records beside run info
+            doc = doc[(named or lists)[0]]
     if isinstance(doc, list):
         out: Batch = []
         for i, item in enumerate(doc, start=1):

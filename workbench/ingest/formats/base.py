@@ -20,7 +20,7 @@ GENERIC_FIELDS: dict[str, tuple[str, ...]] = {
     "response": ("response", "output", "completion", "prediction", "generation", "model_output", "answer_text"),
     "final_answer": ("final_answer", "pred_answer", "extracted_answer", "model_answer", "extraction", "pred"),
     "ground_truth": ("ground_truth", "answer", "gt", "target", "label", "gold", "reference"),
-    "correct": ("correct", "is_correct", "hit", "if_right", "true_false", "judge"),
+    "correct": ("correct", "is_correct", "hit", "if_right", "true_false"),
     "benchmark": ("benchmark", "dataset", "task"),
     "subset": ("subset", "category", "subject", "subfield", "split"),
     "model": ("model", "model_name", "model_id"),
