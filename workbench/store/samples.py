@@ -64,15 +64,30 @@ _HASH_SQL = _md5(_HASHED)
 _COLS = ", ".join(SAMPLES_SCHEMA.names)
 
 
-def _upsert(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, int]:
-    """Write the temp table `_new` into `samples` (insert new, replace changed, keep identical)."""
-    changed = con.execute(
-        """SELECT count(*) FROM _new n JOIN samples s ON s.run_id = ? AND s.sample_id = n.sample_id
-           WHERE s.content_hash <> n.content_hash""", [run_id]).fetchone()[0]
-    con.execute(
-        """DELETE FROM samples WHERE run_id = ? AND sample_id IN (
-             SELECT n.sample_id FROM _new n JOIN samples s ON s.run_id = ? AND s.sample_id = n.sample_id
-             WHERE s.content_hash <> n.content_hash)""", [run_id, run_id])
+def _upsert(con: duckdb.DuckDBPyConnection, run_id: str, *, refuse_other_sources: str | None = None) -> dict[str, int]:
+    """Write the temp table `_new` into `samples` (insert new, replace changed, keep identical).
+
+    With `refuse_other_sources` (the file being imported), a changed row whose stored version came from
+    another source (`source_key`) raises InputError instead, before anything of the batch is written.
+    """
+    other_source = "coalesce(s.source_key, '') <> coalesce(n.source_key, '')"
+    changed, line, sid, other = con.execute(
+        f"""SELECT count(*), min(n.source_line) FILTER (WHERE {other_source}),
+                  arg_min(n.sample_id, n.source_line) FILTER (WHERE {other_source}),
+                  arg_min(coalesce(s.source_key, s.source_file, 'a model run'), n.source_line)
+                    FILTER (WHERE {other_source})
+           FROM _new n JOIN samples s ON s.run_id = ? AND s.sample_id = n.sample_id
+           WHERE s.content_hash <> n.content_hash""", [run_id]).fetchone()
+    if refuse_other_sources is not None and line is not None:
+        raise InputError(
+            f"run {run_id!r} already holds this sample from another source ({other}) with other content; "
+            f"importing would overwrite it. Add --update to replace it, or import into another run with "
+            f"--run NAME", path=refuse_other_sources, line=line, sample_id=sid)
+    if changed:
+        con.execute(
+            """DELETE FROM samples WHERE run_id = ? AND sample_id IN (
+                 SELECT n.sample_id FROM _new n JOIN samples s ON s.run_id = ? AND s.sample_id = n.sample_id
+                 WHERE s.content_hash <> n.content_hash)""", [run_id, run_id])
     inserted = con.execute(
         f"""INSERT INTO samples (run_id, {_COLS})
             SELECT ?, {', '.join('n.' + c for c in SAMPLES_SCHEMA.names)} FROM _new n
@@ -150,18 +165,7 @@ def import_batch(con: duckdb.DuckDBPyConnection, run_id: str, table: pa.Table, *
     if clash:
         raise InputError(f"id {clash[1]!r} is both a repeated id kept apart and an id of its own in this file; "
                          f"rename one of them", path=path, line=clash[0])
-    if not allow_update:
-        other = con.execute(
-            """SELECT n.source_line, n.sample_id, coalesce(s.source_key, s.source_file, 'a model run')
-               FROM _new n JOIN samples s ON s.run_id = ? AND s.sample_id = n.sample_id
-               WHERE s.content_hash <> n.content_hash AND coalesce(s.source_key, '') <> coalesce(n.source_key, '')
-               ORDER BY 1 LIMIT 1""", [run_id]).fetchone()
-        if other:
-            raise InputError(
-                f"run {run_id!r} already holds this sample from another source ({other[2]}) with other content; "
-                f"importing would overwrite it. Add --update to replace it, or import into another run with "
-                f"--run NAME", path=path, line=other[0], sample_id=other[1])
-    res.counts.update(_upsert(con, run_id))
+    res.counts.update(_upsert(con, run_id, refuse_other_sources=None if allow_update else path))
     con.execute("INSERT INTO _import_seen SELECT ?, ?, base_id, sample_id, row_hash, source_line FROM _new",
                 [run_id, path]) if repeated else con.execute(
         "INSERT INTO _import_seen SELECT ?, ?, base_id, sample_id, content_hash, source_line FROM _new", [run_id, path])
