@@ -195,8 +195,14 @@ def import_paths(paths: list[Path], db: str | Path | None = None, *, run: str | 
     mapping = mapping or {}
     summary = ImportSummary(dry_run=dry_run)
     planned = _plan(paths, fmt)
-    for p in planned:
-        _check_per_sample(p, mapping)
+    for p in list(planned):
+        try:
+            _check_per_sample(p, mapping)
+        except InputError as exc:
+            if len(planned) == 1:
+                raise
+            planned.remove(p)   # a score table among result files: said, skipped
+            summary.warnings.append(f"{exc} (skipped)")
     images = ImageBatch(image_root=image_root)
     bar = _progress(sum(p.n_bytes for p in planned), progress and not dry_run)
     store = ":memory:" if dry_run else db
