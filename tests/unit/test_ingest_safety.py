@@ -238,3 +238,15 @@ def test_json_object_with_one_list_of_records(tmp_path, tmp_db):
         {"id": "a", "response": "x"}, {"id": "b", "response": "y"}]}), encoding="utf-8")
     import_paths([tmp_path / "run.json"], tmp_db, progress=False)
     assert q(tmp_db, "SELECT sample_id, source_line FROM samples ORDER BY 1") == [("a", 1), ("b", 2)]
+
+
+def test_error_in_a_late_batch_rolls_back_the_earlier_batches(tmp_path, seeded, monkeypatch):
+    from workbench.ingest import readers
+    monkeypatch.setattr(readers, "BATCH_ROWS", 2)
+    db, before = seeded
+    path = tmp_path / "late.jsonl"
+    path.write_text("".join(json.dumps({"id": f"n{i}", "response": "ok"}) + "\n" for i in range(6))
+                    + '{"id": "bad", "response": \n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"late\.jsonl:7: malformed JSON"):
+        import_paths([path], db, progress=False)
+    assert store_snapshot(db) == before
