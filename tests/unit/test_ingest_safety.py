@@ -135,6 +135,7 @@ def test_ids_from_line_numbers_and_repeated_ids(tmp_path, tmp_db):
 def test_repeated_ids_across_batches(tmp_path, tmp_db, monkeypatch):
     from workbench.ingest import readers
     monkeypatch.setattr(readers, "BATCH_ROWS", 2)
+    monkeypatch.setattr(readers, "HEAD_ROWS", 2)
     rows = [{"id": "a", "response": "1"}, {"id": "b", "response": "1"}, {"id": "a", "response": "1"},
             {"id": "a", "response": "2"}, {"id": "b", "response": "3"}]
     s = import_paths([write_jsonl(tmp_path / "x.jsonl", rows)], tmp_db, progress=False)
@@ -243,6 +244,7 @@ def test_json_object_with_one_list_of_records(tmp_path, tmp_db):
 def test_error_in_a_late_batch_rolls_back_the_earlier_batches(tmp_path, seeded, monkeypatch):
     from workbench.ingest import readers
     monkeypatch.setattr(readers, "BATCH_ROWS", 2)
+    monkeypatch.setattr(readers, "HEAD_ROWS", 2)
     db, before = seeded
     path = tmp_path / "late.jsonl"
     path.write_text("".join(json.dumps({"id": f"n{i}", "response": "ok"}) + "\n" for i in range(6))

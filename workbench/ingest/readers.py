@@ -1,7 +1,8 @@
 """Containers: a file -> batches of (position, record). Line- and row-oriented files stream.
 
 JSONL, CSV/TSV and Parquet are read batch by batch (at most BATCH_ROWS records or BATCH_BYTES of input
-at a time), so memory is bounded by a batch, not by the file. A JSON document and an XLSX workbook are
+at a time; the first batch, read when files are recognised, HEAD_ROWS), so memory is bounded by a batch,
+not by the file. A JSON document and an XLSX workbook are
 read whole (memory bounded by the file itself).
 
 Positions users can find: the line number for JSONL/CSV/TSV (the line a record starts on), the element
@@ -29,6 +30,7 @@ Batch = list[Record]
 CONTAINERS = ("jsonl", "json", "parquet", "csv", "tsv", "xlsx")
 BATCH_ROWS = 5000
 BATCH_BYTES = 32 * 1024 * 1024
+HEAD_ROWS = 200     # the first batch is small: it is read when files are recognised, all files at once
 # JSON objects whose list under one of these keys holds the records ({"samples": [...]} and the like)
 RECORD_LISTS = ("samples", "data", "results", "records", "logs", "predictions", "outputs")
 KEY_FIELD = "__key__"      # the key of a record in a JSON object keyed by id
@@ -49,7 +51,7 @@ class Source:
     @property
     def keys(self) -> set[str]:
         out: set[str] = set()
-        for _, r in self.head[:200]:
+        for _, r in self.head[:HEAD_ROWS]:
             out.update(r)
         return out
 
@@ -168,6 +170,7 @@ def _jsonl(path: Path) -> Iterator[Batch]:
     loads = json.loads
     batch: Batch = []
     size = 0
+    limit = HEAD_ROWS
     try:
         with _open_binary(path) as f:
             for line_no, raw in enumerate(f, start=1):
@@ -189,9 +192,9 @@ def _jsonl(path: Path) -> Iterator[Batch]:
                                      path=str(path), line=line_no)
                 batch.append((line_no, obj))
                 size += len(raw)
-                if len(batch) >= BATCH_ROWS or size >= BATCH_BYTES:
+                if len(batch) >= limit or size >= BATCH_BYTES:
                     yield batch
-                    batch, size = [], 0
+                    batch, size, limit = [], 0, BATCH_ROWS
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise InputError(f"cannot read: {exc}", path=str(path)) from None
     if batch:
@@ -222,8 +225,8 @@ def _json_document(path: Path) -> Source:
         raise InputError("JSON nested too deeply", path=str(path), line=1) from None
     del text, data
     records, kind = _document_records(doc, path)
-    head = records[:BATCH_ROWS]
-    rest = (records[i:i + BATCH_ROWS] for i in range(BATCH_ROWS, len(records), BATCH_ROWS))
+    head = records[:HEAD_ROWS]
+    rest = (records[i:i + BATCH_ROWS] for i in range(HEAD_ROWS, len(records), BATCH_ROWS))
     return Source(path, "json", head, kind=kind, document=doc, _rest=rest)
 
 
@@ -271,6 +274,7 @@ def _delimited(path: Path, delimiter: str) -> Iterator[Batch]:
             header = [h.strip() for h in header]
             batch: Batch = []
             size = 0
+            limit = HEAD_ROWS
             while True:
                 start = reader.line_num + 1
                 row = next(reader, None)
@@ -283,9 +287,9 @@ def _delimited(path: Path, delimiter: str) -> Iterator[Batch]:
                                      f"delimiter or quote?)", path=str(path), line=start)
                 batch.append((start, {h: (None if v == "" else v) for h, v in zip(header, row) if h}))
                 size += sum(len(c) for c in row)
-                if len(batch) >= BATCH_ROWS or size >= BATCH_BYTES:
+                if len(batch) >= limit or size >= BATCH_BYTES:
                     yield batch
-                    batch, size = [], 0
+                    batch, size, limit = [], 0, BATCH_ROWS
             if batch:
                 yield batch
         except csv.Error as exc:
@@ -310,10 +314,15 @@ def _parquet(path: Path) -> Iterator[Batch]:
         raise InputError(f"cannot read Parquet: {exc}", path=str(path)) from None
     row = 1
     try:
-        for rb in pf.iter_batches(batch_size=2000):
-            rows = rb.to_pylist()
-            yield [(row + i, r) for i, r in enumerate(rows)]
-            row += len(rows)
+        pending: Batch = []
+        for rb in pf.iter_batches(batch_size=HEAD_ROWS):
+            pending += [(row + i, r) for i, r in enumerate(rb.to_pylist())]
+            row += rb.num_rows
+            if row - 1 == len(pending) or len(pending) >= 2000:   # the first (small) batch, then ~2,000 rows
+                yield pending
+                pending = []
+        if pending:
+            yield pending
     except Exception as exc:
         raise InputError(f"cannot read Parquet: {exc}", path=str(path), line=row) from None
 
@@ -331,13 +340,14 @@ def _xlsx(path: Path) -> Iterator[Batch]:
             return
         header = [str(h).strip() if h is not None else "" for h in first]
         batch: Batch = []
+        limit = HEAD_ROWS
         for i, r in enumerate(rows, start=2):
             if r is None or all(v is None for v in r):
                 continue
             batch.append((i, {h: v for h, v in zip(header, r) if h}))
-            if len(batch) >= BATCH_ROWS:
+            if len(batch) >= limit:
                 yield batch
-                batch = []
+                batch, limit = [], BATCH_ROWS
         if batch:
             yield batch
     finally:

@@ -29,6 +29,7 @@ SAMPLES_SCHEMA = pa.schema([
     ("source_line", pa.int32()), ("content_hash", pa.string()), ("source_id", pa.string()),
     ("source_key", pa.string()),
 ])
+IMPORT_MEMORY_LIMIT = "768MB"
 _PROVENANCE = ("source_file", "source_line", "content_hash", "source_id", "source_key")
 
 
@@ -124,6 +125,9 @@ class BatchResult:
 def begin_import(con: duckdb.DuckDBPyConnection) -> None:
     """Start tracking the rows an import writes (for repeated ids across its batches)."""
     con.execute("SET enable_progress_bar = false")  # the CLI prints its own progress; DuckDB's would interleave
+    # an import streams batches: DuckDB's buffers (its cache, the transaction's pending rows) are capped so
+    # memory stays bounded by the batch, not the file; past the cap DuckDB spills to its temp directory
+    con.execute(f"SET memory_limit = '{IMPORT_MEMORY_LIMIT}'")
     con.execute("""CREATE OR REPLACE TEMP TABLE _import_seen (run_id VARCHAR, path VARCHAR, base_id VARCHAR,
                    sample_id VARCHAR, row_hash VARCHAR, line INTEGER)""")
 
