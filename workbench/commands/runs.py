@@ -55,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_admin(args: argparse.Namespace) -> int:
     from workbench.store import connect
-    from workbench.store.runs import delete_run, merge_runs, rename_run, resolve_run
+    from workbench.store.runs import delete_run, merge_runs, rename_run, resolve_run, sample_count
     with connect(args.db) as con:
         con.begin()
         try:
@@ -65,7 +65,7 @@ def run_admin(args: argparse.Namespace) -> int:
             elif args.action == "delete":
                 run_id = resolve_run(con, args.run)
                 if not args.yes:
-                    n = con.execute("SELECT count(*) FROM samples WHERE run_id = ?", [run_id]).fetchone()[0]
+                    n = sample_count(con, run_id)
                     con.rollback()
                     print(f"would delete run {run_id!r} with {n} samples and their analysis; add --yes")
                     return 1
@@ -73,7 +73,7 @@ def run_admin(args: argparse.Namespace) -> int:
                 msg = f"deleted run {run_id!r}: {counts.get('samples', 0)} samples"
             else:
                 target = merge_runs(con, args.runs, args.into, prefix=args.prefix)
-                n = con.execute("SELECT n_samples FROM runs WHERE run_id = ?", [target]).fetchone()[0]
+                n = sample_count(con, target)
                 msg = f"merged {', '.join(args.runs)} into run {target!r}: {n} samples"
             con.commit()
         except BaseException:

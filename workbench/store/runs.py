@@ -99,6 +99,10 @@ def record_import_file(con: duckdb.DuckDBPyConnection, run_id: str, *, path: str
          json.dumps(counts), json.dumps(notes[:50])])
 
 
+def sample_count(con: duckdb.DuckDBPyConnection, run_id: str) -> int:
+    return con.execute("SELECT count(*) FROM samples WHERE run_id = ?", [run_id]).fetchone()[0]
+
+
 def run_exists(con: duckdb.DuckDBPyConnection, run_id: str) -> bool:
     return con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchone()[0] > 0
 

@@ -29,7 +29,7 @@ SAMPLES_SCHEMA = pa.schema([
     ("source_line", pa.int32()), ("content_hash", pa.string()), ("source_id", pa.string()),
     ("source_key", pa.string()),
 ])
-IMPORT_MEMORY_LIMIT = "768MB"
+IMPORT_MEMORY_LIMIT = "512MB"
 _PROVENANCE = ("source_file", "source_line", "content_hash", "source_id", "source_key")
 
 
