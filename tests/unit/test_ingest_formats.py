@@ -307,3 +307,16 @@ def test_every_format_into_one_store_keeps_every_sample(tmp_path, tmp_db):
     s = import_paths(files, tmp_db, progress=False)
     assert q(tmp_db, "SELECT count(*) FROM samples") == [(4 + 5 + 1,)]
     assert len(s.run_ids) == 3
+
+
+def test_lm_eval_one_record_per_filter_and_prompt_from_arguments(tmp_path, tmp_db):
+    rows = [{"doc_id": d, "doc": {"question": "q"}, "target": "4", "arguments": {"gen_args_0": {"arg_0": f"Q{d}: 2+2?"}},
+             "resps": [["The answer is 4."]], "filtered_resps": [f], "filter": flt, "metrics": ["exact_match"],
+             "exact_match": 1.0 if f == "4" else 0.0}
+            for d in range(2) for flt, f in (("strict-match", "[invalid]"), ("flexible-extract", "4"))]
+    path = write_jsonl(tmp_path / "EleutherAI__pythia" / "samples_gsm8k_2025-01-01T00-00-00.000.jsonl", rows)
+    s = import_paths([path], tmp_db, progress=False)
+    assert s.files[0].counts["new"] == 4 and not s.files[0].counts["kept_apart"]
+    assert q(tmp_db, "SELECT sample_id, source_id, question, final_answer, correct FROM samples ORDER BY 1")[:2] == \
+        [("0/flexible-extract", "0/flexible-extract", "Q0: 2+2?", "4", True),
+         ("0/strict-match", "0/strict-match", "Q0: 2+2?", "[invalid]", False)]

@@ -40,6 +40,19 @@ def _first_text(v: Any) -> str | None:
     return None if is_missing(v) else json.dumps(v, ensure_ascii=False, default=str)
 
 
+def _first_string(v: Any, depth: int = 0) -> str | None:
+    if isinstance(v, str):
+        return v
+    if depth > 4:
+        return None
+    items = v.values() if isinstance(v, dict) else v if isinstance(v, (list, tuple)) else ()
+    for x in items:
+        s = _first_string(x, depth + 1)
+        if s is not None:
+            return s
+    return None
+
+
 def model_from_args(model_args: Any) -> str | None:
     """The model in an lmms-eval `model_args` string (`pretrained=Qwen/Qwen2-VL-7B,...`)."""
     if isinstance(model_args, dict):
@@ -98,7 +111,7 @@ def _config_of(results: dict[str, Any], task: str | None) -> dict[str, Any]:
 class LmmsEvalSamples(Format):
     name = "lmms-eval"
     description = "lmms-eval / lm-eval `--log_samples` files (`<date>_samples_<task>.jsonl`)"
-    consumed = ("resps", "filtered_resps", "token_counts")
+    consumed = ("doc_id", "resps", "filtered_resps", "token_counts")
 
     def sniff(self, src: Source) -> int:
         keys = src.keys
@@ -125,6 +138,11 @@ class LmmsEvalSamples(Format):
             info.skip_paths.add(str(found[0].resolve()))
             info.notes.append(f"model, config and reported scores read from {found[0].name}")
         info.grade_field = self._grade_field(src, results, task)
+        filters = {r.get("filter") for _, r in src.head} - {None}
+        if len(filters) > 1:   # one line per doc and filter (lm-eval's strict-match / flexible-extract)
+            info.extra["per_filter"] = True
+            info.notes.append(f"one record per document and filter ({', '.join(sorted(map(str, filters)))}): "
+                              f"ids are <doc_id>/<filter>")
         return info
 
     def _grade_field(self, src: Source, results: dict[str, Any] | None, task: str | None) -> str | None:
@@ -148,7 +166,7 @@ class LmmsEvalSamples(Format):
 
     def fields(self, info: FileInfo) -> dict[str, tuple[str, ...]]:
         f = dict(GENERIC_FIELDS)
-        f.update(sample_id=("doc_id",), question=("input",), ground_truth=("target",), response=("__trace",),
+        f.update(sample_id=("__id",), question=("input", "__prompt"), ground_truth=("target",), response=("__trace",),
                  final_answer=("__final",), correct=(), prompt_tokens=("__prompt_tokens",),
                  completion_tokens=("__completion_tokens",), subset=())
         return f
@@ -164,6 +182,11 @@ class LmmsEvalSamples(Format):
         # `resps` is dropped when identical to `filtered_resps`; with reasoning tags it keeps the raw text
         raw["__trace"] = trace if trace is not None else final
         raw["__final"] = final if trace is not None and final != trace else None
+        doc_id = raw.get("doc_id")
+        raw["__id"] = f"{text(doc_id)}/{raw.get('filter')}" if info.extra.get("per_filter") and doc_id is not None \
+            else doc_id
+        if "input" not in raw:   # lm-eval keeps the prompt in `arguments` only
+            raw["__prompt"] = _first_string(raw.get("arguments"))
         tc = raw.get("token_counts")
         while isinstance(tc, list) and tc:
             tc = tc[0]
