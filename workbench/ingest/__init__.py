@@ -16,15 +16,17 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from workbench.errors import InputError, UsageError
 from workbench.ingest.formats import BY_NAME, FileInfo, Format, detect
 from workbench.ingest.formats.base import MAPPABLE
-from workbench.ingest.images import ImageBatch
 from workbench.ingest.normalize import normalize
 from workbench.ingest.readers import CONTAINERS, Source, check_regular_file, open_source, sniff_container
 from workbench.records import RunRecord, slugify_run
+
+if TYPE_CHECKING:   # the image loader pulls in DuckDB and Arrow: imported when an import runs, not by the CLI parser
+    from workbench.ingest.images import ImageBatch
 
 FORMAT_CHOICES = ("auto",) + CONTAINERS + tuple(n for n, f in BY_NAME.items() if f.role != "summary")
 
@@ -188,6 +190,7 @@ def import_paths(paths: list[Path], db: str | Path | None = None, *, run: str | 
     `update`: allow rows from one source to replace rows of another (see store.samples.import_batch).
     `dry_run`: read and check everything against an empty in-memory store and write nothing.
     """
+    from workbench.ingest.images import ImageBatch
     from workbench.store import connect
     from workbench.store.samples import begin_import, end_import
     if run is not None and not run.strip():
