@@ -27,3 +27,11 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install -q -e ".[models,test]"
   echo "$want" > "$stamp"
 fi
+
+# A DuckDB 1.x beside the project's DuckDB 2 (tests check that stores open in the 1.x releases
+# users have: tests/unit/test_store_compat.py). Its own tiny venv, installed once.
+if [ ! -x .venv/duckdb1/bin/python ] || ! .venv/duckdb1/bin/python -c 'import duckdb' >/dev/null 2>&1; then
+  "$PY" -m venv .venv/duckdb1
+  .venv/duckdb1/bin/python -m pip install -q "duckdb>=1.5,<2"
+fi
+

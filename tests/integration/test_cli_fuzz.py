@@ -70,7 +70,10 @@ def _args(command: str, db: Path, tmp: Path) -> list[list[str]]:
         "report": [["report", *d, "--run", r, "--format", f, "--out", str(tmp / f"r.{f}")]
                    for r in ("odd", "nope") for f in ("md", "html")],
         "run": [["run", *d, "--model", str(tmp / "no-model"), "--data", str(tmp / "missing.jsonl")]],
-        "runs": [["runs", *d], ["runs", *d, "--format", "json"]],
+        "runs": [["runs", *d], ["runs", *d, "--format", "json"], ["runs", "rename", "nope", "x", *d],
+                 ["runs", "delete", "nope", "--yes", *d], ["runs", "merge", "nope", "--into", "x", *d],
+                 ["runs", "rename", "odd", "odd renamed", *d], ["runs", "rename", "odd renamed", "odd", *d]],
+        "score": [["score", *d], ["score", *d, "--run", "nope"], ["score", *d, "--format", "json"]],
         "schema": [["schema", *d, "--version"]],
         "sql": [["sql", *d, "SELECT count(*) FROM samples"], ["sql", *d, "DROP TABLE samples"], ["sql", *d, ""],
                 ["sql", *d, "SELECT * FROM nope"]],
@@ -123,9 +126,11 @@ def test_import_of_odd_files(tmp_path, capsys, content, suffix):
         assert str(path.name) in err   # the error names the file
 
 
-# Fixed on the import branch (issues 12 and 14: inputs); strict, so the mark must go when it lands.
-@pytest.mark.xfail(strict=True, reason="import hardening not merged yet")
+
 @pytest.mark.parametrize("content", [b'{"id": "\\ud800", "response": "lone surrogate"}\n',
-                                     b'{"id": "a", "response": "x", "prompt_tokens": 1e30}\n'])
+                                     b'{"id": "a", "subset": "\\udfff", "response": "x"}\n',
+                                     b'{"id": "a", "response": "x", "prompt_tokens": 1e30}\n',
+                                     b'{"id": "a", "response": "x", "completion_tokens": Infinity}\n',
+                                     b'id,response\n1,"unterminated\n2,next row\n'])
 def test_import_of_odd_values(tmp_path, capsys, content):
-    test_import_of_odd_files(tmp_path, capsys, content, ".jsonl")
+    test_import_of_odd_files(tmp_path, capsys, content, ".csv" if content.startswith(b"id,") else ".jsonl")

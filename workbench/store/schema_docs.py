@@ -43,10 +43,30 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "n_graded": "Samples whose `correct` is known (true or false).",
         "n_failed": "Samples whose status is `failed` (a model run could not produce them).",
         "synthetic": "True for the project's generated demo data (never real model output).",
+        "reported": "JSON: metrics the source reported for the run (lmms-eval results, VLMEvalKit `_acc`/`_score` "
+                    "files, MathVista / MATH-V / Qwen-Math summaries), by file; NULL when none.",
+        "config": "JSON: the source's own configuration of the run (lmms-eval config, model args, generation "
+                  "kwargs, versions); NULL when unknown.",
+    }),
+    "import_files": ("One row per imported file (provenance): what it was read as and what it brought.", {
+        "run_id": "Run the file went into.",
+        "path": "The file's path as given to `workbench import`.",
+        "source_key": "The source identity of its rows (`samples.source_key`).",
+        "format": "Format module that read it (`generic`, `qvq-dev`, `lmms-eval`, `vlmevalkit`, `mmmu`, ...).",
+        "task": "Task / dataset the file holds, when known.",
+        "role": "`samples` (rows), `judged` (grades joined to predictions) or `summary` (reported metrics).",
+        "n_bytes": "File size.",
+        "n_records": "Records read from it.",
+        "grade_field": "Source field the per-sample grade (`samples.correct`) came from, or NULL.",
+        "counts": "JSON: new, changed, unchanged, duplicates kept apart / merged, ids from line numbers.",
+        "notes": "JSON list of what the importer noticed (duplicates, truncated cells, sibling files read).",
+        "imported_at": "When.",
     }),
     "samples": ("One row per trace: a question (with images) and the model's raw response.", {
         "run_id": "Run this sample belongs to (`runs.run_id`).",
-        "sample_id": "The id given in the source (`id`, `index`, `doc_id`, ...), unique in the run.",
+        "sample_id": "Unique in the run: the source's id (`source_id`), prefixed with the task (`mme/123`) when the run "
+                     "holds several tasks (`--run` over task files), `#2`, `#3` for rows that repeat an id with other "
+                     "content, or the line/row number when the source has no id.",
         "question": "The prompt text as given to the model.",
         "response": "The raw trace, exactly as produced: never truncated or rewritten.",
         "final_answer": "The answer as the source gives it (e.g. a second-turn answer or filtered response).",
@@ -67,6 +87,10 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "source_line": "Line (JSONL/CSV) or row number (arrays, Parquet, XLSX) in that file.",
         "content_hash": "Hash of the stored fields; analysis re-runs when it changes.",
         "updated_at": "When this row was last written.",
+        "source_id": "The id exactly as the source gives it (`id`, `index`, `doc_id`, `pid`, `idx`, ...), or the "
+                     "line/row number when it has none; NULL for model runs.",
+        "source_key": "Which source the row belongs to: the file name (no folder) and, for VLMEvalKit judged files, "
+                      "the predictions they grade. Importing a row from another source over it needs `--update`.",
     }),
     "images": ("Images, content-hashed and stored once; missing files are recorded, not dropped.", {
         "image_id": "`sha256:<hex>` of the bytes, or `missing:<hash of the reference>` when the file was absent.",
