@@ -15,7 +15,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from workbench.errors import QueryRefused, UsageError
-from workbench.store.console import locked_connection, readable_error
+from workbench.store.console import check_filter, locked_connection, readable_error
 
 VIEWS = {
     "flags": """SELECT f.run_id, f.sample_id, f.detector, f.step_index, f.char_start, f.char_end, f.severity,
@@ -54,9 +54,7 @@ def export_table(what: str, db: str | os.PathLike | None, *, run: str | None = N
         sql += " AND (v.run_id = ?)"
         params.append(run)
     if where:
-        if ";" in where:
-            raise QueryRefused("the filter must be a single WHERE condition (no ';')")
-        sql += f" AND ({where})"
+        sql += f" AND {check_filter(where)}"  # the console's parse-tree rules: one condition, no files
     order = "run_id, sample_id" + (", step_index" if what == "steps" else ", detector, finding_index"
                                    if what == "flags" else "")
     sql += f" ORDER BY {order}"

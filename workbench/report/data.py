@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from workbench.errors import UsageError
 from workbench.exporting import export_table
-from workbench.store.console import locked_connection
+from workbench.store.console import check_filter, locked_connection
 
 DETECTORS = ("language_mixing", "repetition_loop", "grounding_loss")
 
@@ -42,6 +42,8 @@ class ReportData:
 def load_report(db: str | os.PathLike | None, run: str, *, where: str | None = None,
                 max_failures: int = 20) -> ReportData:
     """Gather the run summary, flag rates, clusters and the first `max_failures` flagged samples."""
+    if where:
+        check_filter(where)  # refuse a bad --filter before reading anything (export_table applies it)
     with locked_connection(db) as con:
         row = con.execute("SELECT run_id, name, model, source, settings, n_samples, n_correct, n_graded "
                           "FROM runs WHERE run_id = ? OR name = ? ORDER BY run_id LIMIT 1", [run, run]).fetchone()

@@ -151,9 +151,12 @@ class _Child:
     """The query process; reaped here with wait4 so its peak memory is known whatever happened."""
 
     def __init__(self, home: str) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-B", "-s", "-m", "workbench.store.console_worker"],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     cwd=home, env=_child_env(home), close_fds=True)
+        try:
+            self.proc = subprocess.Popen([sys.executable, "-B", "-s", "-m", "workbench.store.console_worker"],
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                         cwd=home, env=_child_env(home), close_fds=True)
+        except OSError as exc:
+            raise QueryRefused(f"the console could not start its query process ({exc.strerror})") from None
         self.code: int | None = None
         self.peak_mb: float | None = None
 
@@ -193,7 +196,11 @@ def _run_child(sql: str, path: Path, limits: Limits) -> QueryResult:
                "lock_timeout": limits.lock_timeout}
     home = tempfile.mkdtemp(prefix="workbench-console-")
     start = time.monotonic()
-    child = _Child(home)
+    try:
+        child = _Child(home)
+    except QueryRefused:
+        shutil.rmtree(home, ignore_errors=True)
+        raise
     try:
         try:
             child.proc.stdin.write(json.dumps(request).encode())

@@ -9,7 +9,8 @@ stdout (file descriptor 1 is moved away first, so nothing DuckDB prints can corr
 Walls, in order:
 1. kernel limits set before any query text is parsed: address space (the console's memory limit; a
    query cannot grow past it whatever DuckDB's own accounting says), CPU seconds (a backstop for an
-   orphan), no file may be written (RLIMIT_FSIZE 0), no core dumps; the process dies with its parent;
+   orphan), no file may be written (RLIMIT_FSIZE 0), no core dumps, a lower CPU priority (nice 10)
+   so writers and the app are not slowed by a busy query; the process dies with its parent;
 2. the statement is checked on DuckDB's parse tree (workbench/store/console_rules.py);
 3. an in-memory DuckDB gets copies of the store's tables (rows only for the tables the query reads),
    then the store is detached: the query runs where no file, path or setting of the machine exists,
@@ -40,6 +41,7 @@ from workbench.errors import QueryRefused
 from workbench.store.console_rules import MAX_DEPTH, Checked, check_statement, readable_error
 
 THREADS = 2
+NICE = 10
 HEADROOM = 512 * 2**20   # address space kept for Python, DuckDB's code and the result outside DuckDB's limit
 ALIAS = "__workbench_store"
 _SCALARS = (type(None), bool, int, float, str, bytes, Decimal, uuid.UUID, dt.date, dt.time, dt.timedelta)
@@ -53,6 +55,7 @@ def _limit(req: dict) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a file write fails instead of killing us
+    os.nice(NICE)  # the app, imports and analyses get the CPU first
     try:
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the parent
     except (OSError, AttributeError):
