@@ -13,7 +13,7 @@ import re
 import pandas as pd
 
 _INT64 = (-(2**63), 2**63 - 1)
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&:/=\"'@^%])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$&:])")  # CommonMark punctuation + Streamlit's $ and :
 
 
 def display_frame(columns: list[str], rows: list[tuple]) -> pd.DataFrame:
