@@ -272,8 +272,10 @@ def _died(child: _Child, limits: Limits, *, stalled: bool = False) -> str:
         child.kill()
         return time_limit_message(limits.timeout_s)
     code = child.wait(GRACE_S)  # its output closed: it is ending
-    if code < 0 and -code in (signal.SIGKILL, signal.SIGABRT, signal.SIGSEGV, signal.SIGBUS):
-        return memory_message(limits.memory_label)  # failed allocations end in abort or a kill
+    if code < 0 and -code in (signal.SIGABRT, signal.SIGSEGV, signal.SIGBUS):
+        return memory_message(limits.memory_label)  # an allocation failure DuckDB could not turn into an error
+    if code < 0 and -code == signal.SIGKILL:
+        return "the query process was killed from outside (by the system's out-of-memory killer or a user)"
     if code < 0 and -code == signal.SIGXCPU:
         return time_limit_message(limits.timeout_s)
     return f"the query process ended unexpectedly (exit status {code})"
