@@ -13,7 +13,7 @@ from workbench.ui.sql_console import EXAMPLES, display_frame, plain_markdown, re
 st.title("SQL")
 st.caption(f"Read-only: the console queries copies of the store's tables and nothing else (no files, no writes, "
            f"no extensions, no settings or paths). Each query runs in its own process, limited to "
-           f"{setting('sql_timeout')} s, {setting('sql_memory_limit')} of memory, {int(setting('sql_row_cap')):,} rows "
+           f"{setting('sql_timeout')} s, {setting('sql_memory_limit')} of memory, {setting('sql_row_cap')} rows "
            f"and {setting('sql_result_mb')} MB of results, so it never holds up other pages or an import.")
 example = st.selectbox("Example queries", ["(write your own)"] + list(EXAMPLES), key="sql_example")
 if example != "(write your own)" and st.session_state.get("sql_loaded") != example:
@@ -34,7 +34,8 @@ if st.button("Run", type="primary", key="sql_run") and sql.strip():
         st.error(f"Query failed: {plain_markdown(type(exc).__name__)}")
     else:
         df = display_frame(res.columns, res.rows)
-        st.caption(f"{len(df):,} rows in {res.elapsed_s * 1000:.0f} ms")
+        st.caption(f"{len(df):,} rows in {res.elapsed_s * 1000:.0f} ms ({res.total_s:.1f} s with starting the "
+                   f"query's process and copying the tables it reads)")
         if res.truncated:
             st.warning(f"Truncated: {plain_markdown(res.note)}; the download holds the same rows.")
         st.dataframe(df, hide_index=True, key="sql_result")

@@ -97,10 +97,20 @@ class Limits:
         if parse_bytes(label) < MIN_MEMORY:
             raise QueryRefused(f"the console memory limit {label} is too small: it needs at least "
                                f"{MIN_MEMORY // 2**20} MB (Python and DuckDB themselves take about 300 MB)")
-        return cls(int(setting("sql_row_cap")) if row_cap is None else int(row_cap),
-                   float(setting("sql_timeout")) if timeout_s is None else float(timeout_s),
-                   parse_bytes(label), label, int(float(setting("sql_result_mb")) * 2**20),
-                   float(setting("lock_timeout")))
+        return cls(int(_number("sql_row_cap")) if row_cap is None else int(row_cap),
+                   _number("sql_timeout") if timeout_s is None else float(timeout_s),
+                   parse_bytes(label), label, int(_number("sql_result_mb") * 2**20), _number("lock_timeout"))
+
+
+def _number(name: str) -> float:
+    from workbench.config import SETTINGS
+    try:
+        value = float(setting(name))
+    except ValueError:
+        raise QueryRefused(f"{SETTINGS[name].env}={setting(name)!r} is not a number") from None
+    if not value >= 0:
+        raise QueryRefused(f"{SETTINGS[name].env} must be 0 or more")
+    return value
 
 
 def parse_bytes(text: str) -> int:

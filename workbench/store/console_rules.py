@@ -8,7 +8,7 @@ A statement passes when it is one of:
   * table functions from `TABLE_FUNCTIONS` (range, unnest, ...: no file, catalog or settings readers),
   * functions other than `DENIED_FUNCTIONS` (settings and log writers);
 - EXPLAIN [ANALYZE] of such a query (rebuilt from the checked query, so `EXPLAIN ANALYZE COPY` never runs);
-- PRAGMA table_info / show of one table, or PRAGMA show_tables (rebuilt from the checked table name).
+- PRAGMA table_info of one table, or PRAGMA show_tables (rebuilt from the checked table name).
 
 This is an allow-list: a table reference, table function or statement kind not listed is refused.
 The console's own DuckDB instance is the second wall (workbench/store/console_worker.py): it holds
@@ -38,7 +38,7 @@ MAX_DEPTH = 250  # DuckDB's max_expression_depth while parsing: deeper queries a
 ALLOWED_TEXT = ("only SELECT / WITH queries over the store's tables, EXPLAIN of them, SHOW / DESCRIBE / "
                 "SUMMARIZE and PRAGMA table_info")
 _EXPLAIN = re.compile(r"^\s*explain\s+(analy[sz]e\s+)?", re.IGNORECASE)
-_PRAGMA = re.compile(r"""^\s*pragma\s+(table_info|show)\s*\(\s*(['"]?)([A-Za-z_][A-Za-z0-9_]*)\2\s*\)\s*;?\s*$""",
+_PRAGMA = re.compile(r"""^\s*pragma\s+(table_info)\s*\(\s*(['"]?)([A-Za-z_][A-Za-z0-9_]*)\2\s*\)\s*;?\s*$""",
                      re.IGNORECASE)
 _PRAGMA_TABLES = re.compile(r"^\s*pragma\s+show_tables\s*;?\s*$", re.IGNORECASE)
 
@@ -103,7 +103,8 @@ def check_statement(con: duckdb.DuckDBPyConnection, sql: str) -> Checked:
                            frozenset({m.group(3).lower()}))
         if _PRAGMA_TABLES.match(st.query):
             return Checked("PRAGMA show_tables", frozenset(), frozenset())
-        raise QueryRefused(f"only PRAGMA table_info('table') and PRAGMA show_tables are allowed ({ALLOWED_TEXT})")
+        raise QueryRefused(f"this PRAGMA is not allowed: the console runs PRAGMA table_info('table') and "
+                           f"PRAGMA show_tables only ({ALLOWED_TEXT})")
     kind = str(st.type).split(".")[-1]
     raise QueryRefused(f"the console is read-only: {kind} statements are not allowed ({ALLOWED_TEXT})")
 
