@@ -78,6 +78,7 @@ def test_allowed_statements_and_the_tables_they_need(p, sql, data, schema):
     ("", "empty"),
     ("SELECT " + "abs(" * 400 + "1" + ")" * 400, "depth"),
     ("SELEC 1", "parser error"),
+    ("SELECT '\udcff'", "not valid text"),
 ])
 def test_refused_statements(p, sql, why):
     with pytest.raises(QueryRefused, match=why.replace("(", r"\(").replace(")", r"\)")):

@@ -63,6 +63,11 @@ def parser() -> duckdb.DuckDBPyConnection:
 
 def _one_statement(con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.Statement:
     try:
+        sql.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise QueryRefused(f"the query is not valid text: an unpaired surrogate at character {exc.start + 1}") \
+            from None
+    try:
         statements = con.extract_statements(sql)
         for st in statements:
             st.type  # noqa: B018 - raises ValueError for kinds the client cannot name
