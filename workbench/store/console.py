@@ -137,7 +137,7 @@ def _slot(wait_s: float) -> Iterator[None]:
     global _SLOTS
     with _SLOTS_LOCK:
         if _SLOTS is None:
-            _SLOTS = threading.BoundedSemaphore(max(1, int(setting("sql_workers"))))
+            _SLOTS = threading.BoundedSemaphore(max(1, int(_number("sql_workers"))))
     if not _SLOTS.acquire(timeout=wait_s):
         raise QueryRefused(f"the console is busy: {setting('sql_workers')} queries are running; "
                            f"try again in a few seconds")
