@@ -15,8 +15,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from workbench.errors import QueryRefused, UsageError
+from workbench.store.console import check_filter, locked_connection, readable_error
 from workbench.store.exports import export_sql
-from workbench.store.console import locked_connection, readable_error
 
 FORMATS = ("csv", "jsonl", "parquet")
 
@@ -24,9 +24,8 @@ FORMATS = ("csv", "jsonl", "parquet")
 def export_table(what: str, db: str | os.PathLike | None, *, run: str | None = None, where: str | None = None,
                  ) -> pa.Table:
     """The rows of an export view (store/exports.py) as an Arrow table (ordered, filtered)."""
-    if where and ";" in where:
-        raise QueryRefused("the filter must be a single WHERE condition (no ';')")
-    sql, params = export_sql(what, run=run, where=where)
+    # the console's parse-tree rules: one condition, the store's tables only, no files
+    sql, params = export_sql(what, run=run, where=check_filter(where) if where else None)
     with locked_connection(db) as con:
         try:
             return con.sql(sql, params=params).to_arrow_table()

@@ -120,7 +120,7 @@ def test_compare_aligns_same_sample_in_two_runs(app_db):
 @pytest.mark.parametrize("sql, expect", [
     ("SELECT count(*) AS n FROM samples", None),
     ("DROP TABLE samples", "read-only"),
-    ("SELECT * FROM read_csv('/etc/passwd')", "file system operations are disabled"),
+    ("SELECT * FROM read_csv('/etc/passwd')", "read_csv() is not allowed"),
 ])
 def test_sql_page(app_db, sql, expect):
     at = page("sql")
@@ -129,7 +129,7 @@ def test_sql_page(app_db, sql, expect):
     if expect is None:
         assert at.dataframe[0].value["n"][0] == 17
     else:
-        assert expect in at.error[0].value
+        assert expect in at.error[0].value.replace("\\", "")  # the message is markdown-escaped
 
 
 def test_sql_examples_all_run(app_db):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from workbench.analysis import registry
 from workbench.exporting import export_table
 from workbench.store import clusters as store_clusters
-from workbench.store.console import locked_connection
+from workbench.store.console import check_filter, locked_connection
 from workbench.store.exports import FIRST_IMAGE, RUN_INFO
 from workbench.store.probes import probe_maps_path
 from workbench.store.runs import resolve_run
@@ -44,6 +44,8 @@ class ReportData:
 def load_report(db: str | os.PathLike | None, run: str, *, where: str | None = None,
                 max_failures: int = 20) -> ReportData:
     """Gather the run summary, flag rates, clusters and the first `max_failures` flagged samples."""
+    if where:
+        check_filter(where)  # refuse a bad --filter before reading anything (export_table applies it)
     with locked_connection(db) as con:
         run_id = resolve_run(con, run)
         row = con.execute(RUN_INFO, [run_id]).fetchone()

@@ -1,37 +1,59 @@
-"""The locked-down, read-only SQL path shared by `workbench sql` and the app's SQL page.
+"""The read-only SQL console shared by `workbench sql` and the app's SQL page.
 
-It can read the store and nothing else:
-- its own DuckDB instance, opened `read_only=True` with `enable_external_access=false` (no files,
-  no COPY/EXPORT, no ATTACH, no http), extension auto-install/auto-load off, then
-  `lock_configuration=true` so no query can change a setting back;
-- only one statement, and only a query (SELECT / WITH / VALUES / SHOW / DESCRIBE / EXPLAIN /
-  SUMMARIZE / PRAGMA of table info);
-- a row cap (`sql_row_cap`; more rows are cut and `truncated` is set), a time limit
-  (`sql_timeout`; the query is interrupted) and a memory limit.
-DuckDB's own error text is kept but made readable (no traceback).
+Every query runs in a child process of its own (workbench/store/console_worker.py), so no query can
+block the app, another browser session or a CLI writer, and its limits are enforced from outside:
+- the child copies the store's tables into a private in-memory DuckDB and closes the store before the
+  query starts, so writers wait at most for that copy, never for the query;
+- memory: the child's address space is capped at `sql_memory_limit` (DuckDB gets 512 MB less for its
+  own accounting); a query that needs more is stopped with a message;
+- time: the child interrupts the query at `sql_timeout` s and this process kills it 2 s later if it
+  has not stopped;
+- rows and bytes: at most `sql_row_cap` rows and `sql_result_mb` MB come back (more are cut and
+  flagged 'truncated');
+- at most `sql_workers` console queries run at once in one process (the app);
+- what may run is decided on DuckDB's parse tree (workbench/store/console_rules.py): an allow-list of
+  read-only statement kinds, the store's tables and harmless table functions.
+Every refusal or failure is one `QueryRefused` message, never a traceback.
+
+`check_filter` applies the same parse-tree rules to a user's WHERE condition (exports, reports).
 """
 
 from __future__ import annotations
 
+import io
+import json
 import os
+import pickle
+import re
+import select
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import duckdb
 
 from workbench.config import setting
 from workbench.errors import QueryRefused
+from workbench.store.console_rules import check_where, parser, readable_error
+from workbench.store.console_worker import memory_message, time_limit_message
 from workbench.store.db import open_with_retry, process_lock, resolve_db_path
 
-_ALLOWED = {
-    duckdb.StatementType.SELECT,
-    duckdb.StatementType.EXPLAIN,
-}
-_ALLOWED_PRAGMAS = ("table_info", "show_tables", "show_tables_expanded", "database_size",
-                    "storage_info", "show")
+__all__ = ["QueryResult", "check_filter", "locked_connection", "readable_error", "run_query"]
+
+MIN_MEMORY = 768 * 2**20
+GRACE_S = 2.0          # after the child's own interrupt, before it is killed
+_PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+_SLOTS: threading.BoundedSemaphore | None = None
+_SLOTS_LOCK = threading.Lock()
 
 
 @dataclass
@@ -42,49 +64,266 @@ class QueryResult:
     elapsed_s: float
     row_cap: int
     types: list[str] = field(default_factory=list)
+    note: str = ""                     # why the rows were cut, when truncated
+    peak_mb: float | None = None       # the query process's peak resident memory
+    total_s: float = 0.0               # wall time including process start and loading the tables
 
-    def to_pandas(self):
+    def to_pandas(self):  # noqa: ANN201 - pandas is imported lazily
         import pandas as pd
         return pd.DataFrame.from_records(self.rows, columns=self.columns)
 
 
-def _check_statement(con: duckdb.DuckDBPyConnection, sql: str) -> str:
+class ConsoleRefusal(QueryRefused):
+    """A refused or failed console query, with the query process's peak memory (for bench/console.py)."""
+
+    def __init__(self, message: str, peak_mb: float | None = None) -> None:
+        super().__init__(message)
+        self.peak_mb = peak_mb
+
+
+@dataclass(frozen=True)
+class Limits:
+    row_cap: int
+    timeout_s: float
+    memory_bytes: int
+    memory_label: str
+    result_bytes: int
+    lock_timeout: float
+
+    @classmethod
+    def from_settings(cls, row_cap: int | None = None, timeout_s: float | None = None,
+                      memory_limit: str | None = None) -> Limits:
+        label = memory_limit or setting("sql_memory_limit")
+        if parse_bytes(label) < MIN_MEMORY:
+            raise QueryRefused(f"the console memory limit {label} is too small: it needs at least "
+                               f"{MIN_MEMORY // 2**20} MB (Python and DuckDB themselves take about 300 MB)")
+        return cls(int(_number("sql_row_cap")) if row_cap is None else int(row_cap),
+                   _number("sql_timeout") if timeout_s is None else float(timeout_s),
+                   parse_bytes(label), label, int(_number("sql_result_mb") * 2**20), _number("lock_timeout"))
+
+
+def _number(name: str) -> float:
+    from workbench.config import SETTINGS
     try:
-        statements = con.extract_statements(sql)
-    except duckdb.Error as exc:
-        raise QueryRefused(readable_error(exc)) from None
-    if not statements:
-        raise QueryRefused("the query is empty: write one SELECT statement")
-    if len(statements) > 1:
-        raise QueryRefused("only one statement at a time: remove the extra ';'-separated statements")
-    st = statements[0]
-    if st.type in _ALLOWED:
-        return st.query
-    if st.type == duckdb.StatementType.PRAGMA:
-        low = st.query.strip().lower()
-        if any(low.startswith(f"pragma {p}") for p in _ALLOWED_PRAGMAS):
-            return st.query
-    kind = str(st.type).split(".")[-1]
-    raise QueryRefused(
-        f"the console is read-only: {kind} statements are not allowed (only SELECT, WITH, SHOW, "
-        f"DESCRIBE, SUMMARIZE and EXPLAIN queries over the store)")
+        value = float(setting(name))
+    except ValueError:
+        raise QueryRefused(f"{SETTINGS[name].env}={setting(name)!r} is not a number") from None
+    if not value >= 0:
+        raise QueryRefused(f"{SETTINGS[name].env} must be 0 or more")
+    return value
 
 
-def readable_error(exc: Exception) -> str:
-    text = str(exc).strip()
-    for prefix in ("Parser Error: ", "Binder Error: ", "Catalog Error: ", "Conversion Error: ",
-                   "Invalid Input Error: ", "Permission Error: ", "Out of Memory Error: "):
-        if text.startswith(prefix):
-            kind = prefix.split(" Error")[0].lower()
-            return f"{kind} error: {text[len(prefix):]}"
-    if "INTERRUPT" in text.upper():
-        return "the query was interrupted"
-    return text
+def parse_bytes(text: str) -> int:
+    """'2GB', '1500MB', '2GiB', '512 mb' -> bytes (powers of 1024, like DuckDB's memory_limit)."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*", str(text), re.IGNORECASE)
+    if not m:
+        raise QueryRefused(f"cannot read the console memory limit {text!r}: write e.g. 2GB or 1500MB")
+    return int(float(m.group(1)) * 1024 ** "bkmgt".index(m.group(2).lower() or "b"))
+
+
+def run_query(sql: str, db: str | os.PathLike | None = None, *, row_cap: int | None = None,
+              timeout_s: float | None = None, memory_limit: str | None = None) -> QueryResult:
+    """Run one read-only query over the store in a limited child process; QueryRefused on any refusal."""
+    path = resolve_db_path(db)
+    if not path.is_file():
+        raise QueryRefused(f"there is no store at {path}: import a run first (workbench import)")
+    limits = Limits.from_settings(row_cap, timeout_s, memory_limit)
+    with _slot(limits.timeout_s):
+        return _run_child(sql, path, limits)
+
+
+@contextmanager
+def _slot(wait_s: float) -> Iterator[None]:
+    global _SLOTS
+    with _SLOTS_LOCK:
+        if _SLOTS is None:
+            _SLOTS = threading.BoundedSemaphore(max(1, int(_number("sql_workers"))))
+    if not _SLOTS.acquire(timeout=wait_s):
+        raise QueryRefused(f"the console is busy: {setting('sql_workers')} queries are running; "
+                           f"try again in a few seconds")
+    try:
+        yield
+    finally:
+        _SLOTS.release()
+
+
+def _child_env(home: str) -> dict[str, str]:
+    """A small environment: nothing of the user's (API keys, paths) is visible to the query process."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home, "LANG": "C.UTF-8",
+           "MALLOC_ARENA_MAX": "2",  # glibc's per-thread arenas would eat the address-space budget
+           "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(_PACKAGE_ROOT)}
+    if "TZ" in os.environ:
+        env["TZ"] = os.environ["TZ"]
+    return env
+
+
+class _Child:
+    """The query process; reaped here with wait4 so its peak memory is known whatever happened."""
+
+    def __init__(self, home: str) -> None:
+        try:
+            self.proc = subprocess.Popen([sys.executable, "-B", "-s", "-m", "workbench.store.console_worker"],
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                         cwd=home, env=_child_env(home), close_fds=True)
+        except OSError as exc:
+            raise QueryRefused(f"the console could not start its query process ({exc.strerror})") from None
+        self.code: int | None = None
+        self.peak_mb: float | None = None
+
+    def poll(self) -> int | None:
+        if self.code is None:
+            pid, status, usage = os.wait4(self.proc.pid, os.WNOHANG)
+            if pid:
+                self.code = os.waitstatus_to_exitcode(status)
+                self.peak_mb = usage.ru_maxrss / 1024
+                self.proc.returncode = self.code
+        return self.code
+
+    def wait(self, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while self.poll() is None:
+            if time.monotonic() >= deadline:
+                self.kill()
+                deadline = float("inf")
+            time.sleep(0.005)
+        return self.code
+
+    def kill(self) -> None:
+        if self.code is None:
+            self.proc.kill()
+
+    def close(self) -> None:
+        self.wait(5)
+        for stream in (self.proc.stdout, self.proc.stdin):
+            if stream is not None and not stream.closed:
+                stream.close()
+
+
+def _run_child(sql: str, path: Path, limits: Limits) -> QueryResult:
+    request = {"sql": sql, "db": str(path.resolve()), "parent": os.getpid(), "row_cap": limits.row_cap,
+               "timeout_s": limits.timeout_s, "memory_bytes": limits.memory_bytes,
+               "memory_label": limits.memory_label, "result_bytes": limits.result_bytes,
+               "lock_timeout": limits.lock_timeout}
+    home = tempfile.mkdtemp(prefix="workbench-console-")
+    start = time.monotonic()
+    try:
+        child = _Child(home)
+    except QueryRefused:
+        shutil.rmtree(home, ignore_errors=True)
+        raise
+    try:
+        try:
+            child.proc.stdin.write(json.dumps(request).encode())
+            child.proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        payload = _receive(child, limits, start)
+    except QueryRefused as exc:
+        child.close()
+        raise ConsoleRefusal(str(exc), child.peak_mb) from None
+    finally:
+        child.close()
+        shutil.rmtree(home, ignore_errors=True)
+    if not payload.get("ok"):
+        raise ConsoleRefusal(payload.get("error") or "the query failed", child.peak_mb)
+    return QueryResult(payload["columns"], payload["rows"], payload["truncated"], payload["elapsed_s"],
+                       limits.row_cap, payload["types"], payload["note"], child.peak_mb, time.monotonic() - start)
+
+
+def _receive(child: _Child, limits: Limits, start: float) -> dict:
+    fd = child.proc.stdout.fileno()
+    # loading: waiting for the store's lock, then copying its tables
+    load_s = limits.lock_timeout + limits.timeout_s + 30
+    first = _read(fd, 1, start + load_s)
+    if first is None:
+        child.kill()
+        raise QueryRefused(f"the console could not load the store's tables within {load_s:.0f} s")
+    if first == b"L":
+        first = _read(fd, 1, time.monotonic() + limits.timeout_s + GRACE_S)
+        if first is None:
+            child.kill()
+            raise QueryRefused(time_limit_message(limits.timeout_s))
+    if first != b"R":
+        raise QueryRefused(_died(child, limits))
+    deadline = time.monotonic() + limits.timeout_s + GRACE_S
+    head = _read(fd, 8, deadline)
+    if head is None or len(head) < 8:
+        raise QueryRefused(_died(child, limits, stalled=head is None))
+    size = struct.unpack("<Q", head)[0]
+    if size > limits.result_bytes + 2**20:
+        child.kill()
+        raise QueryRefused(f"the result is larger than the console's {limits.result_bytes // 2**20} MB limit")
+    data = _read(fd, size, deadline)
+    if data is None or len(data) < size:
+        raise QueryRefused(_died(child, limits, stalled=data is None))
+    return _SafeUnpickler(io.BytesIO(data)).load()
+
+
+def _read(fd: int, n: int, deadline: float) -> bytes | None:
+    """Up to n bytes before the deadline (fewer at end of stream); None when the deadline passed."""
+    buf = bytearray()
+    while len(buf) < n:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        ready, _, _ = select.select([fd], [], [], min(left, 0.5))
+        if not ready:
+            continue
+        chunk = os.read(fd, min(n - len(buf), 1 << 20))
+        if not chunk:
+            break
+        buf += chunk
+    return bytes(buf)
+
+
+def _died(child: _Child, limits: Limits, *, stalled: bool = False) -> str:
+    """The message for a query process that stopped (or stalled, past its deadline) without an answer."""
+    if stalled:
+        child.kill()
+        return time_limit_message(limits.timeout_s)
+    code = child.wait(GRACE_S)  # its output closed: it is ending
+    if code < 0 and -code in (signal.SIGABRT, signal.SIGSEGV, signal.SIGBUS):
+        return memory_message(limits.memory_label)  # an allocation failure DuckDB could not turn into an error
+    if code < 0 and -code == signal.SIGKILL:
+        return "the query process was killed from outside (by the system's out-of-memory killer or a user)"
+    if code < 0 and -code == signal.SIGXCPU:
+        return time_limit_message(limits.timeout_s)
+    return f"the query process ended unexpectedly (exit status {code})"
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    """Rows come back as plain Python values; no other class may be built from the child's bytes."""
+
+    ALLOWED = {("datetime", "date"), ("datetime", "time"), ("datetime", "datetime"), ("datetime", "timedelta"),
+               ("datetime", "timezone"), ("decimal", "Decimal"), ("uuid", "UUID")}
+
+    def find_class(self, module: str, name: str) -> type:
+        if (module, name) not in self.ALLOWED:
+            raise QueryRefused(f"the query result holds a value of an unexpected type ({module}.{name})")
+        return super().find_class(module, name)
+
+
+def check_filter(where: str) -> str:
+    """Check a user's WHERE condition (export/report `--filter`) with the console's parse-tree rules.
+
+    Returns the condition wrapped in parentheses, ready for `... AND <returned>`; raises QueryRefused
+    for anything but one condition over the exported columns and the store's tables (no files,
+    settings, catalog functions, second statements or smuggled clauses).
+    """
+    from workbench.store.schema_docs import TABLES
+    con = parser()
+    try:
+        return check_where(con, where, frozenset(TABLES))
+    finally:
+        con.close()
 
 
 @contextmanager
 def locked_connection(db: str | os.PathLike | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection that cannot touch files, load extensions or change settings."""
+    """A read-only, no-file-access connection to the store itself (exports and reports, not the console).
+
+    Their user filters go through `check_filter` first; the console runs in its own process (run_query).
+    """
     path = resolve_db_path(db)
     if not path.exists():
         raise QueryRefused(f"there is no store at {path}: import a run first (workbench import)")
@@ -103,37 +342,3 @@ def locked_connection(db: str | os.PathLike | None = None) -> Iterator[duckdb.Du
             yield con
         finally:
             con.close()
-
-
-def run_query(sql: str, db: str | os.PathLike | None = None, *, row_cap: int | None = None,
-              timeout_s: float | None = None) -> QueryResult:
-    """Run one read-only query over the store; raise QueryRefused with a readable message."""
-    row_cap = int(setting("sql_row_cap")) if row_cap is None else row_cap
-    timeout_s = float(setting("sql_timeout")) if timeout_s is None else timeout_s
-    with locked_connection(db) as con:
-        query = _check_statement(con, sql)
-        timed_out = threading.Event()
-
-        def _stop() -> None:
-            timed_out.set()
-            con.interrupt()
-
-        timer = threading.Timer(timeout_s, _stop)
-        start = time.perf_counter()
-        timer.start()
-        try:
-            cur = con.execute(query)
-            columns = [d[0] for d in cur.description] if cur.description else []
-            types = [str(d[1]) for d in cur.description] if cur.description else []
-            rows = cur.fetchmany(row_cap + 1)
-        except duckdb.Error as exc:
-            if timed_out.is_set():
-                raise QueryRefused(
-                    f"the query took longer than the {timeout_s:g} s time limit and was "
-                    f"stopped; add a LIMIT or narrow the WHERE clause") from None
-            raise QueryRefused(readable_error(exc)) from None
-        finally:
-            timer.cancel()
-        elapsed = time.perf_counter() - start
-    truncated = len(rows) > row_cap
-    return QueryResult(columns, rows[:row_cap], truncated, elapsed, row_cap, types)

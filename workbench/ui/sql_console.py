@@ -1,6 +1,60 @@
-"""SQL console component over the locked read-only query path (the same as `workbench sql`)."""
+"""SQL page pieces (pure: no `st.*`): example queries, the result as a display-safe table, refusals as text.
+
+The query itself runs in the console's own process (workbench/store/console.py, the same path as
+`workbench sql`).
+"""
 
 from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+
+import pandas as pd
+
+_INT64 = (-(2**63), 2**63 - 1)
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$&:])")  # CommonMark punctuation + Streamlit's $ and :
+
+
+def display_frame(columns: list[str], rows: list[tuple]) -> pd.DataFrame:
+    """The rows as a DataFrame that st.dataframe and CSV can always show: unique column names, and values
+    Arrow cannot hold as they are (lists, structs, maps, huge integers, decimals, UUIDs, bytes,
+    mixed types) written as text."""
+    names: list[str] = []
+    for i, c in enumerate(columns):
+        name = str(c) or f"column{i + 1}"
+        while name in names:
+            name += f"_{i + 1}"
+        names.append(name)
+    df = pd.DataFrame.from_records(rows, columns=names) if rows else pd.DataFrame(columns=names)
+    for c in df.columns:
+        col = df[c]
+        if col.dtype == object and not all(v is None or isinstance(v, str) for v in col):
+            df[c] = col.map(_text)
+    return df
+
+
+def _text(v: object) -> object:
+    if v is None or isinstance(v, str):
+        return v
+    if isinstance(v, bool) or (isinstance(v, int) and _INT64[0] <= v <= _INT64[1]):
+        return str(v)
+    if isinstance(v, (list, dict)):
+        return json.dumps(v, default=str, ensure_ascii=False)
+    if isinstance(v, (dt.date, dt.time, dt.timedelta)):
+        return v.isoformat() if hasattr(v, "isoformat") else str(v)
+    return str(v)
+
+
+def plain_markdown(text: str) -> str:
+    """`text` escaped so Streamlit's markdown shows it literally (no links, images, HTML, LaTeX)."""
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def refusal_parts(message: str) -> tuple[str, str]:
+    """A refusal as (first line, the rest): DuckDB's 'LINE 1: ... ^' context keeps its layout in a code box."""
+    head, _, rest = message.strip().partition("\n")
+    return head, rest.strip("\n")
 
 EXAMPLES = {
     "Flag rate by subset": """SELECT s.subset, f.detector, count(DISTINCT f.sample_id) AS flagged,
