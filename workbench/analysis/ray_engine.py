@@ -70,13 +70,29 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
     if address:
         ray.init(address=address, **common)
     else:
-        # address="local": always a new instance here, even when RAY_ADDRESS points elsewhere.
-        ray.init(address="local", num_cpus=num_cpus or os.cpu_count() or 1, _node_ip_address="127.0.0.1",
-                 object_store_memory=LOCAL_OBJECT_STORE_MB * 1024 * 1024, **common)
+        _start_local(ray, num_cpus or os.cpu_count() or 1, common)
     try:
         yield ray
     finally:
         ray.shutdown()
+
+
+def _start_local(ray: Any, num_cpus: int, common: dict[str, Any], attempts: int = 3) -> None:
+    """Start a local instance. On a busy machine Ray's own agents can miss its 30 s start-up
+    deadline; that failure leaves nothing running, so it is retried a few times."""
+    for attempt in range(1, attempts + 1):
+        try:
+            # address="local": always a new instance here, even when RAY_ADDRESS points elsewhere.
+            ray.init(address="local", num_cpus=num_cpus, object_store_memory=LOCAL_OBJECT_STORE_MB * 1024 * 1024,
+                     **common)
+            return
+        except Exception as exc:  # Ray raises a bare Exception for a start-up timeout
+            ray.shutdown()
+            if "timed out during startup" not in str(exc) or attempt == attempts:
+                raise WorkbenchError(f"a local Ray instance did not start ({exc}); on a busy machine try again, "
+                                     "or use --engine local") from exc
+            print(f"analyze: local Ray did not start in time (attempt {attempt} of {attempts}); retrying",
+                  file=sys.stderr)
 
 
 # ---- the task (runs on a Ray worker)
@@ -131,6 +147,7 @@ def _workdir(export_dir: str | None, keep: bool) -> Iterator[_Workdir]:
     else:
         tmp_root = Path(tempfile.mkdtemp(prefix="wb-ray-"))
         wd = _Workdir(tmp_root / name, f"{str(export_dir).rstrip('/')}/{name}" if is_uri else None)
+    wd.local.parent.mkdir(parents=True, exist_ok=True)
     try:
         yield wd
     finally:

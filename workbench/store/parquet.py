@@ -72,6 +72,7 @@ def copy_table(con: duckdb.DuckDBPyConnection, table: TableInfo, dest: Path, run
     """Write one table under `dest` (a directory that does not exist yet): Hive-partitioned by run_id
     when it has that column (only the given runs' rows, or all), else one file. Returns the row count."""
     order = f" ORDER BY {', '.join(map(_quote, table.key))}" if table.key else ""
+    dest.parent.mkdir(parents=True, exist_ok=True)   # DuckDB creates one level only
     if table.partitioned:
         where = "WHERE ? OR run_id IN (SELECT unnest(?::VARCHAR[]))"
         params: list[Any] = [runs is None, runs or []]
@@ -82,7 +83,7 @@ def copy_table(con: duckdb.DuckDBPyConnection, table: TableInfo, dest: Path, run
         return n
     n = con.execute(f"SELECT count(*) FROM {_quote(table.name)}").fetchone()[0]
     if n:
-        dest.mkdir(parents=True)
+        dest.mkdir()
         con.execute(f"COPY (SELECT {_select_list(table.columns)} FROM {_quote(table.name)}{order}) "
                     f"TO {_literal(dest / 'data_0.parquet')} (FORMAT PARQUET)")
     return n
