@@ -72,9 +72,11 @@ def test_ray_engine_writes_what_the_local_engine_writes(two_runs, ray_local, tmp
     for table in TABLES:
         assert b[table] == a[table], table
     assert len(a["flags"]) > 10 and len(a["steps"]) > 30
-    # The tasks read a Hive-partitioned export by run and chunk: 15 samples per run in chunks of 4.
+    # The tasks read a Hive-partitioned export by run and chunk: 30 pending samples in chunks of 4
+    # (0-7), chunk 3 holding the last 3 samples of one run and the first of the other: 9 files, 9 tasks.
     files = sorted(p.relative_to(export).parts[1:3] for p in export.rglob("*.parquet"))
-    assert {f[0] for f in files} == {"run_id=demo-a", "run_id=2024"} and len(files) == 8
+    assert {f[0] for f in files} == {"run_id=demo-a", "run_id=2024"} and len(files) == 9
+    assert sorted(int(c.split("=")[1]) for r, c in files if r == "run_id=2024") == [3, 4, 5, 6, 7]
 
 
 def test_rerun_is_idempotent_and_an_interrupted_run_resumes(two_runs, ray_local, monkeypatch):
