@@ -105,6 +105,16 @@ def test_rerun_is_idempotent_and_an_interrupted_run_resumes(two_runs, ray_local,
     assert again.analysed == {} and again.skipped_up_to_date == 30
 
 
+def test_each_sample_carries_its_own_to_do_list(two_runs, ray_local):
+    # language_mixing is up to date already: the tasks run only what each sample still needs.
+    local = copy_store(two_runs, "local.duckdb")
+    analyze_store(local, progress=False, workers=1)
+    analyze_store(two_runs, progress=False, workers=1, detectors=["language_mixing"])
+    res = analyze_store_ray(two_runs, progress=False)
+    assert res.analysed == {"repetition_loop": 30, "grounding_loss": 30}   # steps came with the first run
+    assert snapshot(two_runs) == snapshot(local)
+
+
 def test_a_sample_changed_during_the_run_stays_pending(two_runs, ray_local, monkeypatch):
     real = ray_engine._write
 

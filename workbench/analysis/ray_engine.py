@@ -109,9 +109,13 @@ def analyse_file(path: str, versions: dict[str, str]) -> tuple[AnalysisRows, lis
     Returns the rows to write, per-sample errors, the sample count and each sample's content hash."""
     import pyarrow.parquet as pq
     from workbench.store.parquet import INPUT_COLUMNS
-    mine = pipeline._versions([d for d in versions if d != pipeline.STEPS])
+    import socket
+    try:
+        mine = pipeline._versions([d for d in versions if d != pipeline.STEPS])
+    except WorkbenchError as exc:   # a detector the driver has and this node does not
+        raise VersionMismatch(f"Ray worker on {socket.gethostname()}: {exc}; install the same workbench version "
+                              "on every node") from None
     if mine != versions:
-        import socket
         raise VersionMismatch(f"Ray worker on {socket.gethostname()} runs detector versions {mine}, the driver "
                               f"{versions}: install the same workbench version on every node")
     with _open(path) as f:

@@ -1,6 +1,8 @@
 """Ray engine vs local engine: analyse MB/s on the dev set, and the partitioned Parquet export.
 
-    .venv/bin/python bench/ray.py [PATH] [--cpus N]
+    .venv/bin/python bench/ray_engine.py [PATH] [--cpus N]
+
+(Not bench/ray.py: a script named ray.py would shadow the ray package for its own imports.)
 
 Imports PATH (default: the dev set in ../shared) into a temporary store, copies it, then times
 `analyze` with the local engine (N worker processes) on one copy and with the Ray engine on a
