@@ -59,8 +59,8 @@ def import_ray() -> Any:
 @contextmanager
 def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iterator[Any]:
     """A connected Ray: an already initialised one (left running), the cluster at `address`, or a
-    local instance bound to 127.0.0.1 with `num_cpus` CPUs (shut down on exit). No dashboard and
-    no usage statistics, so starting Ray makes no request off the machine."""
+    local instance with `num_cpus` CPUs and a small object store (shut down on exit). No dashboard
+    UI and no usage statistics: nothing is reported off the machine."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     ray = import_ray()
     if ray.is_initialized():
@@ -68,7 +68,10 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
         return
     common = {"include_dashboard": False, "logging_level": "WARNING", "log_to_driver": True}
     if address:
-        ray.init(address=address, **common)
+        try:
+            ray.init(address=address, **common)
+        except Exception as exc:  # ConnectionError, TimeoutError, RuntimeError... depending on the address form
+            raise WorkbenchError(f"cannot join the Ray cluster at {address}: {type(exc).__name__}: {exc}") from exc
     else:
         _start_local(ray, num_cpus or os.cpu_count() or 1, common)
     try:
