@@ -24,7 +24,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   # The CPU build of torch; a bare 'torch' could pull a multi-GB CUDA build.
   .venv/bin/python -m pip install -q "torch==2.13.0"
-  .venv/bin/python -m pip install -q -e ".[models,test]"
+  .venv/bin/python -m pip install -q -e ".[models,ray,test]"
   echo "$want" > "$stamp"
 fi
 

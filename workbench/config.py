@@ -44,6 +44,12 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             "Folder for per-token attention maps written by `workbench probe` (referenced from the store)."),
     Setting("host", "WORKBENCH_HOST", "127.0.0.1", "Address the app binds to."),
     Setting("port", "WORKBENCH_PORT", "8501", "Port the app listens on."),
+    Setting("ray_address", "WORKBENCH_RAY_ADDRESS", "",
+            "Ray cluster that `workbench analyze --engine ray` joins (e.g. ray://head:10001 or head:6379). "
+            "Empty: a local Ray instance on this machine, shut down afterwards."),
+    Setting("ray_export_dir", "WORKBENCH_RAY_EXPORT_DIR", "",
+            "Where `analyze --engine ray` writes the samples' Parquet for the tasks: a folder every node reads "
+            "(shared filesystem) or an object-store URI. Empty: a temporary folder (local Ray only)."),
     Setting("app_url", "WORKBENCH_APP_URL", "",
             "Address where users open the app (e.g. http://127.0.0.1:8501); reports and exports link to "
             "traces there. Empty: reports say that they cannot link to the app."),

@@ -95,10 +95,10 @@ def _write_chunk(db: Path, out: AnalysisRows, versions: dict[str, str]) -> None:
             write_analysis(con, out, versions, STEPS)
 
 
-def analyze_store(db: str | Path, *, runs: list[str] | None = None, detectors: list[str] | None = None,
-                  workers: int | None = None, progress: bool = True, force: bool = False) -> AnalyzeResult:
-    """Segment and run detectors over the store's samples (only what is missing or stale)."""
-    db = Path(db)
+def plan(db: Path, runs: list[str] | None, detectors: list[str] | None,
+         force: bool) -> tuple[dict[str, str], list[dict[str, Any]], int]:
+    """What an analysis does (shared by the local and the Ray engine): the versions it records, the
+    pending samples (store.findings.pending_analysis) and how many samples are in scope."""
     wanted_detectors = detectors or registry.default_names()
     unknown = set(wanted_detectors) - set(registry.names())
     if unknown:
@@ -108,6 +108,21 @@ def analyze_store(db: str | Path, *, runs: list[str] | None = None, detectors: l
         runs = resolve_runs(con, runs)
         todo = pending_analysis(con, runs, versions, force)
         total = count_samples(con, runs)
+    return versions, todo, total
+
+
+def tally(result: AnalyzeResult, out: AnalysisRows, errors: list[str]) -> None:
+    """Count what a written chunk finished, and keep its errors."""
+    for _, _, name in out.done:
+        result.analysed[name] = result.analysed.get(name, 0) + 1
+    result.errors.extend(errors)
+
+
+def analyze_store(db: str | Path, *, runs: list[str] | None = None, detectors: list[str] | None = None,
+                  workers: int | None = None, progress: bool = True, force: bool = False) -> AnalyzeResult:
+    """Segment and run detectors over the store's samples (only what is missing or stale)."""
+    db = Path(db)
+    versions, todo, total = plan(db, runs, detectors, force)
     result = AnalyzeResult(skipped_up_to_date=total - len(todo))
     if not todo:
         return result
@@ -125,9 +140,7 @@ def analyze_store(db: str | Path, *, runs: list[str] | None = None, detectors: l
     def consume(res: tuple[AnalysisRows, list[str], int]) -> None:
         out, errors, n = res
         _write_chunk(db, out, versions)
-        for _, _, name in out.done:
-            result.analysed[name] = result.analysed.get(name, 0) + 1
-        result.errors.extend(errors)
+        tally(result, out, errors)
         if bar:
             bar.update(n)
 
