@@ -65,7 +65,8 @@ def label_clusters(labels: np.ndarray, words, wm, units: pd.DataFrame, n_terms: 
         idx = np.where(labels == c)[0]
         mean = np.asarray(wm[idx].mean(axis=0)).ravel()
         distinct = mean * np.log(1 + mean / overall)
-        terms = [str(vocab[i]) for i in np.argsort(-distinct)[:n_terms] if mean[i] > 0]
+        # stable: equal scores keep vocabulary order (the default sort orders ties by numpy version and CPU)
+        terms = [str(vocab[i]) for i in np.argsort(-distinct, kind="stable")[:n_terms] if mean[i] > 0]
         mix = pd.Series([k for ks in units.iloc[idx]["kinds"] for k in ks]).value_counts(normalize=True)
         dominant = [k for k, v in mix.items() if v >= 0.3][:2] or list(mix.index[:1])
         name = ", ".join(terms) if terms else "(no distinctive terms)"
