@@ -143,7 +143,8 @@ def test_decline_of_image_references():
     later = [f"Case {i}: the count of arrangements is C({i + 2}, {i}) and the total grows accordingly." * 4
              for i in range(12)]
     text = "\n\n".join([early] + later)
-    findings = run(grounding, text, has_image=True)
+    assert run(grounding, text, has_image=True) == []          # opt-in (measured precision < 0.8)
+    findings = run(grounding, text, has_image=True, decline=True)
     assert [f.severity for f in findings] == ["decline"]
     assert findings[0].step_index == 1
 

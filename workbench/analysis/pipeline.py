@@ -55,7 +55,7 @@ def _analyse_chunk(args: tuple[list[dict[str, Any]], list[str]]) -> dict[str, An
     for s in samples:
         text = s["response"] or ""
         try:
-            steps = segment(text)
+            steps = segment(text, has_image=s["n_images"] > 0)
         except Exception as exc:  # never let one sample stop the run
             errors.append(f"{s['run_id']}/{s['sample_id']}: steps: {type(exc).__name__}: {exc}")
             continue
