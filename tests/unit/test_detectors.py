@@ -110,6 +110,51 @@ def test_near_verbatim_cycle_across_steps():
     assert findings and findings[0].severity == "cycle" and findings[0].details["copies"] >= 4
 
 
+def test_long_block_of_thirteen_sentences_repeated_four_times():
+    block = " ".join(f"Step {i} of the argument says the force on link {i} balances the moment about pin {i}."
+                     for i in range(13)) + "\n\n"
+    text = "Let me set up the statics. " + block * 4 + "So the answer is B."
+    [f] = run(repetition, text)
+    assert f.severity == "loop" and f.details["copies"] == 4 and f.details["period_units"] == 13
+    assert f.char_start == len("Let me set up the statics. ")
+
+
+def test_loop_rotating_one_word_per_copy_is_one_loop():
+    words = ["maybe", "perhaps", "possibly"]
+    copies = [f"So {words[i % 3]} the tension in the rope equals the weight of the hanging block." for i in range(9)]
+    text = "Consider the pulley. " + " ".join(copies) + " So maybe the tension in the"
+    [f] = run(repetition, text)
+    assert f.severity == "runaway" and f.details["near_verbatim"] and f.details["copies"] >= 3
+    assert f.char_start == len("Consider the pulley. ")
+
+
+@pytest.mark.parametrize("text", [
+    " ".join(f"Option {c} does not satisfy the second condition of the problem." for c in "ABCD"),
+    " ".join(f"The {w} term of the expansion is positive for every admissible x." for w in
+             ("first", "second", "third", "fourth", "fifth")),
+    "\n".join(f"- In {m}, the monthly total stays below the budget line." for m in ("January", "February", "March",
+                                                                                   "April", "May")),
+    " ".join(f"For n = {n}, the sum of the first n odd numbers is {n * n}." for n in range(1, 9)),
+])
+def test_enumerations_that_change_one_word_are_not_loops(text):
+    assert run(repetition, "Let me check each case.\n\n" + text + "\n\nDone.") == []
+
+
+def test_an_earlier_step_with_the_same_opening_does_not_hide_a_cycle():
+    decoy = "Alternatively, perhaps the company is liable under a completely unrelated theory of agency law."
+    member = "Alternatively, perhaps the company is arguing that the claim is barred by estoppel in this case."
+    filler = [f"Unrelated computation number {i} gives {i * 7} for the running total." for i in range(6)]
+    text = "\n\n".join([decoy] + [x for pair in zip([member] * 5, filler) for x in pair])
+    cycles = [f for f in run(repetition, text) if f.severity == "cycle"]
+    assert len(cycles) == 1 and cycles[0].details["copies"] == 5
+
+
+def test_formulas_restated_per_case_are_not_cycles():
+    formula = "\\[ \\text{metal} + 2\\text{HCl} \\rightarrow \\text{metal chloride} + \\text{H}_2 \\]"
+    text = "\n\n".join(x for i in range(6) for x in (formula, f"Case {i}: try metal number {i} with mass {i * 3} g."))
+    assert [f for f in run(repetition, text) if f.severity == "cycle"] == []
+
+
 # ---------------------------------------------------------------- grounding_loss
 @pytest.mark.parametrize("text", [
     "I'm sorry, but I can't see the image you've provided.",
