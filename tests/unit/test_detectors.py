@@ -50,6 +50,52 @@ def test_language_negatives(text):
     assert run(language, text) == []
 
 
+@pytest.mark.parametrize("sentence,lang", [
+    ("Donc la réponse est B, car les deux valeurs sont égales.", "fr"),
+    ("Entonces la respuesta correcta es la opción C.", "es"),
+    ("Also ist die Antwort B, weil beide Werte gleich sind.", "de"),
+    ("Portanto, a resposta correta é a opção B.", "pt"),
+    ("Quindi la risposta giusta è la terza opzione.", "it"),
+])
+def test_foreign_latin_sentence_inside_an_english_paragraph(sentence, lang):
+    text = f"The two forces act on the block. {sentence} Then we check the sign of the torque."
+    [f] = run(language, text, question="Which option is correct? A. 1 B. 2")
+    assert f.severity == "sentence" and f.details["language"] == lang and f.details["script"] == "latin"
+    assert text[f.char_start:f.char_end] == sentence
+
+
+@pytest.mark.parametrize("text", [
+    "I believe Tönnies contrasted Gemeinschaft with Gesellschaft in his work.",
+    "So, does opéra comique have da capo arias? I think it does.",
+    "The painting Las Meninas by Velázquez hangs in the Prado; see Smith et al. for the history.",
+    "Per se, the contract is valid; de facto it is ignored, and res ipsa loquitur applies.",
+    "Compute e = d + c, then v = d x + e y + f for the plane.",
+])
+def test_english_with_names_loanwords_and_formulas_is_not_mixing(text):
+    assert run(language, text, question="Which option is correct? A. 1 B. 2") == []
+
+
+def test_answer_in_the_questions_own_language_is_not_mixing():
+    q = "Welchen Wert hat x, wenn 2x + 3 = 11 ist? A. 2 B. 4 C. 6 D. 8"
+    answer = ("Zuerst ziehen wir drei von beiden Seiten ab. Dann bleibt 2x = 8 übrig.\n\n"
+              "Also ist x gleich vier, und die Antwort ist B.\n\n**Antwort**: B")
+    assert language.main_language(q, answer) == "de"
+    assert run(language, answer, question=q) == []
+    mixed = answer.replace("Dann bleibt", "所以 Dann bleibt")
+    [f] = run(language, mixed, question=q)
+    assert f.details["language"] == "zh" and f.details["main_language"] == "de"
+
+
+def test_a_continuous_foreign_tail_is_one_drift_finding():
+    text = ("Let me compute the area first.\n\n接下来我们计算三角形的面积。底是六，高是八。\n\n"
+            "\\[ A = \\frac{1}{2} \\times 6 \\times 8 = 24 \\]\n\n所以面积是二十四，答案是B。也就是说选项B是正确的。"
+            "\n\n**Final Answer**\n\n\\[ \\boxed{B} \\]")
+    findings = run(language, text)
+    assert [f.severity for f in findings] == ["drift"]
+    assert text[findings[0].char_start:].startswith("接下来") and "答案是B" in text[findings[0].char_start:
+                                                                                        findings[0].char_end]
+
+
 def test_chinese_quoted_from_the_question_is_not_mixing():
     q = "The figure illustrates 勾股定理. What is x?"
     assert run(language, "The question mentions 勾股定理, the Pythagorean theorem.", question=q) == []
