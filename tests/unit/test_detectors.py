@@ -75,6 +75,24 @@ def test_english_with_names_loanwords_and_formulas_is_not_mixing(text):
     assert run(language, text, question="Which option is correct? A. 1 B. 2") == []
 
 
+def test_labelled_latin_sentences_in_an_english_paragraph():
+    """bench/labels/latin_sentences.jsonl (our own sentences): >= 95% of the foreign ones found with the
+    right language, none of the English ones (names, loanwords, Latin phrases, formulas) flagged."""
+    import json
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[2] / "bench" / "labels" / "latin_sentences.jsonl"
+    found = fp = n_foreign = 0
+    for case in (json.loads(line) for line in path.open(encoding="utf-8")):
+        text = f"We compute the total of the two values first. {case['text']} Then we check the answer."
+        out = run(language, text, question="What is the total? A. 1 B. 2")
+        if case["lang"] == "en":
+            fp += bool(out)
+        else:
+            n_foreign += 1
+            found += bool(out) and out[0].details["language"] == case["lang"]
+    assert fp == 0 and found >= 0.95 * n_foreign, (found, n_foreign, fp)
+
+
 def test_answer_in_the_questions_own_language_is_not_mixing():
     q = "Welchen Wert hat x, wenn 2x + 3 = 11 ist? A. 2 B. 4 C. 6 D. 8"
     answer = ("Zuerst ziehen wir drei von beiden Seiten ab. Dann bleibt 2x = 8 übrig.\n\n"

@@ -57,8 +57,8 @@ _INDEF = r"(?:an?|any)\s+"
 _POST = r"(?:\s+(?:\d+|[A-Z]\b|\([a-z0-9]\)))?" \
         r"(?:\s+(?:(?:that|which)\s+)?(?:(?:is\s+|was\s+)?(?:referred\s+to|mentioned|referenced|described|cited|" \
         r"given|included)\s+(?:in|by)\s+the\s+(?:question|problem|prompt|text|task)|the\s+(?:question|problem|" \
-        r"prompt)\s+(?:mentions|refers\s+to|references|describes|shows)|(?:you|they)\s+(?:mentioned|referred\s+to|" \
-        r"shared|provided)))?"
+        r"prompt)\s+(?:mentions|refers\s+to|references|describes|shows)|(?:you|they)\s+(?:mention(?:ed)?|refer(?:red)?\s+to|" \
+        r"describe[ds]?|shared|provided)))?"
 _NP_DEF = _DEF + _ADJ + _NOUN + _POST
 _NP = r"(?:" + _DEF + "|" + _INDEF + r")?" + _ADJ + _NOUN
 # after "see <indefinite image noun>" only an end of clause keeps it a statement about the image
@@ -80,7 +80,8 @@ _STATE_ANY = _STATE + r"|viewed|seen|accessed|opened|load|display|show\s+up|come
 _STATE_END = r"(?!\s+(?:in|on|for|under|as|at|with|from|to\s+scale|in\s+units|in\s+terms|in\s+full|in\s+detail|" \
              r"correctly\s+labell?ed)\b(?!\s+(?:the\s+|this\s+|your\s+)?(?:question|prompt|problem|message|input|" \
              r"conversation|text|chat|me|us|here|my\s+(?:side|end))\b))"
-_IS_NOT = rf"(?:is|was|are|were|has|have|had|does|do|did|could|can|will|would|seems\s+to|appears\s+to)\s*(?:not|n{_A}t)" \
+_IS_NOT = rf"(?:is|was|are|were|has|have|had|does|do|did|could|can|will|would|seems\s+to|appears\s+to)\s*" \
+          rf"(?:(?:unfortunately|still|currently|actually|simply|apparently)\s+)?(?:not|n{_A}t)" \
           rf"|can{_A}t|cannot|can\s+not|couldn{_A}t|isn{_A}t|wasn{_A}t|aren{_A}t|weren{_A}t|hasn{_A}t|haven{_A}t|" \
           rf"doesn{_A}t|don{_A}t|didn{_A}t|won{_A}t"
 _TO_ME = r"(?:\s+(?:to|for|with)\s+(?:me|us|the\s+model|this\s+model|the\s+assistant))?"
@@ -93,14 +94,16 @@ _PATTERNS = [
     _SUBJ + rf"(?:(?:don{_A}t|do\s+not|didn{_A}t|did\s+not)\s+(?:actually\s+|really\s+|currently\s+)?have|lack|have\s+no|"
     rf"haven{_A}t\s+got|(?:have\s+not|haven{_A}t|has\s+not|hasn{_A}t)\s+(?:been\s+)?(?:given|shown|provided|sent)|"
     rf"(?:was\s+not|wasn{_A}t|were\s+not|weren{_A}t)\s+(?:given|shown|provided|sent))\s+(?:with\s+)?(?:access\s+to\s+)?"
-    + r"(?:" + _DEF + _ADJ + _NOUN + "|" + _INDEF + _ADJ + _REF + r"(?=\s*[.,;:!?)]|\s+to\s+(?:look|refer|work|go))"
-    + r"|" + _ADJ + _REF + r")\b(?!\s+(?:of|for|on|in|from|about)\s+(?!the\s+(?:problem|question)))(?!-)",
+    + r"(?:" + _DEF + _ADJ + _NOUN + "|" + _INDEF + _ADJ + _REF + r"(?=\s*[.,;:!?)]|\s+to\s+(?:look|refer|work|go)|"
+    r"\s+(?:here|in\s+(?:this|the|your)\s+(?:conversation|chat|question|prompt|message|problem)))"
+    + r"|" + _ADJ + _REF + r")\b(?!\s+(?:of|for|on|in|from|about)\s+(?!(?:the|this|your)\s+(?:problem|question|conversation|chat|prompt|message)|front\s+of\s+me))(?!-)",
     # you haven't shared / didn't attach the image
     rf"\byou\s+(?:haven{_A}t|have\s+not|didn{_A}t|did\s+not|forgot\s+to)\s+(?:yet\s+)?(?:share|shared|attach|attached|"
     rf"provide|provided|include|included|upload|uploaded|send|sent)\s+" + _NP,
     # the image is not available / cannot be viewed / was not provided / seems to be missing
     r"\b" + _NP_DEF + r"\s+(?:itself\s+)?(?:(?:" + _IS_NOT + r")\s+(?:been\s+|be\s+)?(?:" + _STATE_ANY + ")" + _TO_ME
-    + _STATE_END + rf"|(?:is|was|seems\s+to\s+be|appears\s+to\s+be|{_A}s)\s+(?:missing|unavailable|absent|inaccessible)"
+    + _STATE_END + r"|(?:has\s+|have\s+)?failed\s+to\s+(?:load|display|render|upload|come\s+through|show(?:\s+up)?|attach)"
+    + rf"|(?:is|was|seems\s+to\s+be|appears\s+to\s+be|{_A}s)\s+(?:missing|unavailable|absent|inaccessible)"
     + r"(?=\s*[.,;:!?)]|\s*$|\s+(?:here|from|in\s+(?:the|this|your)\s+(?:question|prompt|message|problem)|so|but|and|to\s+me)\b))",
     # no image is provided; there is no image attached / for me to look at
     r"\bno\s+" + _ADJ + _NOUN + r"\s+(?:is\s+|was\s+|has\s+been\s+|had\s+been\s+|have\s+been\s+|were\s+)?"
@@ -113,6 +116,7 @@ _PATTERNS = [
     r"\bwithout\s+" + _NP_DEF + r"\s*,\s*(?:it|I|we|this|there)\b",
     r"\bin\s+the\s+absence\s+of\s+" + _NP_DEF + r"\b",
     r"\bnot\s+having\s+" + _NP + r"\b",
+    r"\bnot\s+being\s+able\s+to\s+" + _SEE + r"\s+" + _NP + r"\b",
     # it is not possible for me to view the image; I have no way of seeing the image
     rf"\b(?:no\s+way\s+for\s+me\s+to|not\s+possible\s+for\s+me\s+to|impossible\s+for\s+me\s+to|"
     rf"have\s+no\s+way\s+(?:of|to))\s+(?:{_SEE}|{_SEEING})\s+" + _NP,

@@ -5,8 +5,8 @@ split); each unit (trimmed of whitespace, a list bullet or the previous sentence
 gets an integer id. A loop is a block of consecutive units
 repeated back to back at least MIN_COPIES times; the block may be of any number of units as long as
 it is at most MAX_PERIOD_CHARS characters long. Candidate periods d come from units (or units' first or last
-LOOSE_KEY characters) that occur at i, i + d and i + 2d; each is verified over the whole unit
-sequence at once (numpy), so the cost stays linear in practice. Because cutting a periodic string at fixed characters yields a
+LOOSE_KEY characters) that occur at i, i + d and i + 2d; each such seed is grown in both directions
+while unit k matches unit k + d, so the cost stays linear in practice. Because cutting a periodic string at fixed characters yields a
 periodic unit sequence, this finds sentence loops, alternating line pairs, paragraphs repeated
 whole and inline expressions that contain a period or a break. Units of LONG_UNIT characters or
 more (an expression repeated with no break) are also cut into whitespace tokens and searched the
@@ -42,9 +42,8 @@ import difflib
 import re
 from collections import Counter
 from itertools import accumulate
+from operator import itemgetter
 from typing import Sequence
-
-import numpy as np
 
 from workbench.analysis.base import Step, step_at
 from workbench.records import Finding
@@ -70,22 +69,15 @@ _CHAR_LOOP = re.compile(r"(.{2,120}?)\1{2,}", re.S)   # only run on long units w
 _FILLER = re.compile(r"^(?:(?:alternatively|perhaps|maybe|wait|but|so|hmm|well|okay|ok|again|actually|now|then|"
                      r"let me|i think|or|and|also|still|hold on|no)\s+)+")
 _CUT = re.compile(r"(?<=[.!?。！？\n])")
+_HEAD, _TAIL = itemgetter(slice(0, LOOSE_KEY)), itemgetter(slice(-LOOSE_KEY, None))
 _LEAD = " \t\r\n\f\v\"'“”‘’)]}*»-•#"  # a closing quote or bracket of the previous sentence, a list bullet: not part of a unit
 
 
-def _units(text: str) -> tuple[list[int], list[int], list[str], set[int]]:
-    """Units (sentences / lines) with offsets, and the candidate loop periods (in units): distances d
-    such that some unit, or some unit's first or last LOOSE_KEY characters, occurs at i, i + d and
-    i + 2d. Only long units (searched inside) when no such period exists (the common case)."""
-    all_parts = _CUT.split(text)
-    all_keys = [p.lstrip(_LEAD).rstrip() for p in all_parts]
-    idx = [i for i, k in enumerate(all_keys) if k]
-    keys = [all_keys[i] for i in idx]
-    pre = [k[:LOOSE_KEY] if len(k) >= 2 * LOOSE_KEY else k for k in keys]
-    suf = [k[-LOOSE_KEY:] if len(k) >= 2 * LOOSE_KEY else k for k in keys]
-    periods: set[int] = set()
-    for col in (pre, suf):  # a unit repeated verbatim repeats its prefix and suffix too
-        rep = {k for k, c in Counter(col).items() if c >= MIN_COPIES and len(k) >= 6}
+def _seeds(cols: list[list[str]], min_len: int) -> dict[int, list[int]]:
+    """{period d: [i, ...]} where some key of a column occurs at i, i + d and i + 2d (a loop's footprint)."""
+    seeds: dict[int, list[int]] = {}
+    for col in cols:
+        rep = {k for k, c in Counter(col).items() if c >= MIN_COPIES and len(k) >= min_len}
         if not rep:
             continue
         where: dict[str, list[int]] = {}
@@ -96,13 +88,26 @@ def _units(text: str) -> tuple[list[int], list[int], list[str], set[int]]:
             for j, x in enumerate(xs[:-2]):
                 for y in xs[j + 1:j + 5]:  # the next few occurrences propose the period
                     if x + 2 * (y - x) in at:
-                        periods.add(y - x)
-    if periods:
-        pick = range(len(keys))
+                        seeds.setdefault(y - x, []).append(x)
+    return seeds
+
+
+def _units(text: str) -> tuple[list[int], list[int], list[str], dict[int, list[int]]]:
+    """Units (sentences / lines) with offsets, and loop seeds (_seeds) from the units and from their
+    first and last LOOSE_KEY characters. Only long units (searched inside) when there is no seed (the
+    common case)."""
+    all_parts = _CUT.split(text)
+    all_keys = [p.lstrip(_LEAD).rstrip() for p in all_parts]
+    idx = [i for i, k in enumerate(all_keys) if k]
+    keys = [all_keys[i] for i in idx]
+    # a unit repeated verbatim repeats its first and last characters too; one changed word keeps one of them
+    seeds = _seeds([list(map(_HEAD, keys)), list(map(_TAIL, keys))], 6)
+    if seeds:
+        pick: Sequence[int] = range(len(keys))
     else:
         pick = [i for i, k in enumerate(keys) if len(k) >= 100]  # only long units are searched inside
         if not pick:
-            return [], [], [], periods
+            return [], [], [], seeds
     ends_all = list(accumulate(map(len, all_parts)))
     starts, ends, out = [], [], []
     for i in pick:
@@ -111,10 +116,7 @@ def _units(text: str) -> tuple[list[int], list[int], list[str], set[int]]:
         starts.append(a)
         ends.append(a + len(keys[i]))
         out.append(keys[i])
-    if periods:  # drop periods whose block is too long in characters
-        periods = {d for d in periods if any(starts[i + d] - starts[i] <= MAX_PERIOD_CHARS
-                                             for i in range(0, len(starts) - d, max(1, d)))}
-    return starts, ends, out, periods
+    return starts, ends, out, seeds
 
 
 def _one_word_apart(a: str, b: str) -> bool:
@@ -135,69 +137,47 @@ def _partial_copy(rest: str, block: str) -> bool:
     return len(tr) <= len(tb) and sum(x != y for x, y in zip(tr[:-1], tb)) <= 1
 
 
-def _runs(ok: np.ndarray, min_len: int) -> list[tuple[int, int]]:
-    """(start, length) of runs of True in `ok` at least min_len long."""
-    if not ok.any():
-        return []
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], ok.view(np.int8), [0]))))
-    return [(int(a), int(b - a)) for a, b in zip(edges[::2], edges[1::2]) if b - a >= min_len]
-
-
-def _token_periods(keys: list[str], starts: list[int], max_chars: int) -> set[int]:
-    """Candidate periods inside one long unit: distances between consecutive occurrences of a token."""
-    counts = Counter(keys)
-    last: dict[str, int] = {}
-    periods: set[int] = set()
-    for i, k in enumerate(keys):
-        if counts[k] >= MIN_COPIES:
-            j = last.get(k)
-            if j is not None and starts[i] - starts[j] <= max_chars:
-                periods.add(i - j)
-            last[k] = i
-    return periods
-
-
-def _tandem(keys: list[str], starts: list[int], ends: list[int], max_chars: int, periods: set[int],
+def _tandem(keys: list[str], starts: list[int], max_chars: int, seeds: dict[int, list[int]],
             loose: bool) -> list[tuple[int, int, int, bool]]:
-    """(first unit, period in units, copies, near_verbatim) of maximal tandem repeats, >= MIN_COPIES copies,
-    for each candidate period, verified over the whole sequence at once."""
+    """(first unit, period in units, copies, near_verbatim) of maximal tandem repeats (>= MIN_COPIES copies),
+    grown from each seed in both directions while unit k matches unit k + period."""
     n = len(keys)
-    table: dict[str, int] = {}
-    ids = np.fromiter((table.setdefault(k, len(table)) for k in keys), dtype=np.int64, count=n)
-    key_lists = [ids]
-    if loose:
-        for cut in (lambda k: k[:LOOSE_KEY], lambda k: k[-LOOSE_KEY:]):
-            t2: dict[str, int] = {}
-            key_lists.append(np.fromiter((t2.setdefault(cut(k), len(t2)) if len(k) >= 2 * LOOSE_KEY else -1 - i
-                                          for i, k in enumerate(keys)), dtype=np.int64, count=n))
+
+    def same(k: int, d: int) -> bool:
+        x, y = keys[k], keys[k + d]
+        return x == y or (loose and (x[:LOOSE_KEY] == y[:LOOSE_KEY] or x[-LOOSE_KEY:] == y[-LOOSE_KEY:])
+                          and _one_word_apart(x, y))
+
     found: list[tuple[int, int, int, bool]] = []
-    for p in sorted(periods):
-        if 3 * p > n:
-            break
-        exact = ids[:-p] == ids[p:]
-        cand = exact.copy()
-        if loose:
-            cand |= (key_lists[1][:-p] == key_lists[1][p:]) | (key_lists[2][:-p] == key_lists[2][p:])
-        for a, length in _runs(cand, 2 * p):
-            ok = [bool(exact[k]) or _one_word_apart(keys[k], keys[k + p]) for k in range(a, a + length)]
-            for b, run in _runs(np.array(ok, dtype=bool), 2 * p):
-                s = a + b
-                copies = run // p + 1
-                if ends[s + p * copies - 1] - starts[s] > max_chars * copies:
-                    continue
-                near = not all(exact[s:s + run])
-                if near:
-                    variants = {tuple(keys[s + c * p:s + (c + 1) * p]) for c in range(copies)}
-                    if len(variants) > copies // 2 + 1:
-                        continue  # every copy different: an enumeration, not a loop
-                found.append((s, p, copies, near))
+    for d in sorted(seeds):
+        if 3 * d > n:
+            continue
+        reached = -1
+        for x in sorted(seeds[d]):
+            if x < reached or x + 2 * d >= n:
+                continue
+            s, e = x, x
+            while s > 0 and same(s - 1, d):
+                s -= 1
+            while e + d < n and same(e, d):
+                e += 1
+            reached = e
+            if e - s < 2 * d or starts[s + d] - starts[s] > max_chars:
+                continue
+            copies = (e - s) // d + 1
+            near = any(keys[k] != keys[k + d] for k in range(s, s + (copies - 1) * d))
+            if near:
+                variants = {tuple(keys[s + c * d:s + (c + 1) * d]) for c in range(copies)}
+                if len(variants) > copies // 2 + 1:
+                    continue  # every copy different: an enumeration, not a loop
+            found.append((s, d, copies, near))
     # keep the longest cover first, then the smaller period; drop overlaps
-    found.sort(key=lambda x: (-(x[1] * x[2]), x[1], x[0]))
+    found.sort(key=lambda f: (-(f[1] * f[2]), f[1], f[0]))
     chosen: list[tuple[int, int, int, bool]] = []
-    for s, p, c, near in found:
-        e = s + p * c
-        if all(e <= s2 or s >= s2 + p2 * c2 for s2, p2, c2, _ in chosen):
-            chosen.append((s, p, c, near))
+    for s, d, c, near in found:
+        e = s + d * c
+        if all(e <= s2 or s >= s2 + d2 * c2 for s2, d2, c2, _ in chosen):
+            chosen.append((s, d, c, near))
     return sorted(chosen)
 
 
@@ -210,14 +190,14 @@ def _enough(alnum: int, copies: int) -> bool:
     return alnum >= 4 and copies >= SHORT_BLOCK_COPIES
 
 
-def _loops(starts: list[int], ends: list[int], keys: list[str], *, max_chars: int, periods: set[int],
+def _loops(starts: list[int], ends: list[int], keys: list[str], *, max_chars: int, seeds: dict[int, list[int]],
            loose: bool, min_units: int = 1) -> list[tuple[int, int, int, int, int, bool]]:
     """(char_start, char_end, period_chars, copies, period_units, near_verbatim) of tandem repeats of
     content-carrying blocks in a sequence of units (sentences/lines, or tokens inside one long unit)."""
-    if len(keys) < MIN_COPIES or not periods:
+    if len(keys) < MIN_COPIES or not seeds:
         return []
     out = []
-    for i, p, copies, near in _tandem(keys, starts, ends, max_chars, periods, loose):
+    for i, p, copies, near in _tandem(keys, starts, max_chars, seeds, loose):
         alnum = sum(len(_ALNUM.findall(k)) for k in keys[i:i + p])
         if p * copies < min_units or not _enough(alnum, copies):
             continue
@@ -232,8 +212,8 @@ def detect(response: str, *, question: str | None = None, steps: Sequence[Step] 
     """Loops in `response`: tandem repeats (verbatim or rotating one word) and near-verbatim cycles of steps."""
     if not response or len(response) < 40:
         return []
-    starts, ends, keys, periods = _units(response)
-    loops = _loops(starts, ends, keys, max_chars=MAX_PERIOD_CHARS, periods=periods, loose=True)
+    starts, ends, keys, seeds = _units(response)
+    loops = _loops(starts, ends, keys, max_chars=MAX_PERIOD_CHARS, seeds=seeds, loose=True)
     for s, e, k in zip(starts, ends, keys):
         found: list[tuple[int, int, int, int, int | None, bool]] = []
         if len(k) >= LONG_UNIT:  # an expression repeated with no sentence break inside one unit
@@ -243,7 +223,7 @@ def detect(response: str, *, question: str | None = None, steps: Sequence[Step] 
                 te.append(m.end())
                 tk.append(m.group(0))
             found += _loops(ts, te, tk, max_chars=MAX_TOKEN_PERIOD_CHARS, loose=False, min_units=6,
-                            periods=_token_periods(tk, ts, MAX_TOKEN_PERIOD_CHARS))
+                            seeds=_seeds([tk], 1))
         if len(k) >= 100 and k.count(" ") < len(k) / 20:  # no spaces to cut at (CJK, symbol runs)
             found += _char_loops(response, s, e)
         for loop in found:
