@@ -110,6 +110,9 @@ _FUNCTION_WORDS = {  # lowercase; words that are also common English words are l
 }
 _OTHER_FUNCTION_WORDS = {main: frozenset().union(*(w for lang, w in _FUNCTION_WORDS.items() if lang != main))
                          for main in _FUNCTION_WORDS}
+# word endings common in the other languages and rare in English ("podemos", "possiamo", "imediatamente")
+_ROMANCE_GERMAN_ENDINGS = re.compile(r"\b[a-zà-ÿ]{2,}(?:amos|emos|imos|iamo|ción|ciones|ção|ções|zione|zioni|mente|"
+                                     r"iendo|ieren|ungen|keit|heit|lich|lichen|eux|euse|ées)\b", re.I)
 _FORMULA = re.compile(r"[=\\^_{}<>|∫∑√]")
 _ACCENT = re.compile(r"[àâçéèêëîïôûùüÿñæœäößãõáíóúìò¿¡]")
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
@@ -293,10 +296,11 @@ def _latin_sentence(s: str, a: int, main: str, marker_lang: str, latin_main: boo
     lead = len(s) - len(s.lstrip())
     a += lead
     if latin_main:
-        if _marked(stripped, main) or _OTHER_FUNCTION_WORDS[main].isdisjoint(stripped.lower().split()):
+        if _marked(stripped, main):
             return None
         lang, hits = _function_language(stripped, main)
-        if hits < 2 and not (hits and _ACCENT.search(stripped)):
+        if hits < 2 and not (hits and _ACCENT.search(stripped)) and \
+                hits + min(2, len(_ROMANCE_GERMAN_ENDINGS.findall(stripped))) < 2:
             return None
     else:  # e.g. English prose inside a Chinese trace
         if not _marked(stripped, "en") or len(_WORD.findall(stripped)) < 5:
@@ -310,7 +314,7 @@ def _latin_sentence(s: str, a: int, main: str, marker_lang: str, latin_main: boo
     found, prob = _identify(stripped, main if main in LID_LANGUAGES else None)
     if found == main or prob < LID_MIN_PROB:
         return None
-    if found != lang and _fw_hits(stripped, found) < 1:
+    if lang and found != lang and _fw_hits(stripped, found) < 1:
         return None  # the identifier and the function words disagree
     end = a + len(stripped)
     if response[end:end + 1] == ".":  # the split at ". " took the sentence's own full stop
