@@ -125,7 +125,7 @@ _PATTERNS = [
     rf"don{_A}t\s+have\s+the\s+ability\s+to|do\s+not\s+have\s+the\s+ability\s+to)\s+(?:see|view|process|look\s+at|"
     rf"interpret|analy[sz]e|read)\s+(?:images|pictures|photos|visual\s+(?:content|input|information)|visuals)\b",
     r"\bas\s+an?\s+(?:text[- ]based|text[- ]only|language)\s+(?:AI|model|assistant)\b",
-    rf"\bI\s+(?:can\s+only|only)\s+(?:read|process|handle|see|work\s+with)\s+text\b",
+    r"\bI\s+(?:can\s+only|only)\s+(?:read|process|handle|see|work\s+with)\s+text\b",
     # "... but since I can't see it": only right after an image noun (checked in detect)
     rf"\b(?:since|as|which|but|because)\s+I\s+(?:can{_A}?t|cannot|can\s+not|don{_A}t|do\s+not|am\s+unable\s+to|"
     rf"{_A}m\s+unable\s+to)\s+(?:see|view|have|access)\s+(?:it\b|them\b|that(?=\s*[,.;:!?)]))",

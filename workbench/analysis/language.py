@@ -75,7 +75,7 @@ _MARKERS = {
     "en": (" the ", " is ", " of ", " and ", " to ", " that ", " it ", " we ", " this ", " are ", " for ",
            " with ", " be ", "The ", "This ", "So ", "But ", "Let ", "I ", " I'", " not ", " can ", " was ",
            " have ", " has ", " does ", " if ", " at ", " by ", " or ", " you ", " they ", " there ", " which ",
-           " what ", " how ", " would ", " should ", " will ", " from ", "So,", "What ", "How ", "Which "),
+           " what ", " how ", " would ", " should ", " will ", " from ", "So,", "What ", "How ", "Which ", "We "),
     "fr": (" le ", " la ", " les ", " des ", " est ", " et ", " une ", " que ", " pour ", " dans ", " du "),
     "es": (" el ", " la ", " los ", " las ", " es ", " que ", " una ", " por ", " para ", " con ", " del "),
     "de": (" der ", " die ", " das ", " und ", " ist ", " nicht ", " ein ", " eine ", " mit ", " zu ", " den "),
@@ -209,12 +209,6 @@ def _language_of(text: str) -> str | None:
     return None
 
 
-def _foreign_share(text: str) -> float:
-    foreign = len(_ANY.findall(text))
-    latin = len(_LATIN_LETTER.findall(text))
-    return foreign / (foreign + latin) if foreign + latin else 0.0
-
-
 def _quoted(span: str, question: str | None) -> bool:
     if not question:
         return False
@@ -255,7 +249,6 @@ def _script_spans(response: str, main: str, question: str | None) -> list[list[A
 def _latin_spans(response: str, main: str, question: str | None) -> list[list[Any]]:
     """[start, end, language, "latin"] of Latin-script sentences in another language than `main`."""
     latin_main = main in _MARKERS
-    marker_lang = main if latin_main else "en"
     others = _OTHER_FUNCTION_WORDS.get(main, frozenset())
     spans: list[list[Any]] = []
     pos = 0
@@ -273,7 +266,7 @@ def _latin_spans(response: str, main: str, question: str | None) -> list[list[An
             if latin_main and _marked(piece, main) and "? " not in piece and "! " not in piece and "; " not in piece:
                 continue  # the common case: a sentence of the main language
             for sub_a, sub in _sentences(piece, a):  # split further at ? ! ; (the rare path)
-                span = _latin_sentence(sub, sub_a, main, marker_lang, latin_main, response, question)
+                span = _latin_sentence(sub, sub_a, main, latin_main, response, question)
                 if span:
                     spans.append(span)
     return spans
@@ -288,7 +281,7 @@ def _sentences(piece: str, a: int) -> list[tuple[int, str]]:
     return out
 
 
-def _latin_sentence(s: str, a: int, main: str, marker_lang: str, latin_main: bool, response: str,
+def _latin_sentence(s: str, a: int, main: str, latin_main: bool, response: str,
                     question: str | None) -> list[Any] | None:
     stripped = s.strip()
     if len(stripped) < 12 or _ANY.search(stripped) or _FORMULA.search(stripped):
