@@ -1,9 +1,17 @@
 """Seeded synthetic evaluation cases built at run time from the real traces in ../shared.
 
 Nothing here is committed text from the traces: the injections (Chinese words and sentences,
-other scripts, loops, "cannot see" statements, hard negatives) are written by the project and
-inserted into real traces chosen by a seeded RNG. Each case has exact labels per detector and, for
-loops, the exact onset offset.
+other scripts, Latin-script sentences in French/Spanish/German/Portuguese/Italian, whole answers
+in the question's own language, loops, "cannot see" statements, hard negatives) are written by the
+project and inserted into real traces chosen by a seeded RNG. Each case has exact labels per
+detector and, for loops, the exact onset offset.
+
+Without ../shared (a fresh clone, CI) `build(path=None)` uses host traces generated from the
+project's own English sentences instead (`own_traces`), so the synthetic checks run everywhere.
+
+The second-round kinds (issue 15: `mix-latin*`, `mix-same*`, `loop-long-block`, `loop-rotate`,
+`loopneg-rotate`, `gnd-para*`) draw from their own RNG (seed + 1) so the first-round cases stay
+as they were; they were written before the rules they test were changed.
 """
 
 from __future__ import annotations
@@ -81,9 +89,12 @@ def _paragraph_ends(text: str) -> list[int]:
     return [m.start() for m in re.finditer(r"\n\n", text)] or [len(text)]
 
 
-def build(seed: int = 0, n_per_kind: int = 40, path: Path = DEV) -> list[Case]:
+def build(seed: int = 0, n_per_kind: int = 40, path: Path | None = DEV) -> list[Case]:
     rng = random.Random(seed)
-    rows = [json.loads(line) for line in path.open(encoding="utf-8")]
+    if path is None or not path.exists():
+        rows = own_traces(random.Random(seed + 7), 40 * n_per_kind)
+    else:
+        rows = [json.loads(line) for line in path.open(encoding="utf-8")]
     script = re.compile(r"[\u0400-\u04ff\u0590-\u06ff\u0900-\u097f\u0e00-\u0e7f\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
     labelled_pos = {json.loads(line)["id"] for line in (ROOT / "bench" / "labels" / "natural.jsonl").open()
                     if json.loads(line)["label"]}
@@ -99,6 +110,9 @@ def build(seed: int = 0, n_per_kind: int = 40, path: Path = DEV) -> list[Case]:
 
     def base() -> dict:
         return next(it)
+
+    if len(img) < 4 * n_per_kind:  # own host traces: pretend half of them had an image
+        img = [dict(r, n_images_in_prompt=1) for r in txt[-4 * n_per_kind:]]
 
     for i in range(n_per_kind):  # --- language mixing positives
         r = base()
@@ -177,4 +191,168 @@ def build(seed: int = 0, n_per_kind: int = 40, path: Path = DEV) -> list[Case]:
         r = base()
         t = r["response"] + "\n\n" + rng.choice(CANNOT_SEE)
         cases.append(Case(f"gnd-noimage-{i}", t, r["question"], False, {"grounding_loss": 0}, kind="no-image"))
+    cases += _second_round(random.Random(seed + 1), n_per_kind, base, img[2 * n_per_kind:])
+    return cases
+
+
+# ------------------------------------------------------------------ second round (issue 15)
+LABELS_DIR = ROOT / "bench" / "labels"
+QUESTIONS = {  # our own questions, one language each
+    "fr": ["Quelle est la valeur de x si 2x + 3 = 11 ? A. 2 B. 4 C. 6 D. 8",
+           "Quel organe produit l'insuline chez l'homme ? A. le foie B. le pancréas C. le rein D. le cœur"],
+    "es": ["¿Cuál es el valor de x si 2x + 3 = 11? A. 2 B. 4 C. 6 D. 8",
+           "¿Qué órgano produce la insulina en el ser humano? A. el hígado B. el páncreas C. el riñón D. el corazón"],
+    "de": ["Welchen Wert hat x, wenn 2x + 3 = 11 ist? A. 2 B. 4 C. 6 D. 8",
+           "Welches Organ produziert beim Menschen das Insulin? A. die Leber B. die Bauchspeicheldrüse C. die Niere"],
+    "pt": ["Qual é o valor de x se 2x + 3 = 11? A. 2 B. 4 C. 6 D. 8",
+           "Qual órgão produz a insulina no ser humano? A. o fígado B. o pâncreas C. o rim D. o coração"],
+    "it": ["Qual è il valore di x se 2x + 3 = 11? A. 2 B. 4 C. 6 D. 8",
+           "Quale organo produce l'insulina nell'uomo? A. il fegato B. il pancreas C. il rene D. il cuore"],
+}
+ROTATE = [("maybe", "perhaps", "possibly"), ("first", "again", "now"), ("check", "verify", "recheck"),
+          ("value", "result", "number"), ("so", "thus", "hence")]
+ROTATE_NEGATIVES = [  # one word changes per line, but it is an enumeration, not a loop
+    lambda rng: " ".join(f"Option {c} does not satisfy the second condition of the problem." for c in "ABCD"),
+    lambda rng: " ".join(f"The {w} term of the expansion is positive for every admissible value of x."
+                         for w in ("first", "second", "third", "fourth", "fifth")),
+    lambda rng: "\n".join(f"- In {m}, the monthly total stays below the budget line set at the start." for m in
+                          ("January", "February", "March", "April", "May", "June")),
+]
+_EN_SENTENCES = [  # for host traces when ../shared is absent: our own English reasoning sentences
+    "Let me start by writing down what the problem gives us: a mass of {a} kg and a speed of {b} m/s.",
+    "The kinetic energy is one half times the mass times the speed squared, which gives {c} J.",
+    "Wait, I should double-check the units before going further.",
+    "So the ratio of the two quantities is {a} to {b}, which simplifies nicely.",
+    "Option {L} does not match this value, so I can set it aside for now.",
+    "Hmm, maybe the question expects the answer in kilojoules rather than joules.",
+    "Next, I need to think about whether friction plays a role here; the problem says the surface is smooth.",
+    "If the angle were {a} degrees, the horizontal component would be noticeably larger than {b}.",
+    "That seems reasonable, because the total has to stay below {c}.",
+    "Alternatively, I could set up the equation with the unknown on the left and solve for it directly.",
+    "Now, substituting the numbers gives {a} plus {b}, which is {c}.",
+    "The law in question requires notice to be given within {a} days of the event.",
+    "A contract formed under duress can be voided by the party who was coerced.",
+    "In a market with {a} firms, each one has little power over the price.",
+    "The cell uses ATP as its main energy currency, and glycolysis yields {a} molecules of it per glucose.",
+    "Therefore, the most plausible choice is option {L}, since it is consistent with every condition.",
+]
+
+
+def own_traces(rng: random.Random, n: int) -> list[dict]:
+    """English host traces made from the project's own sentences (no real trace text)."""
+    out = []
+    for k in range(n):
+        paras = []
+        for _ in range(rng.randint(8, 14)):
+            sents = []
+            for tpl in rng.sample(_EN_SENTENCES, rng.randint(2, 4)):
+                a, b = rng.randint(2, 90), rng.randint(2, 90)
+                sents.append(tpl.format(a=a, b=b, c=a + b + rng.randint(1, 999), L=rng.choice("ABCD")))
+            paras.append(" ".join(sents))
+        ans = rng.choice("ABCD")
+        text = "\n\n".join(paras) + f"\n\n**Final Answer**\n\n\\[ \\boxed{{{ans}}} \\]"
+        out.append({"id": f"own-{k}", "question": "Which option is correct? A. 1 B. 2 C. 3 D. 4",
+                    "response": text, "n_images_in_prompt": 0})
+    return out
+
+
+def _labelled(name: str) -> list[dict]:
+    return [json.loads(line) for line in (LABELS_DIR / name).open(encoding="utf-8")]
+
+
+def _sentence_ends(text: str) -> list[int]:
+    """Offsets right after a sentence end inside a paragraph (". " followed by a capital)."""
+    return [m.end() for m in re.finditer(r"[a-z]{2}\. (?=[A-Z])", text)] or [len(text)]
+
+
+def _second_round(rng: random.Random, n: int, base, img: list[dict]) -> list[Case]:
+    latin = _labelled("latin_sentences.jsonl")
+    foreign = {}
+    for x in latin:
+        foreign.setdefault(x["lang"], []).append(x["text"])
+    english = foreign.pop("en")
+    langs = sorted(foreign)
+    cannot = _labelled("cannot_see.jsonl")
+    cs_pos = [x["text"] for x in cannot if x["label"]]
+    cs_neg = [x["text"] for x in cannot if not x["label"]]
+    cases: list[Case] = []
+    for i in range(n):  # --- language: Latin-script sentences, same-language answers
+        r = base()
+        lang = langs[i % len(langs)]
+        s = rng.choice(foreign[lang])
+        pos = rng.choice(_sentence_ends(r["response"]))
+        t = r["response"][:pos] + s + " " + r["response"][pos:]
+        cases.append(Case(f"mix-latin-{lang}-{i}", t, r["question"], False, {"language_mixing": 1},
+                          span=(pos, pos + len(s)), kind="mix-latin-sentence", meta={"language": lang}))
+        r = base()
+        lang = langs[(i + 2) % len(langs)]
+        para = " ".join(rng.sample(foreign[lang], rng.randint(2, 4)))
+        cut = rng.choice(_paragraph_ends(r["response"]))
+        t = r["response"][:cut] + "\n\n" + para + r["response"][cut:]
+        cases.append(Case(f"mix-latin-para-{lang}-{i}", t, r["question"], False, {"language_mixing": 1},
+                          span=(cut + 2, cut + 2 + len(para)), kind="mix-latin-paragraph", meta={"language": lang}))
+        r = base()
+        s = rng.choice(english)
+        pos = rng.choice(_sentence_ends(r["response"]))
+        t = r["response"][:pos] + s + " " + r["response"][pos:]
+        cases.append(Case(f"mixneg-latin-{i}", t, r["question"], False, {"language_mixing": 0},
+                          kind="mix-latin-negative"))
+        lang = langs[i % len(langs)]
+        sents = rng.sample(foreign[lang], 8)
+        answer = "\n\n".join(" ".join(sents[k:k + 3]) for k in range(0, 8, 3)) + "\n\n**" + \
+            {"fr": "Réponse", "es": "Respuesta", "de": "Antwort", "pt": "Resposta", "it": "Risposta"}[lang] + \
+            "**: B"
+        q = rng.choice(QUESTIONS[lang])
+        cases.append(Case(f"mixneg-same-{lang}-{i}", answer, q, False, {"language_mixing": 0},
+                          kind="mix-same-language", meta={"language": lang}))
+        word = rng.choice(ZH_WORDS)
+        pos = answer.index(" ", len(answer) // 3) + 1
+        cases.append(Case(f"mix-same-zh-{lang}-{i}", answer[:pos] + word + " " + answer[pos:], q, False,
+                          {"language_mixing": 1}, span=(pos, pos + len(word)), kind="mix-in-foreign-answer"))
+    for i in range(n):  # --- loops: long blocks, rotating words, and their negatives
+        r = base()
+        sents = list(SENT.finditer(r["response"]))
+        k = rng.randint(13, 16)
+        if len(sents) > k + 2:
+            j = rng.randrange(0, len(sents) - k)
+            a, b = sents[j].start(), sents[j + k - 1].end()
+            block = r["response"][a:b] + "\n\n"
+            copies = rng.randint(3, 5)
+            tail = "" if i % 2 else "\n\nSo, after all this, I will go with option B."
+            t = r["response"][:a] + block * copies + (block[: len(block) // 3] if i % 2 else "") + tail
+            cases.append(Case(f"loop-long-block-{i}", t, r["question"], False, {"repetition_loop": 1}, onset=a,
+                              kind="loop-long-block", meta={"units": k, "copies": copies}))
+        r = base()
+        sents = [m for m in SENT.finditer(r["response"]) if len(m.group(0).split()) >= 8]
+        if sents:
+            m = rng.choice(sents)
+            words = m.group(0).split()
+            slot = rng.randrange(1, len(words) - 1)
+            group = rng.choice(ROTATE)
+            copies = rng.randint(5, 20)
+            body = []
+            for c in range(copies):
+                w = list(words)
+                w[slot] = group[c % len(group)]
+                body.append(" ".join(w))
+            t = r["response"][:m.start()] + " ".join(body) + (" " if i % 2 else "\n\nSo the answer is C.")
+            cases.append(Case(f"loop-rotate-{i}", t, r["question"], False, {"repetition_loop": 1}, onset=m.start(),
+                              kind="loop-rotate", meta={"copies": copies}))
+        r = base()
+        neg = rng.choice(ROTATE_NEGATIVES)(rng)
+        cut = rng.choice(_paragraph_ends(r["response"]))
+        t = r["response"][:cut] + "\n\n" + neg + "\n\n" + r["response"][cut:]
+        cases.append(Case(f"loopneg-rotate-{i}", t, r["question"], False, {"repetition_loop": 0},
+                          kind="loop-rotate-negative"))
+    for i in range(min(n, len(img) // 2)):  # --- cannot-see paraphrases (bench/labels/cannot_see.jsonl)
+        r = img[2 * i]
+        s = cs_pos[i % len(cs_pos)]
+        cut = rng.choice(_paragraph_ends(r["response"])[:3])
+        t = r["response"][:cut] + "\n\n" + s + r["response"][cut:]
+        cases.append(Case(f"gnd-para-{i}", t, r["question"], True, {"grounding_loss": 1}, kind="cannot-see-paraphrase"))
+        r = img[2 * i + 1]
+        s = cs_neg[i % len(cs_neg)]
+        t = r["response"][:cut] + "\n\n" + s + r["response"][cut:]
+        cases.append(Case(f"gnd-para-neg-{i}", t, r["question"], True, {"grounding_loss": 0},
+                          kind="cannot-see-paraphrase-negative"))
     return cases

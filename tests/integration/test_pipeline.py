@@ -31,7 +31,8 @@ def test_demo_flags_match_what_the_demo_was_written_to_show(demo_db):
     flagged = {(d, s) for d, s in q(demo_db, "SELECT DISTINCT detector, sample_id FROM flags")}
     assert {s for d, s in flagged if d == "language_mixing"} == {"mix-words", "mix-drift"}
     assert {s for d, s in flagged if d == "repetition_loop"} == {"loop-runaway", "loop-escape", "loop-inline"}
-    assert {s for d, s in flagged if d == "grounding_loss"} == {"cannot-see", "decline"}
+    # the "decline" sample is not flagged: decline is opt-in (grounding.DECLINE_DEFAULT = False, issue 15)
+    assert {s for d, s in flagged if d == "grounding_loss"} == {"cannot-see"}
     sev = dict(q(demo_db, "SELECT sample_id, severity FROM flags WHERE detector = 'repetition_loop'"))
     assert sev == {"loop-runaway": "runaway", "loop-escape": "loop", "loop-inline": "runaway"}
     assert q(demo_db, "SELECT severity FROM flags WHERE sample_id = 'mix-drift'") == [("drift",)]

@@ -29,6 +29,20 @@ def test_steps_have_exact_offsets_and_roles():
     assert all(i in covered for i, c in enumerate(TRACE) if not c.isspace())
 
 
+def test_no_image_means_no_references_and_no_perception_roles():
+    steps = segment(TRACE, has_image=False)
+    assert [s.role for s in steps][:2] == ["computation", "computation"]
+    assert all(s.image_ref_count == 0 for s in steps)
+    assert [(s.char_start, s.char_end) for s in steps] == [(s.char_start, s.char_end) for s in segment(TRACE)]
+
+
+def test_image_references_count_whole_words_only():
+    text = "Imagine the photosynthesis paragraph.\n\nLooking at the image, the graphs show photons."
+    steps = segment(text)
+    assert [s.image_ref_count for s in steps] == [0, 2]
+    assert [s.role for s in steps] == ["computation", "perception"]
+
+
 def test_long_paragraph_is_split_at_discourse_markers():
     para = " ".join(["We compute the next value carefully and write it down."] * 20 + ["Wait, that is wrong."] +
                     ["We compute the other value and keep going with it."] * 20)

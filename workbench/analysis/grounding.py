@@ -2,18 +2,33 @@
 
 Only samples that had an image (has_image=True) can be flagged.
 
-1. `cannot_see`: the model says it cannot see, does not have, or was not given the image
-   ("I can't see the actual image", "since I don't have the diagram", "without the figure, it's
-   hard to...", "the image isn't provided"). First person, an image noun (or "it" right after an
-   image was mentioned) and a not-seeing verb must occur together; "I can't see why", "I don't see
-   any trees in the image" (that is grounded) and "you can't see" are not matched. Score 1.0.
-2. `decline`: references to the image stop: long traces (>= 8 steps, >= 3000 chars) whose first
-   quarter mentions the image >= 2 times and whose whole second half (>= 1500 chars) never does.
-   Score = 1 - late reference rate / early reference rate.
+1. `cannot_see` (on by default): the model states that it cannot see, does not have or was not
+   given the image. Matched by the statement's structure, not a phrase list: an inability or an
+   absence, a verb of seeing, viewing, having, accessing or receiving, and the image or a synonym
+   (imagerefs.STATEMENT_NOUNS) belong together:
+   - "I can't see / am unable to view / have no way of seeing / it is not possible for me to view"
+     + the image; "I don't have (access to) / lack / wasn't given" + the image; "you haven't shared"
+     + the image; "as a text-based model, I cannot see images";
+   - the image + "cannot be viewed / could not be loaded / isn't available (to the model) / was not
+     provided / seems to be missing / didn't come through / has not been shared with me";
+   - "there is no image attached / for me to look at", "no diagram has been supplied";
+   - "without (seeing / access to / being able to view) the image", "in the absence of the image",
+     "not having the picture"; "..., but since I can't see it" right after an image is mentioned.
+   Kept out: "I can't see why", "I don't see any trees in the image" (the object seen is not the
+   image), "I don't see any figure holding a model" (an indefinite noun followed by what it does),
+   "the figure is not drawn to scale", "the image of f is not available in closed form", "you / the
+   reader can't see", "I don't have the exact figures for ...".
+   Score: the share of the trace written after the statement (0..1; 1 = the whole reasoning went on
+   without the image, near 0 = said at the very end).
+2. `decline` (opt-in: `detect(..., decline=True)`; off by default because 3 of its 39 findings on the
+   dev set were plausible when read, bench/labels/decline.jsonl): references to the image stop -
+   long traces (>= 8 steps, >= 3000 chars) whose first quarter refers to the image >= 2 times and
+   whose whole second half (>= 1500 chars) never does. Score: the share of the trace after the last
+   reference (how long the image is absent).
 
-The per-step curve is `steps.image_ref_count`. This tier has low recall for silent forgetting
-(the model keeps writing about the image while ignoring it): the model tiers of the probe
-measure that.
+The per-step curve is `Step.image_ref_count` (workbench.analysis.imagerefs). This tier has low
+recall for silent forgetting (the model keeps writing about the image while ignoring it): the model
+tiers of the probe measure that.
 """
 
 from __future__ import annotations
@@ -23,56 +38,127 @@ from typing import Sequence
 
 from workbench.analysis.base import Step, step_at
 from workbench.analysis.registry import DetectorSpec, Severity
+from workbench.analysis.imagerefs import REF_NOUN_PATTERN, STATEMENT_NOUN_PATTERN
 from workbench.records import Finding
 
 NAME = "grounding_loss"
-VERSION = "grounding-text-2"
+VERSION = "grounding-text-3"  # 3: structural cannot-see rule, graded scores, decline opt-in
+DECLINE_DEFAULT = False       # the decline rule runs only when asked (measured precision 0.08 < 0.8)
+OPT_IN_SEVERITIES = ("decline",)
 
-# "table(s)", "painting", "score" are left out on purpose: "I don't have the tables" means reference
-# tables, "without seeing the painting in person" is not about the given image.
-_NOUN = r"(?:image|picture|figure|diagram|graph|chart|plot|photo(?:graph)?|illustration|drawing|map|visual|" \
-        r"screenshot|pedigree|graphic|circuit|schematic|scan|x-ray|ecg|sheet music)s?"
-_ADJ = r"(?:actual |original |specific |exact |full |given |provided |accompanying |referenced |attached |" \
-       r"mentioned |relevant |associated )*"
-_DET = r"(?:the |this |that |an |any |your |these |those )"
-_NEG_SEE = r"(?:can(?:no|')?t|cannot|can not|am unable to|am not able to|'m unable to|'m not able to|" \
-           r"don't|do not|couldn't|could not)"
-CANNOT_SEE = re.compile(
-    r"\bI\s*" + _NEG_SEE + r"\s+(?:actually\s+|really\s+|directly\s+)?(?:see|view|access|look at|display|perceive)\s+"
-    + _DET + _ADJ + _NOUN + r"\b(?!\s+(?:being|as|having|showing|to be)\b)"  # "can't see the image being X" is an opinion
-    r"|\bI\s+(?:don't|do not|didn't|did not)\s+(?:actually\s+|really\s+)?have\s+(?:access to\s+)?" + _DET + "?"
-    + _ADJ + _NOUN + r"\b(?!\s+(?:of|for)\s+(?!the\s+(?:problem|question)))"
-    r"|\bwithout\s+(?:seeing|having|access to|being able to see)\s+" + _DET + _ADJ + _NOUN + r"\b"
-    r"|\bwithout\s+the\s+" + _ADJ + _NOUN + r"\s*,\s*(?:it'?s|it is|I)\b"
-    r"|\b(?:the|this)\s+" + _ADJ + _NOUN + r"\s+(?:itself\s+)?(?:isn't|is not|wasn't|was not|aren't|are not)\s+"
-    r"(?:provided|included|available(?: to me)?|attached|given|shown|visible(?: here| to me)?|accessible)\b(?!\s+(?:in|on)\s+the\s+(?:"
-    + _NOUN + r"))(?!\s+(?:to scale|in units|in terms|in full|in detail)\b)"
-    r"|\bno\s+" + _NOUN + r"\s+(?:is\s+|was\s+)?(?:provided|given|attached|included|available)\b"
-    r"|\bI\s+(?:can't|cannot|am unable to|'m unable to|don't have the ability to)\s+(?:see|view|process)\s+images\b"
-    r"|\b(?:since|as|which|but)\s+I\s+(?:can't|cannot|can not|don't|do not)\s+(?:see|have)\s+(?:it|them|that|what)\b"
-    r"|\b" + _NOUN + r"(?:\s+\d+)?,?\s+which\s+I\s+(?:can't|cannot|can not|don't|do not)\s+(?:see|have)\b"
-    r"|\b(?:since|as)\s+it(?:'s| is)\s+not\s+(?:provided|shown|included|given|visible)\b",
-    re.I)
-_IT_CONTEXT = re.compile(_NOUN, re.I)
+_A = "['’]"  # straight or curly apostrophe
+_NOUN = STATEMENT_NOUN_PATTERN
+_REF = REF_NOUN_PATTERN  # after an indefinite article only the image nouns proper ("I don't have a map" is a tool)
+_ADJ = r"(?!(?:actual|exact|specific|precise)\s+figures\b)(?:(?:actual|original|specific|exact|full|given|provided|accompanying|referenced|attached|mentioned|" \
+       r"relevant|associated|corresponding|above|below|following|said|same|circuit|related|described|whole|" \
+       r"entire|uploaded|shared)\s+)*"
+_DEF = r"(?:the|this|that|these|those|your|its|my)\s+"
+_INDEF = r"(?:an?|any)\s+"
+# what may follow the noun and still be about the noun itself (not something seen in it)
+_POST = r"(?:\s+(?:\d+|[A-Z]\b|\([a-z0-9]\)))?" \
+        r"(?:\s+(?:(?:that|which)\s+)?(?:(?:is\s+|was\s+)?(?:referred\s+to|mentioned|referenced|described|cited|" \
+        r"given|included)\s+(?:in|by)\s+the\s+(?:question|problem|prompt|text|task)|the\s+(?:question|problem|" \
+        r"prompt)\s+(?:mentions|refers\s+to|references|describes|shows)|(?:you|they)\s+(?:mention(?:ed)?|refer(?:red)?\s+to|" \
+        r"describe[ds]?|shared|provided)))?"
+_NP_DEF = _DEF + _ADJ + _NOUN + _POST
+_NP = r"(?:" + _DEF + "|" + _INDEF + r")?" + _ADJ + _NOUN
+# after "see <indefinite image noun>" only an end of clause keeps it a statement about the image
+_CLAUSE_END = r"(?=\s*(?:[.,;:!?)]|$|\s(?:here|attached|provided|included|in\s+(?:the|your)\s+(?:question|prompt|" \
+              r"message|problem|input)|so|but|and|which|that\s+I|to\s+(?:look|refer|work))\b))"
+_NEG = rf"(?:can{_A}?t|cannot|can\s+not|could\s+not|couldn{_A}t|am\s+unable\s+to|{_A}m\s+unable\s+to|" \
+       rf"am\s+not\s+able\s+to|{_A}m\s+not\s+able\s+to|was\s+unable\s+to|won{_A}t\s+be\s+able\s+to|" \
+       rf"don{_A}t|do\s+not|didn{_A}t|did\s+not|have\s+no\s+way\s+to|have\s+no\s+means\s+to|" \
+       rf"{_A}m\s+not\s+in\s+a\s+position\s+to|lack\s+the\s+ability\s+to|don{_A}t\s+have\s+the\s+ability\s+to|" \
+       rf"do\s+not\s+have\s+the\s+ability\s+to)"
+_SEE = r"(?:see|view|look\s+at|access|open|display|perceive|load|make\s+out|examine|inspect|read)"
+_SEEING = r"(?:seeing|viewing|looking\s+at|accessing|opening|perceiving|examining|inspecting)"
+_SUBJ = r"\b(?:I|we|the\s+model|this\s+model)\s*"
+_ADV = r"(?:(?:actually|really|directly|currently|physically|personally|visually|unfortunately)\s+)?"
+_STATE = r"(?:provided|included|available|attached|given|shared|supplied|uploaded|accessible|viewable|visible|" \
+         r"displayed|rendered|loaded|loading|displaying|showing\s+up|present|here|sent|embedded|shown)"
+_STATE_ANY = _STATE + r"|viewed|seen|accessed|opened|load|display|show\s+up|come\s+through|came\s+through|" \
+                      r"coming\s+through|upload|attach"
+_STATE_END = r"(?!\s+(?:in|on|for|under|as|at|with|from|to\s+scale|in\s+units|in\s+terms|in\s+full|in\s+detail|" \
+             r"correctly\s+labell?ed)\b(?!\s+(?:the\s+|this\s+|your\s+)?(?:question|prompt|problem|message|input|" \
+             r"conversation|text|chat|me|us|here|my\s+(?:side|end))\b))"
+_IS_NOT = rf"(?:is|was|are|were|has|have|had|does|do|did|could|can|will|would|seems\s+to|appears\s+to)\s*" \
+          rf"(?:(?:unfortunately|still|currently|actually|simply|apparently)\s+)?(?:not|n{_A}t)" \
+          rf"|can{_A}t|cannot|can\s+not|couldn{_A}t|isn{_A}t|wasn{_A}t|aren{_A}t|weren{_A}t|hasn{_A}t|haven{_A}t|" \
+          rf"doesn{_A}t|don{_A}t|didn{_A}t|won{_A}t"
+_TO_ME = r"(?:\s+(?:to|for|with)\s+(?:me|us|the\s+model|this\s+model|the\s+assistant))?"
+
+_PATTERNS = [
+    # I can't see / view / access the image; I don't see an image here
+    _SUBJ + _NEG + r"\s+" + _ADV + _SEE + r"\s+(?:" + _NP_DEF + r"(?!\s+(?:being|as|having|showing|to\s+be|clearly)\b)"
+    + "|" + _INDEF + _ADJ + _NOUN + _CLAUSE_END + ")",
+    # I don't have / lack / have no (access to) the image; I wasn't given / shown the image
+    _SUBJ + rf"(?:(?:don{_A}t|do\s+not|didn{_A}t|did\s+not)\s+(?:actually\s+|really\s+|currently\s+)?have|lack|have\s+no|"
+    rf"haven{_A}t\s+got|(?:have\s+not|haven{_A}t|has\s+not|hasn{_A}t)\s+(?:been\s+)?(?:given|shown|provided|sent)|"
+    rf"(?:was\s+not|wasn{_A}t|were\s+not|weren{_A}t)\s+(?:given|shown|provided|sent))\s+(?:with\s+)?(?:access\s+to\s+)?"
+    + r"(?:" + _DEF + _ADJ + _NOUN + "|" + _INDEF + _ADJ + _REF + r"(?=\s*[.,;:!?)]|\s+to\s+(?:look|refer|work|go)|"
+    r"\s+(?:here|in\s+(?:this|the|your)\s+(?:conversation|chat|question|prompt|message|problem)))"
+    + r"|" + _ADJ + _REF + r")\b(?!\s+(?:of|for|on|in|from|about)\s+(?!(?:the|this|your)\s+(?:problem|question|conversation|chat|prompt|message)|front\s+of\s+me))(?!-)",
+    # you haven't shared / didn't attach the image
+    rf"\byou\s+(?:haven{_A}t|have\s+not|didn{_A}t|did\s+not|forgot\s+to)\s+(?:yet\s+)?(?:share|shared|attach|attached|"
+    rf"provide|provided|include|included|upload|uploaded|send|sent)\s+" + _NP,
+    # the image is not available / cannot be viewed / was not provided / seems to be missing
+    r"\b" + _NP_DEF + r"\s+(?:itself\s+)?(?:(?:" + _IS_NOT + r")\s+(?:been\s+|be\s+)?(?:" + _STATE_ANY + ")" + _TO_ME
+    + _STATE_END + r"|(?:has\s+|have\s+)?failed\s+to\s+(?:load|display|render|upload|come\s+through|show(?:\s+up)?|attach)"
+    + rf"|(?:is|was|seems\s+to\s+be|appears\s+to\s+be|{_A}s)\s+(?:missing|unavailable|absent|inaccessible)"
+    + r"(?=\s*[.,;:!?)]|\s*$|\s+(?:here|from|in\s+(?:the|this|your)\s+(?:question|prompt|message|problem)|so|but|and|to\s+me)\b))",
+    # no image is provided; there is no image attached / for me to look at
+    r"\bno\s+" + _ADJ + _NOUN + r"\s+(?:is\s+|was\s+|has\s+been\s+|had\s+been\s+|have\s+been\s+|were\s+)?"
+    r"(?:provided|given|attached|included|available|supplied|uploaded|shared|accessible)\b",
+    rf"\bthere{_A}?s?\s+(?:is\s+|was\s+|are\s+)?no\s+" + _ADJ + _NOUN
+    + r"\s+(?:attached|provided|included|given|available|here|for\s+me|to\s+(?:look|refer|see|view))",
+    # without seeing / access to / being able to view the image; in the absence of the image
+    r"\b(?:without|lacking)\s+(?:(?:actually\s+)?" + _SEEING + r"|having|access\s+to|any\s+access\s+to|being\s+able\s+to\s+"
+    + _SEE + r"|the\s+ability\s+to\s+" + _SEE + r")\s+" + _NP + r"\b(?!\s+(?:of|for)\s+(?!the\s+(?:problem|question)))",
+    r"\bwithout\s+" + _NP_DEF + r"\s*,\s*(?:it|I|we|this|there)\b",
+    r"\bin\s+the\s+absence\s+of\s+" + _NP_DEF + r"\b",
+    r"\bnot\s+having\s+" + _NP + r"\b",
+    r"\bnot\s+being\s+able\s+to\s+" + _SEE + r"\s+" + _NP + r"\b",
+    # it is not possible for me to view the image; I have no way of seeing the image
+    rf"\b(?:no\s+way\s+for\s+me\s+to|not\s+possible\s+for\s+me\s+to|impossible\s+for\s+me\s+to|"
+    rf"have\s+no\s+way\s+(?:of|to))\s+(?:{_SEE}|{_SEEING})\s+" + _NP,
+    # text-only: I cannot see images; as a text-based model; I can only read text
+    rf"\bI\s+(?:can{_A}?t|cannot|can\s+not|am\s+unable\s+to|{_A}m\s+unable\s+to|am\s+not\s+able\s+to|{_A}m\s+not\s+able\s+to|"
+    rf"don{_A}t\s+have\s+the\s+ability\s+to|do\s+not\s+have\s+the\s+ability\s+to)\s+(?:see|view|process|look\s+at|"
+    rf"interpret|analy[sz]e|read)\s+(?:images|pictures|photos|visual\s+(?:content|input|information)|visuals)\b",
+    r"\bas\s+an?\s+(?:text[- ]based|text[- ]only|language)\s+(?:AI|model|assistant)\b",
+    r"\bI\s+(?:can\s+only|only)\s+(?:read|process|handle|see|work\s+with)\s+text\b",
+    # "... but since I can't see it": only right after an image noun (checked in detect)
+    rf"\b(?:since|as|which|but|because)\s+I\s+(?:can{_A}?t|cannot|can\s+not|don{_A}t|do\s+not|am\s+unable\s+to|"
+    rf"{_A}m\s+unable\s+to)\s+(?:see|view|have|access)\s+(?:it\b|them\b|that(?=\s*[,.;:!?)]))",
+    r"\b" + _NOUN + rf"(?:\s+\d+)?(?:\s+(?:mentioned|referred\s+to|shown|given|included))?,?\s+which\s+I\s+(?:can{_A}?t|cannot|can\s+not|don{_A}t|do\s+not)\s+(?:see|have|view)\b",
+    rf"\b(?:since|as)\s+it(?:{_A}s|\s+is|\s+was)\s+not\s+(?:provided|shown|included|given|visible|available)\b",
+]
+CANNOT_SEE = re.compile("|".join(f"(?:{p})" for p in _PATTERNS), re.I)
+_PRONOUN_END = re.compile(r"\b(?:it|them|that)$|^(?:since|as)\s+it", re.I)
+_NOUN_RE = re.compile(r"\b" + _NOUN + r"\b", re.I)
 MIN_STEPS, MIN_CHARS, MIN_LATE_CHARS = 8, 3000, 1500
 
 
 def detect(response: str, *, question: str | None = None, steps: Sequence[Step] = (),
-           has_image: bool = False) -> list[Finding]:
-    """Text-tier grounding loss: cannot-see statements and a decline of image references."""
+           has_image: bool = False, decline: bool = DECLINE_DEFAULT) -> list[Finding]:
+    """Text-tier grounding loss: cannot-see statements (and, when asked, a decline of image references)."""
     if not has_image or not response:
         return []
     findings: list[Finding] = []
+    n = len(response)
     for m in CANNOT_SEE.finditer(response):
         text = m.group(0)
-        if re.search(r"\b(?:it|them|that|what)\b$|^(?:since|as)\s+it", text, re.I) and \
-                not _IT_CONTEXT.search(response, max(0, m.start() - 120), m.start()):
+        if _PRONOUN_END.search(text) and not _NOUN_RE.search(text) and \
+                not _NOUN_RE.search(response, max(0, m.start() - 120), m.start()):
             continue  # "since I can't see it" only counts right after an image was mentioned
-        findings.append(Finding(NAME, "cannot_see", 1.0, m.start(), m.end(), step_at(steps, m.start()),
-                                _sentence(response, m.start(), m.end()), {"rule": "cannot_see"}))
-    decline = _decline(response, steps)
+        after = max(0, len(response[m.end():].rstrip()))
+        findings.append(Finding(NAME, "cannot_see", round(min(1.0, after / n), 4), m.start(), m.end(),
+                                step_at(steps, m.start()), _sentence(response, m.start(), m.end()),
+                                {"rule": "cannot_see"}))
     if decline:
-        findings.append(decline)
+        found = _decline(response, steps)
+        if found:
+            findings.append(found)
     return findings
 
 
@@ -90,9 +176,9 @@ def _decline(response: str, steps: Sequence[Step]) -> Finding | None:
         return None
     last_ref = max((s for s in steps if s.image_ref_count), key=lambda s: s.index)
     onset = steps[last_ref.index + 1] if last_ref.index + 1 < len(steps) else late[0]
-    early_rate = early_refs / max(1, sum(s.char_end - s.char_start for s in early))
-    return Finding(NAME, "decline", 1.0 if early_rate else 0.0, onset.char_start, steps[-1].char_end, onset.index,
-                   f"no reference to the image in the last {len(steps) - onset.index} of {len(steps)} steps",
+    silent = (steps[-1].char_end - onset.char_start) / max(1, steps[-1].char_end)
+    return Finding(NAME, "decline", round(min(1.0, max(0.0, silent)), 4), onset.char_start, steps[-1].char_end,
+                   onset.index, f"no reference to the image in the last {len(steps) - onset.index} of {len(steps)} steps",
                    {"rule": "decline", "early_refs": early_refs, "late_refs": late_refs,
                     "last_ref_step": last_ref.index, "curve": [s.image_ref_count for s in steps]})
 

@@ -48,7 +48,7 @@ def analyse_sample(s: dict[str, Any], todo: list[str], out: AnalysisRows, errors
     from workbench.analysis.steps import segment
     text = s["response"] or ""
     try:
-        steps = segment(text)
+        steps = segment(text, has_image=(s["n_images"] or 0) > 0)
     except Exception as exc:  # never let one sample stop the run
         errors.append(f"{s['run_id']}/{s['sample_id']}: steps: {type(exc).__name__}: {exc}")
         return

@@ -2,7 +2,9 @@
 
 `segment(response)` returns steps that cover every non-blank paragraph of the raw response:
 `response[step.char_start:step.char_end]` is the step's text (whitespace-trimmed). The text is
-never rewritten. Roles come from the step's opening words (see ROLE_PATTERNS).
+never rewritten. Roles come from the step's opening words (see ROLE_PATTERNS); `perception` (the step
+opens by referring to the image) only for samples that had an image. `image_ref_count` counts
+references to the image (workbench.analysis.imagerefs: whole words) in the step, 0 without an image.
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 
+from workbench.analysis import imagerefs
 from workbench.analysis.base import Step
 
-VERSION = "steps-1"
+VERSION = "steps-2"  # 2: image references on word boundaries (imagerefs), none and no perception without an image
 MAX_STEP_CHARS = 1500       # a paragraph longer than this is split at discourse markers
 HARD_STEP_CHARS = 4000      # ... and, failing that, at sentence ends (a loop with no markers)
+HEAD_CHARS = 160            # a step's opening, where its role is read
 
 _BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
 _MARKERS = (r"Wait|Hmm|But wait|Alternatively|Another approach|Let me (?:double[- ]check|check|verify|"
@@ -76,46 +80,16 @@ def _cut(chunk: str, cuts: list[int], min_len: int, hard: int | None = None) -> 
     return trimmed
 
 
-_REF_WORDS = ("image", "figure", "diagram", "picture", "photo", "graph", "chart", "plot", "illustration",
-              "drawing", "screenshot")
-_NOT_REFS = ("figure out", "figured out", "figuring", "paragraph", "imagine")
-
-
-def image_ref_count(text: str) -> int:
-    """Mentions of the image in a text ("the image", "in the figure", "the graph shows", "<image 1>")."""
-    low = text.lower()
-    n = sum(low.count(w) for w in _REF_WORDS) - sum(low.count(w) for w in _NOT_REFS)
-    return max(n, 0)
-
-
-def _ref_positions(text: str) -> list[int]:
-    """Sorted offsets of image mentions in the whole text (one pass per word, C speed)."""
-    low = text.lower()
-    pos: list[int] = []
-    for w in _REF_WORDS:
-        i = low.find(w)
-        while i >= 0:
-            pos.append(i)
-            i = low.find(w, i + 1)
-    if not pos:
-        return pos
-    drop = set()
-    for w in _NOT_REFS:  # "figure out", "paragraph", "imagine" are not mentions of the image
-        i = low.find(w)
-        while i >= 0:
-            drop.update(p for p in range(i, i + len(w)))
-            i = low.find(w, i + 1)
-    return sorted(p for p in pos if p not in drop)
-
-
-def role_of(text: str, head_refs: int | None = None) -> str:
+def role_of(text: str, head_refs: int | None = None, *, has_image: bool = True) -> str:
+    """The step's role from its opening words; `perception` only when the sample had an image and the
+    step opens by referring to it (head_refs: references in its first 160 characters, if known)."""
     if "**Final Answer" in text or "\\boxed{" in text:
         return "conclusion"
-    head = text[:160]
+    head = text[:HEAD_CHARS]
     for role, pattern in ROLE_PATTERNS:
         if pattern.match(head):
             return role
-    if (image_ref_count(head) if head_refs is None else head_refs):
+    if has_image and (imagerefs.count(head) if head_refs is None else head_refs):
         return "perception"
     return "computation"
 
@@ -138,8 +112,11 @@ def paragraphs(text: str) -> list[tuple[int, int]]:
     return trimmed
 
 
-def segment(response: str | None) -> list[Step]:
-    """Steps of a trace with exact offsets into `response` and a role each."""
+def segment(response: str | None, *, has_image: bool = True) -> list[Step]:
+    """Steps of a trace with exact offsets into `response` and a role each.
+
+    With has_image=False (the sample had no image) nothing refers to an image: every step's
+    image_ref_count is 0 and no step is `perception` (and the reference scan is skipped)."""
     if not response:
         return []
     spans: list[tuple[int, int]] = []
@@ -148,11 +125,11 @@ def segment(response: str | None) -> list[Step]:
             spans.extend(_split_long(response, a, b))
         else:
             spans.append((a, b))
-    refs = _ref_positions(response)
+    refs = imagerefs.positions(response) if has_image else []
     steps = []
     for i, (a, b) in enumerate(spans):
         lo = bisect_left(refs, a)
         n = bisect_left(refs, b) - lo
-        head = bisect_left(refs, min(b, a + 160)) - lo if n else 0
-        steps.append(Step(i, a, b, role_of(response[a:b], head), n))
+        head = bisect_left(refs, min(b, a + HEAD_CHARS)) - lo if n else 0
+        steps.append(Step(i, a, b, role_of(response[a:b], head, has_image=has_image), n))
     return steps

@@ -112,9 +112,11 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "step_index": "0-based position of the step in the trace.",
         "char_start": "Offset of the step's first character in `samples.response` (Python str index).",
         "char_end": "Offset one past its last character: `response[char_start:char_end]` is the step.",
-        "role": "`perception`, `computation`, `reflection`, `switch` or `conclusion`.",
+        "role": "`perception`, `computation`, `reflection`, `switch` or `conclusion` (`perception` only in samples "
+                "with an image).",
         "n_chars": "Length of the step in characters.",
-        "image_ref_count": "References to the image in the step (\"the image shows\", \"in the figure\", ...).",
+        "image_ref_count": "References to the image in the step (whole words: \"the image shows\", \"in the figure\", "
+                           "...; 0 in samples without an image).",
         "token_start": "First token of the step, when tokens are stored (model runs), else NULL.",
         "token_end": "One past its last token, when tokens are stored, else NULL.",
         "analyzer_version": "Version of the step segmenter that wrote the row.",
