@@ -51,7 +51,6 @@ def test_memory_sizes_parse() -> None:
 
 def test_plan_for_a_local_checkpoint_and_cpu_only_gpu_request(tmp_path) -> None:  # noqa: ANN001
     pytest.importorskip("torch")
-    import torch
     from workbench.errors import WorkbenchError
     from workbench.models.loader import best_attention, device_map_args
     from workbench.models.planner import plan
@@ -60,7 +59,8 @@ def test_plan_for_a_local_checkpoint_and_cpu_only_gpu_request(tmp_path) -> None:
     p = plan(str(path), 2, "4GiB", 256)
     assert p.fits and p.n_layers == 3 and sum(p.layers_per_gpu.values()) == 3
     assert best_attention(False) == "sdpa"
-    if not torch.cuda.is_available():
-        assert device_map_args(None, None) == {"device_map": "cpu"}
-        with pytest.raises(WorkbenchError, match="CUDA is not available"):
-            device_map_args([0, 1], "75GiB")
+    assert device_map_args(str(path), None, None, cuda=None) == {"device_map": "cpu"}
+    with pytest.raises(WorkbenchError, match="CUDA is not available"):
+        device_map_args(str(path), [0, 1], "75GiB", cuda=None)
+    with pytest.raises(WorkbenchError, match=r"GPU\(s\) \[5\] requested but this machine shows GPUs \[0, 1\]"):
+        device_map_args(str(path), [5], "75GiB", cuda={0: 80 * 2**30, 1: 80 * 2**30})
