@@ -319,6 +319,9 @@ class Generation:
                 self._failed(k, sid, f"{ev.error} while generating this sample")
             return
         sid = ev.sample_id
+        if ev.kind == "dropped":   # a cancel removed it before it started: it stays as it was in the store
+            self._left(k, sid)
+            return
         if ev.kind == "progress":
             self.current = sid
             self.writer.put_sample(_sample_row(self.rows[sid], self.model_name, response=ev.text, status="partial",

@@ -79,8 +79,9 @@ class GenerationResult:
 
 @dataclass
 class Event:
-    """What a backend reports from `step()`: a finished sample (`done`, its result; a cancelled one
-    has finish_reason 'cancelled'), a `failed` one (the reason), or `progress` (the response so far)."""
+    """What a backend reports: a finished sample (`done`, its result; a cancelled one has finish_reason
+    'cancelled'), a `failed` one (the reason), `progress` (the response so far), or `dropped` (a
+    queued request a cancel removed before it started: nothing to record)."""
     sample_id: str
     kind: str
     result: GenerationResult | None = None
@@ -96,6 +97,7 @@ class Backend:
     happened (finished, failed, progress); `in_flight()` counts submitted requests not yet reported
     finished or failed; `cancel()` stops: queued requests are dropped, running ones end as
     'cancelled' with what they have (or, where a request cannot be interrupted, finish normally).
+    Every submitted request is eventually reported exactly once as done, failed or dropped.
     `capacity` is how many sequences the backend generates at once (batch size, concurrent
     requests); the runner keeps about twice that in flight so a free slot is refilled at once.
     This base class runs one request at a time through `generate_one`; batching backends override
@@ -130,8 +132,12 @@ class Backend:
             return [Event(request.sample_id, "failed", error=str(exc))]
 
     def cancel(self) -> list[Event]:
+        return self._drop_queue()
+
+    def _drop_queue(self) -> list[Event]:
+        events = [Event(r.sample_id, "dropped") for r in self._queue]
         self._queue.clear()
-        return []
+        return events
 
     def generate(self, request: GenerationRequest) -> GenerationResult:
         """Generate one request alone; raises WorkbenchError when it fails."""

@@ -155,9 +155,7 @@ class OpenAIBackend(Backend):
 
     def cancel(self) -> list[Event]:
         """Requests not sent yet are dropped; those in flight finish and are reported normally."""
-        for fut in [f for f in self._futures if f.cancel()]:
-            self._futures.pop(fut)
-        return []
+        return [Event(self._futures.pop(fut), "dropped") for fut in [f for f in self._futures if f.cancel()]]
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

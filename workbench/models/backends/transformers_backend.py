@@ -119,9 +119,8 @@ class TransformersBackend(Backend):
         return events
 
     def cancel(self) -> list[Event]:
-        self._queue.clear()
-        return [Event(f.row.request.sample_id, "done", result=self._result(f.row, f.reason))
-                for f in self.decoder.cancel()]
+        return self._drop_queue() + [Event(f.row.request.sample_id, "done", result=self._result(f.row, f.reason))
+                                     for f in self.decoder.cancel()]
 
     def _result(self, row: Any, reason: str) -> GenerationResult:
         tok = self.lm.tokenizer

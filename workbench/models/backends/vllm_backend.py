@@ -204,11 +204,12 @@ class VLLMBackend(Backend):
         return events
 
     def cancel(self) -> list[Event]:
-        self._failed = []
-        if not self._live:
-            return []
-        self.engine.abort_request(list(self._live))
-        events = [Event(acc.request.sample_id, "done", result=acc.result(self.special_ids, finish="cancelled"))
-                  for acc in self._live.values()]
+        """Abort everything in flight: what generated tokens ends 'cancelled', what had not started is dropped."""
+        events, self._failed = self._failed, []
+        if self._live:
+            self.engine.abort_request(list(self._live))
+        for acc in self._live.values():
+            events.append(Event(acc.request.sample_id, "done", result=acc.result(self.special_ids, finish="cancelled"))
+                          if acc.ids else Event(acc.request.sample_id, "dropped"))
         self._live = {}
         return events
