@@ -88,6 +88,7 @@ def test_greedy_batch_of_4_is_token_identical_to_batch_1_and_to_transformers_gen
         inputs = one._inputs(r)
         gc = GenerationConfig(max_new_tokens=r.sampling.max_new_tokens, do_sample=False, repetition_penalty=1.05,
                               eos_token_id=eos, pad_token_id=one.lm.tokenizer.pad_token_id,
+                              suppress_tokens=model.generation_config.suppress_tokens,
                               output_scores=True, return_dict_in_generate=True)
         with torch.inference_mode():
             out = model.generate(**inputs, generation_config=gc)

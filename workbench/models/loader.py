@@ -135,10 +135,11 @@ def visible_gpus() -> dict[int, int] | None:
 def load_model(path_or_id: str | os.PathLike, *, gpus: list[int] | None = None,
                max_memory: str | int | None = None, dtype: str = "bfloat16",
                attn_implementation: str | None = None, batch_size: int = 1,
-               max_new_tokens: int = 8192) -> LoadedModel:
+               max_new_tokens: int = 8192, device_map: dict | None = None) -> LoadedModel:
     """Load model + processor. `max_memory`: memory per GPU the run may use (weights, the KV cache of
     `batch_size` sequences of up to `max_new_tokens` new tokens, reserve). Raises WorkbenchError for a
-    missing path, a set-up that cannot fit, or an OOM while loading."""
+    missing path, a set-up that cannot fit, or an OOM while loading. `device_map`: a placement made
+    elsewhere (e.g. a plan computed for other GPUs), used as given."""
     import torch
     from transformers import AutoModelForImageTextToText, Qwen2VLForConditionalGeneration
     path = str(Path(path_or_id).expanduser()) if Path(path_or_id).expanduser().exists() else str(path_or_id)
@@ -151,8 +152,9 @@ def load_model(path_or_id: str | os.PathLike, *, gpus: list[int] | None = None,
     attn = attn_implementation or best_attention(cuda)
     cls = Qwen2VLForConditionalGeneration if model_type == "qwen2_vl" else AutoModelForImageTextToText
     try:
-        placement = device_map_args(path, gpus, max_memory, cuda=visible_gpus(), max_new_tokens=max_new_tokens,
-                                    batch_size=batch_size, dtype=dtype)
+        placement = {"device_map": device_map} if device_map is not None else device_map_args(
+            path, gpus, max_memory, cuda=visible_gpus(), max_new_tokens=max_new_tokens, batch_size=batch_size,
+            dtype=dtype)
         model = cls.from_pretrained(path, dtype=torch_dtype, attn_implementation=attn, **placement).eval()
     except torch.cuda.OutOfMemoryError as exc:
         raise WorkbenchError(f"out of GPU memory while loading {path}: lower --max-memory per GPU, add GPUs "

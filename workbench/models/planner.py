@@ -218,6 +218,7 @@ class Option:
     replicas: int
     max_batch: int          # per replica
     fits: bool
+    tensor_parallel_ok: bool = True   # vLLM's tensor parallel needs the group size to divide the attention heads
 
     @property
     def concurrent(self) -> int:
@@ -230,12 +231,13 @@ def suggest(model: str, n_gpus: int, gpu_memory: str | int, max_new_tokens: int 
     group whose copy of the model decodes at least USEFUL_BATCH sequences at once (more replicas =
     more GPUs computing at the same time; a transformers device map runs its GPUs one after the
     other), else the group with the most concurrent sequences."""
+    heads = _text_cfg(load_config_dict(model))["num_attention_heads"]
     opts = []
     for g in range(1, n_gpus + 1):
         if n_gpus % g:
             continue
         pl = plan(model, g, gpu_memory, max_new_tokens, prompt_tokens, dtype=dtype)
-        opts.append(Option(g, n_gpus // g, pl.max_batch if pl.fits else 0, pl.fits))
+        opts.append(Option(g, n_gpus // g, pl.max_batch if pl.fits else 0, pl.fits, heads % g == 0))
     ok = [o for o in opts if o.fits and o.max_batch >= 1]
     useful = [o for o in ok if o.max_batch >= USEFUL_BATCH]
     best = useful[0] if useful else (max(ok, key=lambda o: o.concurrent) if ok else None)
@@ -250,6 +252,8 @@ def suggestion_text(opts: list[Option], best: Option | None) -> str:
     if best is None:
         lines.append("no split of these GPUs holds the model")
     else:
-        lines.append(f"suggested: --replicas {best.replicas} --batch-size {best.max_batch} (transformers); "
-                     f"--replicas {best.replicas} --tensor-parallel {best.gpus_per_replica} (vllm)")
+        vllm = (f"--replicas {best.replicas} --tensor-parallel {best.gpus_per_replica} (vllm)"
+                if best.tensor_parallel_ok else "vllm: tensor parallel must divide the attention heads; use "
+                "--pipeline-parallel for the rest")
+        lines.append(f"suggested: --replicas {best.replicas} --batch-size {best.max_batch} (transformers); {vllm}")
     return "\n".join(lines)

@@ -116,8 +116,11 @@ def replica_main(spec: ReplicaSpec, conn: Connection) -> None:
         options["gpus"] = list(range(len(spec.gpus)))   # renumbered by CUDA_VISIBLE_DEVICES
     try:
         if spec.threads:
-            import torch
-            torch.set_num_threads(spec.threads)
+            try:
+                import torch
+                torch.set_num_threads(spec.threads)
+            except ImportError:
+                pass
         from workbench.models.backends import make_backend
         backend = make_backend(spec.backend, spec.model, **options)
     except WorkbenchError as exc:
@@ -254,6 +257,7 @@ class ReplicaPool:
                 while p.is_alive():   # relay the replica's last log lines (probes) while it finishes
                     p.join(timeout=0.5)
                     self._drain_logs(k)
+                self._drain_logs(k)
             p.join(timeout=10 if graceful else 2)
             if p.is_alive():
                 p.terminate()

@@ -226,9 +226,12 @@ def open_pool(opts: RunOptions, backend: Any, hook: Any, log: Callable[[str], No
     if opts.backend == "openai":
         raise UsageError("--replicas is for local models; an endpoint takes more requests with --concurrency")
     gpus = opts.gpus
-    if gpus is None and opts.backend == "transformers":
-        from workbench.models.loader import visible_gpus
-        cuda = visible_gpus()
+    if gpus is None:   # every visible GPU, split between the replicas (none: CPU replicas)
+        try:
+            from workbench.models.loader import visible_gpus
+            cuda = visible_gpus()
+        except ImportError:
+            cuda = None
         gpus = sorted(cuda) if cuda else None
     groups = split_gpus(gpus, opts.replicas)
     threads = max(1, (os.cpu_count() or 1) // opts.replicas) if gpus is None else None

@@ -135,6 +135,10 @@ def build_tiny_model(out_dir: str | Path, *, layers: int = 2, heads: int = 4, kv
     model.generation_config.eos_token_id = ids["<|im_end|>"]
     model.generation_config.pad_token_id = ids["<|endoftext|>"]
     model.generation_config.bos_token_id = ids["<|endoftext|>"]
+    # a random model could emit an image placeholder, which no prompt can hold after it (a real
+    # model never does): its generation config forbids the vision tokens, as any backend honours
+    model.generation_config.suppress_tokens = [ids[t] for t in ("<|vision_start|>", "<|vision_end|>",
+                                                                 "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>")]
     if decisive:
         _make_decisive(model, tok, seed)
     model.save_pretrained(str(out))

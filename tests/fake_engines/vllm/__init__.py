@@ -19,6 +19,7 @@ aborted request disappears. `ENGINES` keeps every engine built in this process (
 from __future__ import annotations
 
 import hashlib
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,7 @@ from vllm.sampling_params import RequestOutputKind, SamplingParams
 
 __all__ = ["EngineArgs", "LLMEngine", "SamplingParams", "RequestOutput", "CompletionOutput", "Logprob"]
 ENGINES: list["LLMEngine"] = []
+STEP_SECONDS = 0.0     # a test may give each step some duration, like a GPU's
 EOS = 0
 VOCAB = 50
 
@@ -102,6 +104,7 @@ class LLMEngine:
         self.aborted: list[str] = []
         self.steps = 0
         self.max_running = 0
+        self.max_unfinished = 0
         ENGINES.append(self)
 
     @classmethod
@@ -137,6 +140,7 @@ class LLMEngine:
         seed = int.from_bytes(digest[:4], "big")
         self.waiting.append(_Seq(request_id, prompt, params, seed, prompt_ids=list(range(5 + len(text) // 4))))
         self.added.append(request_id)
+        self.max_unfinished = max(self.max_unfinished, self.get_num_unfinished_requests())
         return request_id
 
     def abort_request(self, request_ids: list[str], internal: bool = False) -> None:
@@ -159,6 +163,8 @@ class LLMEngine:
         return 1 + (s.seed // 7 + 13 * k) % (VOCAB - 1)
 
     def step(self) -> list[RequestOutput]:
+        if STEP_SECONDS:
+            time.sleep(STEP_SECONDS)
         while self.waiting and len(self.running) < self.max_num_seqs:
             self.running.append(self.waiting.popleft())
         self.max_running = max(self.max_running, len(self.running))

@@ -86,8 +86,10 @@ class BatchDecoder:
     """The batch: rows, their joint KV cache and attention mask. `add` admits one prefilled request,
     `step` decodes one token for every row and returns the rows that finished."""
 
-    def __init__(self, model: Any, device: Any, eos_ids: set[int], batch_size: int = 1) -> None:
+    def __init__(self, model: Any, device: Any, eos_ids: set[int], batch_size: int = 1,
+                 suppress: list[int] | None = None) -> None:
         self.model, self.device, self.eos_ids = model, device, eos_ids
+        self.suppress = list(suppress) if suppress else None   # generation_config.suppress_tokens: never chosen
         self.batch_size = max(1, int(batch_size))
         params = inspect.signature(model.forward).parameters
         self.cache_kw = "cache" if "cache" in params else "past_key_values"
@@ -231,8 +233,10 @@ class BatchDecoder:
     # ------------------------------------------------------------------ choosing and recording
 
     def _choose(self, rows: list[Row], logits: torch.Tensor, seen: torch.Tensor | None) -> list[int]:
-        """Penalise, record (logprob, entropy, alternatives) and pick the next token of each row."""
+        """Suppress, penalise, record (logprob, entropy, alternatives) and pick the next token of each row."""
         scores = logits
+        if self.suppress:
+            scores[:, self.suppress] = float("-inf")
         if seen is not None:
             pen = torch.tensor([r.sampling.repetition_penalty or 1.0 for r in rows], dtype=scores.dtype,
                                device=scores.device).view(-1, 1)

@@ -62,7 +62,8 @@ class TransformersBackend(Backend):
         self.progress_interval = progress_interval
         self.capacity = max(1, int(batch_size))
         from workbench.models.backends.decoding import BatchDecoder
-        self.decoder = BatchDecoder(self.lm.model, self.lm.device, self.eos_ids(), self.capacity)
+        suppress = getattr(self.lm.model.generation_config, "suppress_tokens", None)
+        self.decoder = BatchDecoder(self.lm.model, self.lm.device, self.eos_ids(), self.capacity, suppress)
 
     def eos_ids(self) -> set[int]:
         base = self.lm.model.generation_config
