@@ -90,3 +90,15 @@ def test_no_sql_in_the_models_package() -> None:
     sql = re.compile(r"\b(SELECT|INSERT INTO|UPDATE \w+ SET|DELETE FROM|CREATE TABLE)\b")
     found = [f"{p.name}: {m.group(0)}" for p in root.rglob("*.py") for m in sql.finditer(p.read_text())]
     assert not found, found
+
+
+def test_the_run_page_form_starts_the_same_options_as_the_cli() -> None:
+    from workbench.commands.run import options_from_args
+    from workbench.models.jobs import run_argv
+    form = {"model": "Qwen/QVQ-72B-Preview", "data": "mmmu.jsonl", "backend": "vllm", "gpus": "0,1,2,3,4,5,6,7",
+            "batch_size": 64, "replicas": 2, "tensor_parallel": 2, "pipeline_parallel": 2, "distributed_executor": None,
+            "max_new_tokens": 100, "limit": None, "resume": True}
+    o = options_from_args(build_parser().parse_args(["run", *run_argv(form, "/tmp/s.duckdb")]))
+    assert (o.backend, o.batch_size, o.replicas, o.tensor_parallel, o.pipeline_parallel, o.resume, o.db) == \
+           ("vllm", 64, 2, 2, 2, True, "/tmp/s.duckdb")
+    assert o.gpus == list(range(8)) and o.sampling.max_new_tokens == 100
