@@ -102,3 +102,22 @@ def test_the_run_page_form_starts_the_same_options_as_the_cli() -> None:
     assert (o.backend, o.batch_size, o.replicas, o.tensor_parallel, o.pipeline_parallel, o.resume, o.db) == \
            ("vllm", 64, 2, 2, 2, True, "/tmp/s.duckdb")
     assert o.gpus == list(range(8)) and o.sampling.max_new_tokens == 100
+
+
+def test_the_run_path_outside_the_engine_imports_without_torch() -> None:
+    """The writer, the pools, the job view and the store module run in the app or a light install."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    code = ("import sys, importlib.abc\n"
+            "class Block(importlib.abc.MetaPathFinder):\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name.split('.')[0] in ('torch', 'transformers', 'accelerate', 'vllm'):\n"
+            "            raise ImportError(name)\n"
+            "sys.meta_path.insert(0, Block())\n"
+            "import workbench.models.runner, workbench.models.replicas, workbench.models.jobs\n"
+            "import workbench.store.generation, workbench.ui.run_panel, workbench.commands.run\n"
+            "print('ok')\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], capture_output=True,
+                         text=True, timeout=120)
+    assert out.stdout.strip() == "ok", out.stderr[-2000:]

@@ -32,7 +32,8 @@ from workbench.models.backends.base import Event, GenerationRequest, Sampling
 from workbench.records import RunRecord, slugify_run
 from workbench.store import generation as gstore
 
-WRITER_INTERVAL = 1.0    # seconds between the writer's heartbeats / cancel checks when idle
+WRITER_INTERVAL = 2.0    # seconds between the writer's heartbeats / cancel checks when idle
+WRITER_MIN_GAP = 0.5     # at most two commits a second: opening the store costs ~10-100 ms each time
 
 
 @dataclass
@@ -95,8 +96,9 @@ class Writer:
 
     Each cycle takes everything queued (finished samples with tokens, partial traces, the latest
     job and replica progress) and writes it in one transaction (store.generation.write_progress),
-    then reports the committed sample ids and whether a cancel was requested. Idle, it writes a
-    heartbeat every WRITER_INTERVAL seconds."""
+    then reports the committed sample ids and whether a cancel was requested. Cycles are at least
+    WRITER_MIN_GAP apart, so a finished sample is committed within about half a second however
+    fast samples finish; idle, it writes a heartbeat every WRITER_INTERVAL seconds."""
 
     _STOP = object()
 
@@ -125,12 +127,15 @@ class Writer:
             raise self.error
 
     def _run(self) -> None:
+        last = 0.0
         try:
             while True:
                 try:
                     items = [self.q.get(timeout=WRITER_INTERVAL)]
                 except queue.Empty:
                     items = []
+                if items and items[0] is not self._STOP:
+                    time.sleep(max(0.0, last + WRITER_MIN_GAP - time.monotonic()))   # let more gather
                 while True:
                     try:
                         items.append(self.q.get_nowait())
@@ -150,6 +155,7 @@ class Writer:
                 if gstore.write_progress(self.db, self.run_id, self.job_id, samples=samples, tokens=tokens,
                                          job=job, replicas=replicas):
                     self.cancel.set()
+                last = time.monotonic()
                 for sid in finished:
                     self.committed.put(sid)
                 if stop:
