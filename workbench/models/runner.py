@@ -293,8 +293,14 @@ class Generation:
         self.summary.seconds = time.monotonic() - self.t0 if self.t0 else 0.0
 
     def _feed(self, pending: deque) -> None:
-        for k in self.pool.live():
-            while pending and len(self.inflight[k]) < self.pool.window(k):
+        """Hand out pending samples one at a time, round robin over the replicas with room in their window."""
+        while pending:
+            room = [k for k in self.pool.live() if len(self.inflight[k]) < self.pool.window(k)]
+            if not room:
+                break
+            for k in sorted(room, key=lambda k: len(self.inflight[k])):
+                if not pending:
+                    break
                 row = pending.popleft()
                 request = self._request(row)
                 if request is None:
