@@ -36,9 +36,9 @@ def test_2x24gib_is_refused_fast_with_a_clear_message(capsys: pytest.CaptureFixt
 
 def test_run_refuses_before_loading_when_plan_fails(tmp_path) -> None:  # noqa: ANN001
     from workbench.errors import WorkbenchError
-    from workbench.models.planner import check_fits
-    with pytest.raises(WorkbenchError, match="does not fit"):
-        check_fits("qvq-72b-preview", 2, "24GiB", 8192)
+    from workbench.models.loader import planned_device_map
+    with pytest.raises(WorkbenchError, match=r"(?s)does not fit on the chosen GPUs:.*DOES NOT FIT"):
+        planned_device_map("qvq-72b-preview", [0, 1], 24 * 2**30)
 
 
 def test_memory_sizes_parse() -> None:

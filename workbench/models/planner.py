@@ -203,15 +203,6 @@ def _place(p: Plan, cfg_json: str) -> None:
     p.fits = not p.reason
 
 
-def check_fits(model: str, n_gpus: int, gpu_memory: str | int, max_new_tokens: int, *, batch_size: int = 1,
-               dtype: str = "bfloat16") -> Plan:
-    """Raise WorkbenchError with the plan when the model cannot fit (the loader calls it)."""
-    pl = plan(model, n_gpus, gpu_memory, max_new_tokens, batch_size=batch_size, dtype=dtype)
-    if not pl.fits:
-        raise WorkbenchError("the model does not fit on the chosen GPUs:\n" + pl.text())
-    return pl
-
-
 @dataclass
 class Option:
     gpus_per_replica: int
