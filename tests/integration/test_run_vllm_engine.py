@@ -29,6 +29,8 @@ def fake_vllm(monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201 - yields the fak
     vllm.ENGINES.clear()
     yield vllm
     vllm.STEP_SECONDS = 0.0
+    for name in [m for m in sys.modules if m.split(".")[0] in ("vllm", "ray")]:
+        del sys.modules[name]   # the fakes must not outlive this test (a later `import vllm` must fail)
 
 
 def data(tmp_path: Path, n: int, *, corrupt: bool = False) -> Path:
