@@ -28,7 +28,8 @@ def test_run_page_starts_a_worker_and_shows_progress(tmp_path: Path, monkeypatch
     monkeypatch.chdir(ROOT)
     at = AppTest.from_file(str(ROOT / "pages" / "run.py"), default_timeout=60)
     for key, value in [("run_model", str(tiny)), ("run_data", str(data)), ("run_name", "page run"),
-                       ("run_max_new_tokens", 8), ("run_dtype", "float32"), ("run_probe", True)]:
+                       ("run_max_new_tokens", 8), ("run_dtype", "float32"), ("run_probe", True),
+                       ("run_batch_size", 2)]:
         at.session_state[key] = value
     at.run()
     assert not at.exception
@@ -37,7 +38,7 @@ def test_run_page_starts_a_worker_and_shows_progress(tmp_path: Path, monkeypatch
     assert any("started" in s.value for s in at.success), ([e.value for e in at.error], [b.label for b in at.button], [t.value for t in at.text_input])
     job = at.query_params["job"]
     job = job[0] if isinstance(job, list) else job
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 600
     status = None
     while time.monotonic() < deadline:
         status = jobs.job_status(db, job)
@@ -46,6 +47,7 @@ def test_run_page_starts_a_worker_and_shows_progress(tmp_path: Path, monkeypatch
         time.sleep(1)
     assert status and status["status"] == "done", status
     assert status["n_done"] == 3 and status["tokens_generated"] > 0 and status["run_id"] == "page-run"
+    assert status["batch_size"] == 2 and [r["n_done"] for r in status["replica_rows"]] == [3]
     with connect(db) as con:   # the "probe each finished sample" box: every sample probed during the run
         assert con.execute("SELECT count(*) FROM probe_traces WHERE run_id = 'page-run' AND status = 'ok' "
                            "AND token_source = 'stored'").fetchone()[0] == 3

@@ -68,14 +68,17 @@ def test_run_fills_tokens_logprobs_entropies_and_records_failures(tiny: Path, tm
     assert rows(db, "SELECT count(*) FROM samples")[0][0] == 4
 
 
-def test_sigkill_mid_run_then_resume_gives_every_sample_exactly_once(tiny: Path, tmp_path: Path) -> None:
+def test_sigkill_mid_batched_run_marks_the_job_dead_and_resume_gives_every_sample_exactly_once(
+        tiny: Path, tmp_path: Path) -> None:
+    from workbench.models import jobs
     data = make_data(tmp_path / "data", 8)
     db = tmp_path / "s.duckdb"
     cmd = [sys.executable, "-m", "workbench.cli", "run", "--model", str(tiny), "--data", str(data), "--db", str(db),
-           "--max-new-tokens", "400", "--dtype", "float32", "--progress-interval", "0.2"]
+           "--max-new-tokens", "400", "--dtype", "float32", "--progress-interval", "0.2", "--batch-size", "3",
+           "--job-id", "batched"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     from workbench.store import connect
-    deadline = time.monotonic() + 240
+    deadline = time.monotonic() + 600
     done = 0
     while time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.3)
@@ -89,7 +92,13 @@ def test_sigkill_mid_run_then_resume_gives_every_sample_exactly_once(tiny: Path,
     proc.wait()
     before = dict(rows(db, "SELECT sample_id, status FROM samples"))
     assert 2 <= sum(s == "ok" for s in before.values()) < 8
-    resumed = subprocess.run(cmd + ["--resume"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert "partial" in before.values(), "the batch's unfinished traces were saved as partial"
+    # the killed job is no longer 'running' once anyone looks (its process is gone)
+    assert rows(db, "SELECT status FROM run_jobs WHERE job_id = 'batched'") == [("running",)]
+    st = jobs.job_status(db, "batched")
+    assert st["status"] == "dead" and not st["alive"] and st["finished_at"] is not None
+    assert rows(db, "SELECT status FROM run_jobs WHERE job_id = 'batched'") == [("dead",)]
+    resumed = subprocess.run(cmd[:-2] + ["--resume"], cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     after = rows(db, "SELECT sample_id, status, completion_tokens FROM samples ORDER BY sample_id")
     assert [r[0] for r in after] == [f"q{i}" for i in range(8)] and {r[1] for r in after} == {"ok"}

@@ -32,7 +32,8 @@ def test_vllm_request_building_without_vllm() -> None:
     kw = sampling_kwargs(req.sampling)
     assert kw == {"max_tokens": 8192, "temperature": 0.0, "logprobs": 5, "seed": 3, "repetition_penalty": 1.05}
     kw = sampling_kwargs(Sampling(max_new_tokens=10, temperature=0.7, top_p=0.9))
-    assert kw["temperature"] == 0.7 and kw["top_p"] == 0.9 and kw["top_k"] == -1 and kw["logprobs"] == 1
+    assert kw["temperature"] == 0.7 and kw["top_p"] == 0.9 and "top_k" not in kw and kw["logprobs"] == 1
+    assert sampling_kwargs(Sampling(max_new_tokens=10, temperature=0.7, top_k=20))["top_k"] == 20
 
 
 def test_vllm_corrupt_image_is_an_input_error() -> None:
@@ -48,7 +49,7 @@ def test_vllm_output_parsing_gives_the_common_records() -> None:
     comp = SimpleNamespace(token_ids=[5, 6, 2], text="Hi there", finish_reason="stop",
                            logprobs=[{5: lp("Hi", -0.1), 9: lp("Yo", -2.5)}, {6: lp(" there", -0.3)},
                                      {2: lp("<|im_end|>", -0.01)}])
-    text, toks, finish, prompt, n = parse_vllm_output(SimpleNamespace(outputs=[comp], prompt_token_ids=[1] * 40),
+    text, toks, finish, prompt, n = parse_vllm_output(SimpleNamespace(outputs=[comp], prompt_token_ids=[1] * 40, finished=True),
                                                       special_ids={2}, top_alternatives=2)
     assert (text, finish, prompt, n) == ("Hi there", "eos", 40, 3)
     assert [(t.text, t.char_start, t.char_end) for t in toks] == [("Hi", 0, 2), (" there", 2, 8), ("<|im_end|>", 8, 8)]

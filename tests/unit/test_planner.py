@@ -36,9 +36,9 @@ def test_2x24gib_is_refused_fast_with_a_clear_message(capsys: pytest.CaptureFixt
 
 def test_run_refuses_before_loading_when_plan_fails(tmp_path) -> None:  # noqa: ANN001
     from workbench.errors import WorkbenchError
-    from workbench.models.planner import check_fits
-    with pytest.raises(WorkbenchError, match="does not fit"):
-        check_fits("qvq-72b-preview", 2, "24GiB", 8192)
+    from workbench.models.loader import planned_device_map
+    with pytest.raises(WorkbenchError, match=r"(?s)does not fit on the chosen GPUs:.*DOES NOT FIT"):
+        planned_device_map("qvq-72b-preview", [0, 1], 24 * 2**30)
 
 
 def test_memory_sizes_parse() -> None:
@@ -51,7 +51,6 @@ def test_memory_sizes_parse() -> None:
 
 def test_plan_for_a_local_checkpoint_and_cpu_only_gpu_request(tmp_path) -> None:  # noqa: ANN001
     pytest.importorskip("torch")
-    import torch
     from workbench.errors import WorkbenchError
     from workbench.models.loader import best_attention, device_map_args
     from workbench.models.planner import plan
@@ -60,7 +59,49 @@ def test_plan_for_a_local_checkpoint_and_cpu_only_gpu_request(tmp_path) -> None:
     p = plan(str(path), 2, "4GiB", 256)
     assert p.fits and p.n_layers == 3 and sum(p.layers_per_gpu.values()) == 3
     assert best_attention(False) == "sdpa"
-    if not torch.cuda.is_available():
-        assert device_map_args(None, None) == {"device_map": "cpu"}
-        with pytest.raises(WorkbenchError, match="CUDA is not available"):
-            device_map_args([0, 1], "75GiB")
+    assert device_map_args(str(path), None, None, cuda=None) == {"device_map": "cpu"}
+    with pytest.raises(WorkbenchError, match="CUDA is not available"):
+        device_map_args(str(path), [0, 1], "75GiB", cuda=None)
+    with pytest.raises(WorkbenchError, match=r"GPU\(s\) \[5\] requested but this machine shows GPUs \[0, 1\]"):
+        device_map_args(str(path), [5], "75GiB", cuda={0: 80 * 2**30, 1: 80 * 2**30})
+
+
+def test_the_loader_places_weights_with_the_plans_device_map(tmp_path) -> None:  # noqa: ANN001
+    """`workbench plan` and `workbench run` use one device map: the loader's placement on GPUs 2,3 is
+    the plan's for 2 GPUs (same batch, context, dtype, memory), renumbered; and the map's module
+    names are the real model class's (the tiny model loads with it, every device moved to the CPU)."""
+    pytest.importorskip("torch")
+    from workbench.models.loader import device_map_args, load_model
+    from workbench.models.planner import RUNTIME_RESERVE, plan
+    from workbench.models.tiny import build_tiny_model
+    path = str(build_tiny_model(tmp_path / "tiny", layers=6, hidden=128, heads=4, kv_heads=2))
+    mem = RUNTIME_RESERVE + 32 * 2**20   # small GPUs, so the tiny model really spreads over both
+    p = plan(path, 2, mem, 512, batch_size=4, dtype="float32")
+    assert p.fits and set(p.layers_per_gpu) == {0, 1}, p.text()
+    loaded = device_map_args(path, [2, 3], mem, cuda={2: 80 * 2**30, 3: 80 * 2**30}, max_new_tokens=512,
+                             batch_size=4, dtype="float32")["device_map"]
+    assert loaded == {name: {0: 2, 1: 3}[d] for name, d in p.device_map.items()}
+    # the KV room is the batch's: the largest batch the plan reports fits, one more does not
+    assert p.max_batch >= 4 and plan(path, 2, mem, 512, batch_size=p.max_batch, dtype="float32").fits
+    assert not plan(path, 2, mem, 512, batch_size=p.max_batch + 1, dtype="float32").fits
+    # without --max-memory the smallest chosen GPU's memory is the budget
+    assert device_map_args(path, None, None, cuda={0: mem, 1: 2 * mem}, max_new_tokens=512, batch_size=4,
+                           dtype="float32")["device_map"] == p.device_map
+    lm = load_model(path, dtype="float32", device_map={k: "cpu" for k in p.device_map})
+    modules = dict(lm.model.named_modules())
+    assert all(name in modules for name in p.device_map), "the plan names the loaded class's modules"
+    covered = lambda param: any(param == n or param.startswith(n + ".") or n == "" for n in p.device_map)  # noqa: E731
+    assert all(covered(name) for name, _ in lm.model.named_parameters()), "every weight has a planned device"
+
+
+def test_plan_prints_the_batch_per_replica_and_a_split(capsys: pytest.CaptureFixture) -> None:
+    from workbench.cli import main
+    assert main(["plan", "--gpus", "8", "--gpu-memory", "80GiB", "--replicas", "2", "--batch-size", "32"]) == 0
+    out = capsys.readouterr().out
+    assert "per replica (2 replicas of 4 GPU(s) each)" in out and "100.0 GiB for a batch of 32" in out
+    assert "largest batch per replica: 48; all 2 replica(s): 96 sequences at once" in out
+    assert "suggested: --replicas 2 --batch-size 48 (transformers); --replicas 2 --tensor-parallel 4 (vllm)" in out
+    assert "       8 |        1 |                       139 |" in out
+    assert main(["plan", "--gpus", "8", "--gpu-memory", "80GiB", "--replicas", "2", "--batch-size", "49"]) == 1
+    assert "over budget once the KV cache is added" in capsys.readouterr().out
+    assert main(["plan", "--gpus", "8", "--gpu-memory", "80GiB", "--replicas", "3"]) == 2

@@ -17,6 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--vision-depth", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--decisive", action="store_true",
+                   help="greedy choices lead by a clear margin at every step (batched-generation tests, benches)")
     p.set_defaults(func=run)
 
 
@@ -25,7 +27,8 @@ def run(args: argparse.Namespace) -> int:
     from workbench.models.tiny import build_tiny_model
     try:
         out = build_tiny_model(args.out, layers=args.layers, heads=args.heads, kv_heads=args.kv_heads,
-                               hidden=args.hidden, vision_depth=args.vision_depth, seed=args.seed)
+                               hidden=args.hidden, vision_depth=args.vision_depth, seed=args.seed,
+                               decisive=args.decisive)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     print(f"tiny Qwen2-VL written to {out} (use: workbench run --model {out} --data FILE)")

@@ -1,65 +1,34 @@
-"""Run-job bookkeeping in `run_jobs`: start, heartbeat/progress, cancel, finish, and detached
-worker processes (the Run page starts one so the job outlives Streamlit reruns and reloads).
-No torch here: the app imports this module."""
+"""Run jobs seen from outside the worker: status with derived figures (tokens/s, ETA, liveness),
+dead-worker detection, cancel, and detached worker processes (the Run page starts one so the job
+outlives Streamlit reruns and reloads). The SQL lives in workbench/store/generation.py. No torch
+here: the app imports this module.
+"""
 
 from __future__ import annotations
 
-import json
 import os
+import socket
 import subprocess
 import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
-from workbench.store import connect
+from workbench.store import generation as gstore
+
+STALE_OTHER_HOST = 600.0   # seconds without a heartbeat after which a job on another machine counts as dead
 
 
 def new_job_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
-def create_job(db: Any, job_id: str, run_id: str, *, backend: str, model: str, options: dict,
-               n_total: int, pid: int | None = None) -> None:
-    with connect(db) as con:
-        con.execute("""INSERT INTO run_jobs (job_id, run_id, status, pid, backend, model, options, n_total)
-                       VALUES (?, ?, 'running', ?, ?, ?, ?, ?)
-                       ON CONFLICT (job_id) DO UPDATE SET status = 'running', pid = excluded.pid,
-                         n_total = excluded.n_total, heartbeat_at = now()""",
-                    [job_id, run_id, pid or os.getpid(), backend, model, json.dumps(options, default=str), n_total])
+def host_name() -> str:
+    return socket.gethostname()
 
 
-def finish_job(db: Any, job_id: str, status: str, message: str | None = None) -> None:
-    with connect(db) as con:
-        con.execute("""UPDATE run_jobs SET status = ?, message = coalesce(?, message), finished_at = now(),
-                       heartbeat_at = now(), current_sample = NULL WHERE job_id = ?""", [status, message, job_id])
-
-
-def request_cancel(db: Any, job_id: str) -> None:
-    """Ask a running job to stop; it saves the partial trace of its current sample first."""
-    with connect(db) as con:
-        con.execute("UPDATE run_jobs SET cancel_requested = true WHERE job_id = ?", [job_id])
-
-
-def job_status(db: Any, job_id: str) -> dict[str, Any] | None:
-    """The job's row plus `tokens_per_second`, `eta_seconds` and `alive` (worker heartbeat fresh)."""
-    with connect(db) as con:
-        cur = con.execute("""SELECT *, epoch(now() - heartbeat_at) AS heartbeat_age FROM run_jobs
-                             WHERE job_id = ?""", [job_id])
-        row = cur.fetchone()
-        if row is None:
-            return None
-        d = dict(zip([c[0] for c in cur.description], row))
-    d["tokens_per_second"] = (d["tokens_generated"] / d["generation_seconds"]) if d["generation_seconds"] else None
-    done = d["n_done"] + d["n_failed"]
-    left = (d["n_total"] or 0) - done - d["n_skipped"]
-    d["eta_seconds"] = (d["generation_seconds"] / done * left) if done and left > 0 else None
-    d["alive"] = d["status"] == "running" and ((d["heartbeat_age"] or 0) < 120 or _pid_alive(d["pid"]))
-    return d
-
-
-def _pid_alive(pid: int | None) -> bool:
-    """True when a process with that pid exists on this machine (the worker runs locally)."""
+def pid_alive(pid: int | None) -> bool:
+    """True when a process with that pid exists on this machine."""
     if not pid:
         return False
     try:
@@ -71,11 +40,57 @@ def _pid_alive(pid: int | None) -> bool:
     return True
 
 
+def reap_dead_jobs(db: Any) -> list[str]:
+    """Mark 'running' jobs whose worker process is gone as 'dead'; return their ids.
+
+    A job started on this machine is dead when its pid no longer exists (a SIGKILL, an OOM kill,
+    a reboot); a job from another machine (a shared store) when it has not sent a heartbeat for
+    STALE_OTHER_HOST seconds (its worker writes one at least every 20 s)."""
+    here = host_name()
+    dead = []
+    for j in gstore.running_jobs(db):
+        if j["host"] in (None, here):
+            gone = not pid_alive(j["pid"])
+        else:
+            gone = (j["heartbeat_age"] or 0) > STALE_OTHER_HOST
+        if gone:
+            dead.append(j["job_id"])
+    gstore.mark_dead(db, dead, "the worker process is gone (killed or crashed) before it finished; "
+                               "start the run again with Resume (--resume) to continue it")
+    return dead
+
+
+def job_status(db: Any, job_id: str) -> dict[str, Any] | None:
+    """The job's row plus `tokens_per_second` (all replicas together), `eta_seconds`, `alive` and
+    `replicas` (per-replica rows with their own `tokens_per_second`). A job whose worker is gone
+    is reported (and stored) as 'dead'."""
+    reap_dead_jobs(db)
+    d = gstore.job_row(db, job_id)
+    if d is None:
+        return None
+    d["tokens_per_second"] = (d["tokens_generated"] / d["generation_seconds"]) if d["generation_seconds"] else None
+    done = d["n_done"] + d["n_failed"]
+    left = (d["n_total"] or 0) - done - d["n_skipped"]
+    d["eta_seconds"] = (d["generation_seconds"] / done * left) if done and left > 0 else None
+    d["alive"] = d["status"] == "running"
+    reps = gstore.job_replicas(db, job_id)
+    for r in reps:
+        r["tokens_per_second"] = (r["tokens_generated"] / r["busy_seconds"]) if r["busy_seconds"] else None
+    d["replica_rows"] = reps
+    return d
+
+
 def latest_jobs(db: Any, limit: int = 10) -> list[dict[str, Any]]:
-    with connect(db) as con:
-        cur = con.execute("SELECT job_id, run_id, status, n_done, n_failed, n_total, started_at FROM run_jobs "
-                          "ORDER BY started_at DESC LIMIT ?", [limit])
-        return [dict(zip([c[0] for c in cur.description], r)) for r in cur.fetchall()]
+    reap_dead_jobs(db)
+    return gstore.latest_jobs(db, limit)
+
+
+def request_cancel(db: Any, job_id: str) -> None:
+    gstore.request_cancel(db, job_id)
+
+
+def current_trace(db: Any, run_id: str, sample_id: str | None) -> dict[str, Any] | None:
+    return gstore.current_trace(db, run_id, sample_id)
 
 
 def start_detached(argv: list[str], *, log_dir: Path, job_id: str) -> int:
@@ -88,25 +103,20 @@ def start_detached(argv: list[str], *, log_dir: Path, job_id: str) -> int:
     return proc.pid
 
 
-def current_trace(db: Any, run_id: str, sample_id: str | None) -> dict[str, Any] | None:
-    """The sample being generated (partial trace as last persisted), for the Run page."""
-    if not sample_id:
-        return None
-    with connect(db) as con:
-        cur = con.execute("SELECT sample_id, status, response, completion_tokens, finish_reason FROM samples "
-                          "WHERE run_id = ? AND sample_id = ?", [run_id, sample_id])
-        row = cur.fetchone()
-        return dict(zip([c[0] for c in cur.description], row)) if row else None
+FORM_FLAGS = [("run", "--run"), ("gpus", "--gpus"), ("max_memory", "--max-memory"), ("dtype", "--dtype"),
+              ("max_new_tokens", "--max-new-tokens"), ("temperature", "--temperature"), ("top_p", "--top-p"),
+              ("seed", "--seed"), ("system_prompt", "--system-prompt"), ("limit", "--limit"),
+              ("endpoint", "--endpoint"), ("api_key_env", "--api-key-env"), ("batch_size", "--batch-size"),
+              ("replicas", "--replicas"), ("tensor_parallel", "--tensor-parallel"),
+              ("pipeline_parallel", "--pipeline-parallel"), ("distributed_executor", "--distributed-executor"),
+              ("concurrency", "--concurrency")]
 
 
 def run_argv(form: dict[str, Any], db: str) -> list[str]:
     """`workbench run` arguments for the Run page's form (the page starts the same job as the CLI)."""
     argv = ["--model", str(form["model"]), "--data", str(form["data"]), "--db", db,
             "--backend", form.get("backend") or "transformers"]
-    for key, flag in [("run", "--run"), ("gpus", "--gpus"), ("max_memory", "--max-memory"), ("dtype", "--dtype"),
-                      ("max_new_tokens", "--max-new-tokens"), ("temperature", "--temperature"), ("top_p", "--top-p"),
-                      ("seed", "--seed"), ("system_prompt", "--system-prompt"), ("limit", "--limit"),
-                      ("endpoint", "--endpoint"), ("api_key_env", "--api-key-env")]:
+    for key, flag in FORM_FLAGS:
         v = form.get(key)
         if v not in (None, ""):
             argv += [flag, str(v)]
@@ -118,15 +128,4 @@ def run_argv(form: dict[str, Any], db: str) -> list[str]:
 
 
 def fail_job(db: Any, job_id: str, run_id: str, message: str) -> None:
-    """Record a job that stopped on an error (also one that failed before it could start)."""
-    with connect(db) as con:
-        con.execute("""INSERT INTO run_jobs (job_id, run_id, status, pid, message, finished_at)
-                       VALUES (?, ?, 'failed', ?, ?, now())
-                       ON CONFLICT (job_id) DO UPDATE SET status = 'failed', message = excluded.message,
-                         finished_at = now(), current_sample = NULL""",
-                    [job_id, run_id, os.getpid(), message[:2000]])
-
-
-def set_message(db: Any, job_id: str, message: str | None) -> None:
-    with connect(db) as con:
-        con.execute("UPDATE run_jobs SET message = ?, heartbeat_at = now() WHERE job_id = ?", [message, job_id])
+    gstore.fail_job(db, job_id, run_id, message)

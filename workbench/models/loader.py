@@ -3,8 +3,10 @@
 `load_model(path_or_id, gpus=[0,1,2,3], max_memory="75GiB", dtype="bfloat16")` returns a
 `LoadedModel` (model, processor, tokenizer, device). Qwen2-VL-family configs load with
 `Qwen2VLForConditionalGeneration`, anything else with `AutoModelForImageTextToText`. Weights are
-spread over the chosen GPUs with accelerate's device_map and a per-GPU budget; on a machine
-without CUDA the same call loads on CPU. The processor is the stock `AutoProcessor` when it
+spread over the chosen GPUs with the device map `workbench plan` computes (planner.plan: room kept
+on every GPU for the KV cache of the run's batch at its context length and a runtime reserve; a
+set-up that cannot fit is refused with the plan before any weight is read); on a machine without
+CUDA the same call loads on CPU. The processor is the stock `AutoProcessor` when it
 works (GPU machines with torchvision), else an image-only Qwen2-VL processor (no torchvision).
 """
 
@@ -91,24 +93,53 @@ def load_processor(path: str) -> Any:
     return image_only_processor(tok, Qwen2VLImageProcessorPil.from_pretrained(path))
 
 
-def device_map_args(gpus: list[int] | None, max_memory: str | int | None) -> dict:
-    """from_pretrained kwargs placing the model on the chosen GPUs (or CPU without CUDA)."""
-    import torch
-    if torch.cuda.is_available():
-        ids = gpus if gpus else list(range(torch.cuda.device_count()))
-        budget = parse_memory(max_memory)
-        mm = {g: (budget or torch.cuda.get_device_properties(g).total_memory) for g in ids}
-        return {"device_map": "auto", "max_memory": mm}
+def planned_device_map(path: str, gpu_ids: list[int], gpu_memory: int, *, max_new_tokens: int = 8192,
+                       prompt_tokens: int | None = None, batch_size: int = 1, dtype: str = "bfloat16") -> dict:
+    """The planner's device map for these GPUs, with its GPU numbers mapped to `gpu_ids`."""
+    from workbench.models.planner import DEFAULT_PROMPT_TOKENS, plan
+    pl = plan(path, len(gpu_ids), gpu_memory, max_new_tokens, prompt_tokens or DEFAULT_PROMPT_TOKENS,
+              batch_size=batch_size, dtype=dtype)
+    if not pl.fits:
+        raise WorkbenchError("the model does not fit on the chosen GPUs:\n" + pl.text())
+    return {name: (gpu_ids[d] if isinstance(d, int) else d) for name, d in pl.device_map.items()}
+
+
+def device_map_args(path: str, gpus: list[int] | None, max_memory: str | int | None, *,
+                    cuda: dict[int, int] | None, max_new_tokens: int = 8192, batch_size: int = 1,
+                    dtype: str = "bfloat16") -> dict:
+    """from_pretrained kwargs placing the model. `cuda`: {GPU id: total bytes} of the visible GPUs
+    (None without CUDA). On GPUs: the planned device map under `max_memory` per GPU (default: the
+    smallest chosen GPU's memory); without CUDA: the CPU."""
+    if cuda:
+        ids = list(gpus) if gpus else sorted(cuda)
+        unknown = [g for g in ids if g not in cuda]
+        if unknown:
+            raise WorkbenchError(f"GPU(s) {unknown} requested but this machine shows GPUs {sorted(cuda)}")
+        budget = parse_memory(max_memory) or min(cuda[g] for g in ids)
+        return {"device_map": planned_device_map(path, ids, budget, max_new_tokens=max_new_tokens,
+                                                 batch_size=batch_size, dtype=dtype)}
     if gpus:
         raise WorkbenchError(f"GPUs {gpus} were requested but CUDA is not available on this machine "
                              "(drop --gpus to run on CPU)")
     return {"device_map": "cpu"}
 
 
+def visible_gpus() -> dict[int, int] | None:
+    """{GPU id: total bytes} of the CUDA devices this process sees, or None without CUDA."""
+    import torch
+    if not torch.cuda.is_available():
+        return None
+    return {i: torch.cuda.get_device_properties(i).total_memory for i in range(torch.cuda.device_count())}
+
+
 def load_model(path_or_id: str | os.PathLike, *, gpus: list[int] | None = None,
                max_memory: str | int | None = None, dtype: str = "bfloat16",
-               attn_implementation: str | None = None) -> LoadedModel:
-    """Load model + processor. Raises WorkbenchError for a missing path or an OOM while loading."""
+               attn_implementation: str | None = None, batch_size: int = 1,
+               max_new_tokens: int = 8192, device_map: dict | None = None) -> LoadedModel:
+    """Load model + processor. `max_memory`: memory per GPU the run may use (weights, the KV cache of
+    `batch_size` sequences of up to `max_new_tokens` new tokens, reserve). Raises WorkbenchError for a
+    missing path, a set-up that cannot fit, or an OOM while loading. `device_map`: a placement made
+    elsewhere (e.g. a plan computed for other GPUs), used as given."""
     import torch
     from transformers import AutoModelForImageTextToText, Qwen2VLForConditionalGeneration
     path = str(Path(path_or_id).expanduser()) if Path(path_or_id).expanduser().exists() else str(path_or_id)
@@ -121,8 +152,10 @@ def load_model(path_or_id: str | os.PathLike, *, gpus: list[int] | None = None,
     attn = attn_implementation or best_attention(cuda)
     cls = Qwen2VLForConditionalGeneration if model_type == "qwen2_vl" else AutoModelForImageTextToText
     try:
-        model = cls.from_pretrained(path, dtype=torch_dtype, attn_implementation=attn,
-                                    **device_map_args(gpus, max_memory)).eval()
+        placement = {"device_map": device_map} if device_map is not None else device_map_args(
+            path, gpus, max_memory, cuda=visible_gpus(), max_new_tokens=max_new_tokens, batch_size=batch_size,
+            dtype=dtype)
+        model = cls.from_pretrained(path, dtype=torch_dtype, attn_implementation=attn, **placement).eval()
     except torch.cuda.OutOfMemoryError as exc:
         raise WorkbenchError(f"out of GPU memory while loading {path}: lower --max-memory per GPU, add GPUs "
                              f"or check `workbench plan` ({exc})") from exc

@@ -1,38 +1,39 @@
-"""A crash-safe, resumable model run: inputs -> backend -> store, one sample at a time.
+"""A crash-safe, resumable model run: inputs -> engine(s) -> store, at engine speed.
 
-- Each finished sample is committed at once (sample row + all its tokens, one transaction).
-- While generating, the partial trace is upserted every `progress_interval` seconds with
-  status 'partial', so a killed run loses at most those seconds of one sample.
-- `resume=True` skips samples already 'ok' (re-generates partial/failed ones); tokens are
-  keyed by (run, sample, index) and replaced per sample, so nothing is ever duplicated.
-- A failing sample (corrupt/missing image, OOM, endpoint error) is recorded 'failed' with the
-  reason and the run goes on. Every write is a short-lived store.connect() (single writer).
+- The engine decodes many samples at once (transformers `--batch-size`, vLLM's continuous
+  batching, concurrent endpoint requests) and `--replicas K` runs K engines in worker processes;
+  this process feeds them from a bounded in-flight window and is the run's ONE writer.
+- Each finished sample is committed at once with all its tokens (one transaction per writer
+  cycle, by a writer thread, so generation never waits for the store); while generating, the
+  partial trace is saved every `progress_interval` seconds with status 'partial'. A SIGKILL loses
+  at most the unfinished samples.
+- `resume=True` skips samples already 'ok' (re-generates partial/failed ones); tokens are keyed
+  by (run, sample, index) and replaced per sample, so nothing is ever duplicated.
+- A failing sample (corrupt/missing image, OOM, endpoint error, a replica that died) is recorded
+  'failed' with the reason and the run goes on.
+- `after_commit(run_id, sample_id, backend, log)` (e.g. the probe of `run --probe`, composed by
+  the command) runs where the model is, once the sample is committed.
+All SQL is in workbench/store/generation.py.
 """
 
 from __future__ import annotations
 
-import json
 import os
+import queue
 import threading
 import time
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
-import pyarrow as pa
-
 from workbench.errors import UsageError, WorkbenchError
 from workbench.models import jobs
-from workbench.models.backends.base import GenerationRequest, GenerationResult, Sampling, TokenRecord
+from workbench.models.backends.base import Event, GenerationRequest, Sampling
 from workbench.records import RunRecord, slugify_run
-from workbench.store import connect
-from workbench.store.runs import refresh_run_counts, upsert_run
-from workbench.store.samples import samples_table, upsert_samples
+from workbench.store import generation as gstore
 
-_SUMMARY_LOCK = threading.Lock()
-TOKENS_SCHEMA = pa.schema([("run_id", pa.string()), ("sample_id", pa.string()), ("token_index", pa.int32()),
-                           ("token_id", pa.int32()), ("text", pa.string()), ("logprob", pa.float64()),
-                           ("entropy", pa.float64()), ("top_alternatives", pa.string()),
-                           ("char_start", pa.int32()), ("char_end", pa.int32())])
+WRITER_INTERVAL = 2.0    # seconds between the writer's heartbeats / cancel checks when idle
+WRITER_MIN_GAP = 0.5     # at most two commits a second: opening the store costs ~10-100 ms each time
 
 
 @dataclass
@@ -53,7 +54,11 @@ class RunOptions:
     api_key_env: str = "OPENAI_API_KEY"
     concurrency: int = 4
     progress_interval: float = 2.0
-    probe: dict[str, Any] | None = None   # probe each finished sample (ProbeOptions fields), transformers only
+    batch_size: int = 1                    # sequences decoded at once per replica (vLLM: max_num_seqs)
+    replicas: int = 1                      # data-parallel engine processes, each on len(gpus)/replicas GPUs
+    tensor_parallel: int | None = None     # vLLM
+    pipeline_parallel: int = 1             # vLLM
+    distributed_executor: str | None = None   # vLLM: "ray" (multi-node) or "mp"
 
 
 @dataclass
@@ -64,18 +69,8 @@ class RunSummary:
     failed: int = 0
     skipped: int = 0
     tokens: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0        # wall-clock seconds of generation (model loading excluded)
     status: str = "done"
-
-
-def tokens_table(run_id: str, sample_id: str, toks: list[TokenRecord]) -> pa.Table:
-    return pa.table({
-        "run_id": [run_id] * len(toks), "sample_id": [sample_id] * len(toks),
-        "token_index": [t.token_index for t in toks], "token_id": [t.token_id for t in toks],
-        "text": [t.text for t in toks], "logprob": [t.logprob for t in toks], "entropy": [t.entropy for t in toks],
-        "top_alternatives": [json.dumps(t.top_alternatives, ensure_ascii=False) if t.top_alternatives else None
-                             for t in toks],
-        "char_start": [t.char_start for t in toks], "char_end": [t.char_end for t in toks]}, schema=TOKENS_SCHEMA)
 
 
 def _sample_row(base: dict[str, Any], model: str, **over: Any) -> dict[str, Any]:
@@ -87,189 +82,327 @@ def _sample_row(base: dict[str, Any], model: str, **over: Any) -> dict[str, Any]
     return row
 
 
-def write_sample(db: Any, run_id: str, row: dict[str, Any], toks: list[TokenRecord] | None, *,
-                 job_id: str | None = None, job_delta: dict[str, float] | None = None) -> None:
-    """Upsert one sample (and replace its tokens when given) in one transaction."""
-    with connect(db) as con:
-        con.begin()
-        upsert_samples(con, run_id, samples_table([row]))
-        if toks is not None:
-            con.execute("DELETE FROM tokens WHERE run_id = ? AND sample_id = ?", [run_id, row["sample_id"]])
-            if toks:
-                con.register("_tok", tokens_table(run_id, row["sample_id"], toks))
-                con.execute("INSERT INTO tokens SELECT * FROM _tok")
-                con.unregister("_tok")
-        if job_id:
-            d = job_delta or {}
-            con.execute("""UPDATE run_jobs SET n_done = n_done + ?, n_failed = n_failed + ?,
-                             tokens_generated = tokens_generated + ?, generation_seconds = generation_seconds + ?,
-                             current_sample = ?, heartbeat_at = now() WHERE job_id = ?""",
-                        [int(d.get("done", 0)), int(d.get("failed", 0)), int(d.get("tokens", 0)),
-                         float(d.get("seconds", 0.0)), row["sample_id"], job_id])
-        if row.get("status") != "partial":
-            refresh_run_counts(con, run_id)
-        con.commit()
+def backend_options(opts: RunOptions) -> dict[str, Any]:
+    """make_backend keyword arguments for these options."""
+    return dict(gpus=opts.gpus, max_memory=opts.max_memory, dtype=opts.dtype, endpoint=opts.endpoint,
+                api_key_env=opts.api_key_env, concurrency=opts.concurrency, progress_interval=opts.progress_interval,
+                batch_size=opts.batch_size, max_new_tokens=opts.sampling.max_new_tokens,
+                tensor_parallel=opts.tensor_parallel, pipeline_parallel=opts.pipeline_parallel,
+                distributed_executor=opts.distributed_executor)
 
 
-def _cancel_requested(db: Any, job_id: str) -> bool:
-    with connect(db) as con:
-        r = con.execute("SELECT cancel_requested FROM run_jobs WHERE job_id = ?", [job_id]).fetchone()
-    return bool(r and r[0])
+class Writer:
+    """The run's one writer: a thread that commits what the generation loop hands it.
+
+    Each cycle takes everything queued (finished samples with tokens, partial traces, the latest
+    job and replica progress) and writes it in one transaction (store.generation.write_progress),
+    then reports the committed sample ids and whether a cancel was requested. Cycles are at least
+    WRITER_MIN_GAP apart, so a finished sample is committed within about half a second however
+    fast samples finish; idle, it writes a heartbeat every WRITER_INTERVAL seconds."""
+
+    _STOP = object()
+
+    def __init__(self, db: Any, run_id: str, job_id: str) -> None:
+        self.db, self.run_id, self.job_id = db, run_id, job_id
+        self.q: queue.Queue = queue.Queue()
+        self.committed: queue.Queue = queue.Queue()
+        self.cancel = threading.Event()
+        self.error: BaseException | None = None
+        self.state: tuple[dict[str, Any] | None, list[dict[str, Any]]] = (None, [])
+        self.thread = threading.Thread(target=self._run, name="run-writer", daemon=True)
+        self.thread.start()
+
+    def put_sample(self, row: dict[str, Any], tokens: list[Any] | None = None) -> None:
+        """A sample row to upsert; `tokens` (a finished or failed sample's, possibly []) replace its tokens."""
+        self.q.put((row, tokens))
+
+    def set_state(self, job: dict[str, Any], replicas: list[dict[str, Any]]) -> None:
+        self.state = (job, replicas)
+
+    def close(self) -> None:
+        """Write everything queued, then stop the thread."""
+        self.q.put(self._STOP)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def _run(self) -> None:
+        last = 0.0
+        try:
+            while True:
+                try:
+                    items = [self.q.get(timeout=WRITER_INTERVAL)]
+                except queue.Empty:
+                    items = []
+                if items and items[0] is not self._STOP:
+                    time.sleep(max(0.0, last + WRITER_MIN_GAP - time.monotonic()))   # let more gather
+                while True:
+                    try:
+                        items.append(self.q.get_nowait())
+                    except queue.Empty:
+                        break
+                stop = any(it is self._STOP for it in items)
+                samples, tokens, finished = [], {}, []
+                for it in items:
+                    if it is self._STOP:
+                        continue
+                    row, toks = it
+                    samples.append(row)
+                    if toks is not None:
+                        tokens[row["sample_id"]] = toks
+                        finished.append(row["sample_id"])
+                job, replicas = self.state
+                if gstore.write_progress(self.db, self.run_id, self.job_id, samples=samples, tokens=tokens,
+                                         job=job, replicas=replicas):
+                    self.cancel.set()
+                last = time.monotonic()
+                for sid in finished:
+                    self.committed.put(sid)
+                if stop:
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the generation loop, which raises it
+            self.error = exc
 
 
 def run_model(opts: RunOptions, *, job_id: str | None = None, backend: Any = None,
+              after_commit: Callable[[str, str, Any, Callable[[str], None]], None] | None = None,
               log: Callable[[str], None] = print) -> RunSummary:
     """Run the model over the inputs into the store. `backend` may be passed (tests, bench)."""
     from workbench.models.inputs import load_inputs
+    if opts.batch_size < 1 or opts.replicas < 1:
+        raise UsageError("--batch-size and --replicas must be at least 1")
     inputs = load_inputs(opts.data, limit=opts.limit)
     run_name = opts.run or os.path.splitext(os.path.basename(inputs.source))[0]
     run_id = slugify_run(run_name)
     job_id = job_id or jobs.new_job_id()
     settings = {k: v for k, v in asdict(opts).items() if k not in ("db",)}
-    with connect(opts.db) as con:
-        existing = {r[0]: r[1] for r in con.execute(
-            "SELECT sample_id, status FROM samples WHERE run_id = ?", [run_id]).fetchall()}
-        if existing and not opts.resume:
-            raise UsageError(f"run {run_id!r} already has {len(existing)} samples: add --resume to continue it, "
-                             "or choose another --run name")
-        con.begin()
-        upsert_run(con, RunRecord(run_id=run_id, name=run_name, model=opts.model, source=f"run:{opts.backend}",
-                                  settings=settings))
-        inputs.batch.write(con)
-        con.commit()
-    jobs.create_job(opts.db, job_id, run_id, backend=opts.backend, model=opts.model, options=settings,
-                    n_total=len(inputs.rows))
-    summary = RunSummary(run_id=run_id, job_id=job_id)
+    jobs.reap_dead_jobs(opts.db)   # an earlier worker of this run that was killed is marked dead
+    existing = gstore.sample_statuses(opts.db, run_id)
+    if existing and not opts.resume:
+        raise UsageError(f"run {run_id!r} already has {len(existing)} samples: add --resume to continue it, "
+                         "or choose another --run name")
+    gstore.start_run(opts.db, RunRecord(run_id=run_id, name=run_name, model=opts.model,
+                                        source=f"run:{opts.backend}", settings=settings), inputs.batch.write)
     todo = [r for r in inputs.rows if existing.get(r["sample_id"]) != "ok"]
-    summary.skipped = len(inputs.rows) - len(todo)
-    with connect(opts.db) as con:
-        con.execute("UPDATE run_jobs SET n_skipped = ? WHERE job_id = ?", [summary.skipped, job_id])
+    summary = RunSummary(run_id=run_id, job_id=job_id, skipped=len(inputs.rows) - len(todo))
+    gstore.create_job(opts.db, job_id, run_id, backend=opts.backend, model=opts.model, options=settings,
+                      n_total=len(inputs.rows), n_skipped=summary.skipped, host=jobs.host_name(),
+                      batch_size=opts.batch_size, replicas=opts.replicas)
     if summary.skipped:
         log(f"resume: {summary.skipped} finished sample(s) skipped, {len(todo)} to go")
-    beat = _Heartbeat(opts.db, job_id)
+    writer = Writer(opts.db, run_id, job_id)
+    pool = None
     try:
-        if backend is None and todo:
-            from workbench.models.backends import make_backend
-            jobs.set_message(opts.db, job_id, f"loading {opts.model} ({opts.backend})")
-            backend = make_backend(opts.backend, opts.model, gpus=opts.gpus, max_memory=opts.max_memory,
-                                   dtype=opts.dtype, endpoint=opts.endpoint, api_key_env=opts.api_key_env,
-                                   concurrency=opts.concurrency, progress_interval=opts.progress_interval)
-            jobs.set_message(opts.db, job_id, None)
-        parallel = int(getattr(backend, "parallel", 1) or 1)
-        if parallel > 1:
-            # Endpoints: several requests in flight (the backend bounds them); each sample still
-            # commits on its own as it finishes.
-            from concurrent.futures import ThreadPoolExecutor
-
-            def one(row: dict[str, Any]) -> None:
-                if summary.status != "cancelled" and not _cancel_requested(opts.db, job_id):
-                    _run_one(opts, backend, inputs, run_id, job_id, row, summary, log)
-                else:
-                    summary.status = "cancelled"
-            with ThreadPoolExecutor(max_workers=parallel) as pool:
-                list(pool.map(one, todo))
-        for row in (todo if parallel == 1 else []):
-            if _cancel_requested(opts.db, job_id):
-                summary.status = "cancelled"
-                break
-            _run_one(opts, backend, inputs, run_id, job_id, row, summary, log)
-            if summary.status == "cancelled":
-                break
+        if todo:
+            gstore.set_message(opts.db, job_id, f"loading {opts.model} ({opts.backend}"
+                                                + (f", {opts.replicas} replicas" if opts.replicas > 1 else "") + ")")
+            pool = open_pool(opts, backend, after_commit, log)
+            gstore.set_message(opts.db, job_id, None)
+            gen = Generation(opts, inputs, run_id, pool, writer, summary, log)
+            gen.run(todo)
+            writer.close()
+            gen.after_commits()   # the last samples' hooks (probes), now that they are committed
+        else:
+            writer.close()
     except BaseException as exc:
-        beat.stop()
-        jobs.finish_job(opts.db, job_id, "failed" if not isinstance(exc, KeyboardInterrupt) else "cancelled",
-                        str(exc)[:500])
+        if writer.thread.is_alive():
+            try:
+                writer.close()
+            except BaseException:  # noqa: BLE001 - the original error is the one to report
+                pass
+        if pool is not None:
+            pool.close(graceful=False)
+        gstore.finish_job(opts.db, job_id, "failed" if not isinstance(exc, KeyboardInterrupt) else "cancelled",
+                          str(exc)[:500])
         raise
-    beat.stop()
-    jobs.finish_job(opts.db, job_id, summary.status)
+    if pool is not None:
+        pool.close(graceful=True)
+    gstore.finish_job(opts.db, job_id, summary.status)
     return summary
 
 
-class _Heartbeat:
-    """Keeps `run_jobs.heartbeat_at` fresh while the model loads or a long sample generates."""
+def open_pool(opts: RunOptions, backend: Any, hook: Any, log: Callable[[str], None]) -> Any:
+    """This process's engine (replicas = 1, or a backend passed in) or K replica processes."""
+    from workbench.models.replicas import LocalPool, ReplicaPool, ReplicaSpec, split_gpus
+    if backend is not None or opts.replicas == 1:
+        if backend is None:
+            from workbench.models.backends import make_backend
+            backend = make_backend(opts.backend, opts.model, **backend_options(opts))
+        return LocalPool(backend, hook, opts.gpus, log)
+    if opts.backend == "openai":
+        raise UsageError("--replicas is for local models; an endpoint takes more requests with --concurrency")
+    gpus = opts.gpus
+    if gpus is None:   # every visible GPU, split between the replicas (none: CPU replicas)
+        try:
+            from workbench.models.loader import visible_gpus
+            cuda = visible_gpus()
+        except ImportError:
+            cuda = None
+        gpus = sorted(cuda) if cuda else None
+    groups = split_gpus(gpus, opts.replicas)
+    threads = max(1, (os.cpu_count() or 1) // opts.replicas) if gpus is None else None
+    base = backend_options(opts)
+    specs = [ReplicaSpec(index=k, backend=opts.backend, model=opts.model, gpus=g,
+                         options={k2: v for k2, v in base.items() if k2 != "gpus"}, threads=threads, hook=hook)
+             for k, g in enumerate(groups)]
+    pool = ReplicaPool(specs, log)
+    pool.wait_ready()
+    log(f"{opts.replicas} replicas ready: " + "; ".join(f"replica {k} pid {i['pid']} GPUs {i['gpus'] or 'CPU'}"
+                                                     for k, i in enumerate(pool.info)))
+    return pool
 
-    def __init__(self, db: Any, job_id: str, every: float = 20.0) -> None:
-        self.db, self.job_id, self.every = db, job_id, every
-        self._stop = threading.Event()
-        threading.Thread(target=self._run, daemon=True, name="run-heartbeat").start()
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.every):
+class Generation:
+    """The generation loop: feed each live replica up to its window, turn events into writes."""
+
+    def __init__(self, opts: RunOptions, inputs: Any, run_id: str, pool: Any, writer: Writer,
+                 summary: RunSummary, log: Callable[[str], None]) -> None:
+        self.opts, self.inputs, self.run_id, self.pool, self.writer = opts, inputs, run_id, pool, writer
+        self.summary, self.log = summary, log
+        self.model_name = getattr(pool, "model_name", "") or opts.model
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.where: dict[str, int] = {}
+        self.inflight: list[set[str]] = [set() for _ in range(pool.n)]
+        self.stats = [{"n_done": 0, "n_failed": 0, "tokens_generated": 0, "busy": 0.0, "since": None,
+                       "status": "running", "message": None} for _ in range(pool.n)]
+        self.current: str | None = None
+        self.t0: float | None = None
+        self.ok: set[str] = set()
+
+    def run(self, todo: list[dict[str, Any]]) -> None:
+        pending = deque(todo)
+        self.rows = {r["sample_id"]: r for r in todo}
+        cancelling = False
+        while True:
+            if self.writer.error is not None:
+                raise self.writer.error
+            if self.writer.cancel.is_set() and not cancelling:
+                cancelling = True
+                pending.clear()
+                self.summary.status = "cancelled"
+                self.log("cancel requested: stopping; partial traces are kept")
+                self.pool.cancel()
+            self._feed(pending)
+            if not pending and not any(self.inflight):
+                break
+            for k, ev in self.pool.poll(0.5):
+                self._handle(k, ev)
+            self._publish()
+            self.after_commits()
+        self._publish()
+        self.summary.seconds = time.monotonic() - self.t0 if self.t0 else 0.0
+
+    def _feed(self, pending: deque) -> None:
+        """Hand out pending samples one at a time, round robin over the replicas with room in their window."""
+        while pending:
+            room = [k for k in self.pool.live() if len(self.inflight[k]) < self.pool.window(k)]
+            if not room:
+                break
+            for k in sorted(room, key=lambda k: len(self.inflight[k])):
+                if not pending:
+                    break
+                row = pending.popleft()
+                request = self._request(row)
+                if request is None:
+                    continue
+                if self.t0 is None:
+                    self.t0 = time.monotonic()
+                if not self.inflight[k]:
+                    self.stats[k]["since"] = time.monotonic()
+                self.pool.submit(k, request)
+                self.inflight[k].add(row["sample_id"])
+                self.where[row["sample_id"]] = k
+        if not self.pool.live() and pending:
+            raise WorkbenchError("every replica died; the samples not generated are left for --resume")
+
+    def _request(self, row: dict[str, Any]) -> GenerationRequest | None:
+        """The request for a row, or None when its images are unusable (recorded failed at once)."""
+        bad = [iid for iid in row.get("image_ids") or [] if iid not in self.inputs.images]
+        if bad:
+            reason = "; ".join(f"image unusable: {self.inputs.missing.get(i, i)}" for i in bad)
+            self._failed(None, row["sample_id"], reason)
+            return None
+        return GenerationRequest(sample_id=row["sample_id"], question=row["question"],
+                                 images=[self.inputs.images[i] for i in row.get("image_ids") or []],
+                                 system_prompt=self.opts.system_prompt, sampling=self.opts.sampling)
+
+    def _handle(self, k: int, ev: Event) -> None:
+        if ev.kind == "dead":
+            self.stats[k]["status"], self.stats[k]["message"] = "dead", ev.error
+            self.log(f"{ev.error}: its {len(self.inflight[k])} sample(s) in flight are recorded failed")
+            for sid in sorted(self.inflight[k]):
+                self._failed(k, sid, f"{ev.error} while generating this sample")
+            return
+        sid = ev.sample_id
+        if ev.kind == "dropped":   # a cancel removed it before it started: it stays as it was in the store
+            self._left(k, sid)
+            return
+        if ev.kind == "progress":
+            self.current = sid
+            self.writer.put_sample(_sample_row(self.rows[sid], self.model_name, response=ev.text, status="partial",
+                                               completion_tokens=ev.n_tokens))
+            return
+        if ev.kind == "failed":
+            self._failed(k, sid, ev.error or "generation failed")
+            return
+        res = ev.result
+        assert res is not None
+        status = "partial" if res.finish_reason == "cancelled" else "ok"
+        meta = {"seconds": round(res.seconds, 3), "first_token_seconds": res.first_token_seconds, **res.extra}
+        if self.pool.n > 1:
+            meta["replica"] = k
+        self.writer.put_sample(_sample_row(self.rows[sid], self.model_name, response=res.response, status=status,
+                                           finish_reason=res.finish_reason, prompt_tokens=res.prompt_tokens,
+                                           completion_tokens=res.completion_tokens, metadata=meta), res.tokens)
+        st = self.stats[k]
+        st["tokens_generated"] += res.completion_tokens
+        self.summary.tokens += res.completion_tokens
+        if status == "ok":
+            st["n_done"] += 1
+            self.summary.done += 1
+            self.ok.add(sid)
+            where = f"[replica {k}] " if self.pool.n > 1 else ""
+            self.log(f"{where}{sid}: {res.finish_reason}, {res.completion_tokens} tokens in {res.seconds:.1f} s")
+        else:
+            self.summary.status = "cancelled"
+            self.log(f"{sid}: cancelled; partial trace kept")
+        self._left(k, sid)
+
+    def _failed(self, k: int | None, sid: str, reason: str) -> None:
+        self.writer.put_sample(_sample_row(self.rows[sid], self.model_name, status="failed", error=reason[:2000]), [])
+        self.summary.failed += 1
+        if k is not None:
+            self.stats[k]["n_failed"] += 1
+            self._left(k, sid)
+        self.log(f"{sid}: failed: {reason}")
+
+    def _left(self, k: int, sid: str) -> None:
+        self.inflight[k].discard(sid)
+        st = self.stats[k]
+        if not self.inflight[k] and st["since"] is not None:
+            st["busy"] += time.monotonic() - st["since"]
+            st["since"] = None
+
+    def _publish(self) -> None:
+        now = time.monotonic()
+        job = {"n_done": self.summary.done, "n_failed": self.summary.failed, "tokens_generated": self.summary.tokens,
+               "generation_seconds": (now - self.t0) if self.t0 else 0.0, "current_sample": self.current}
+        reps = []
+        for k, st in enumerate(self.stats):
+            busy = st["busy"] + ((now - st["since"]) if st["since"] is not None else 0.0)
+            reps.append({"replica": k, "pid": self.pool.info[k]["pid"], "gpus": self.pool.info[k]["gpus"],
+                         "status": st["status"], "n_done": st["n_done"], "n_failed": st["n_failed"],
+                         "in_flight": len(self.inflight[k]), "tokens_generated": st["tokens_generated"],
+                         "busy_seconds": busy, "message": st["message"]})
+        self.writer.set_state(job, reps)
+
+    def after_commits(self) -> None:
+        """Hand each committed, finished ('ok') sample to the hook, in the replica that generated it."""
+        while True:
             try:
-                with connect(self.db) as con:
-                    con.execute("UPDATE run_jobs SET heartbeat_at = now() WHERE job_id = ?", [self.job_id])
-            except WorkbenchError:
-                pass  # store busy for long: the next beat tries again
-
-    def stop(self) -> None:
-        self._stop.set()
-
-
-def _run_one(opts: RunOptions, backend: Any, inputs: Any, run_id: str, job_id: str, row: dict[str, Any],
-             summary: RunSummary, log: Callable[[str], None]) -> None:
-    sid = row["sample_id"]
-    bad = [iid for iid in row.get("image_ids") or [] if iid not in inputs.images]
-    model_name = getattr(backend, "model_name", opts.model) or opts.model
-    if bad:
-        reason = "; ".join(f"image unusable: {inputs.missing.get(i, i)}" for i in bad)
-        write_sample(opts.db, run_id, _sample_row(row, model_name, status="failed", error=reason), [],
-                     job_id=job_id, job_delta={"failed": 1})
-        with _SUMMARY_LOCK:
-            summary.failed += 1
-        log(f"{sid}: failed: {reason}")
-        return
-    request = GenerationRequest(sample_id=sid, question=row["question"],
-                                images=[inputs.images[i] for i in row.get("image_ids") or []],
-                                system_prompt=opts.system_prompt, sampling=opts.sampling)
-    last_check = [time.monotonic(), False]
-
-    def on_progress(toks: list[TokenRecord]) -> None:
-        text = "".join(t.text for t in toks if t.char_end > t.char_start)
-        write_sample(opts.db, run_id, _sample_row(row, model_name, response=text, status="partial",
-                                                  completion_tokens=len(toks)), None, job_id=job_id)
-
-    def should_cancel() -> bool:
-        if time.monotonic() - last_check[0] > 1.0:
-            last_check[0] = time.monotonic()
-            last_check[1] = _cancel_requested(opts.db, job_id)
-        return bool(last_check[1])
-
-    try:
-        res: GenerationResult = backend.generate(request, on_progress=on_progress, should_cancel=should_cancel)
-    except WorkbenchError as exc:
-        write_sample(opts.db, run_id, _sample_row(row, model_name, status="failed", error=str(exc)[:2000]), [],
-                     job_id=job_id, job_delta={"failed": 1})
-        with _SUMMARY_LOCK:
-            summary.failed += 1
-        log(f"{sid}: failed: {exc}")
-        return
-    status = "partial" if res.finish_reason == "cancelled" else "ok"
-    meta = {"seconds": round(res.seconds, 3), "first_token_seconds": res.first_token_seconds, **res.extra}
-    write_sample(opts.db, run_id, _sample_row(row, model_name, response=res.response, status=status,
-                                              finish_reason=res.finish_reason, prompt_tokens=res.prompt_tokens,
-                                              completion_tokens=res.completion_tokens, metadata=meta),
-                 res.tokens, job_id=job_id,
-                 job_delta={"done": status == "ok", "tokens": res.completion_tokens, "seconds": res.seconds})
-    with _SUMMARY_LOCK:
-        summary.tokens += res.completion_tokens
-        summary.seconds += res.seconds
-        summary.done += status == "ok"
-    if status == "ok":
-        log(f"{sid}: {res.finish_reason}, {res.completion_tokens} tokens in {res.seconds:.1f} s")
-        if opts.probe:
-            _probe_sample(opts, backend, run_id, sid, log)
-    else:
-        summary.status = "cancelled"
-        log(f"{sid}: cancelled; partial trace kept")
-
-
-def _probe_sample(opts: RunOptions, backend: Any, run_id: str, sample_id: str, log: Callable[[str], None]) -> None:
-    """`run --probe`: the probe's teacher-forced passes on the sample just generated, same model."""
-    from workbench.probe.run import ProbeOptions, probe_samples
-    lm = getattr(backend, "lm", None)
-    if lm is None:
-        log(f"{sample_id}: not probed: the {getattr(backend, 'name', '?')} backend has no local model")
-        return
-    popts = ProbeOptions(model=opts.model, db=opts.db, run=run_id, samples=[sample_id], force=True,
-                         system_prompt=opts.system_prompt or "", **opts.probe)
-    probe_samples(popts, lm=lm, log=lambda m: log("probe " + m))
+                sid = self.writer.committed.get_nowait()
+            except queue.Empty:
+                return
+            k = self.where.get(sid)
+            if sid in self.ok and k is not None and k not in getattr(self.pool, "dead", ()):
+                self.pool.after_commit(k, self.run_id, sid)

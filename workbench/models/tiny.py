@@ -4,6 +4,10 @@
 the Qwen2-VL special tokens and chat template, and an image-only processor that works without
 torchvision. `workbench.models.loader.load_model(out_dir)` loads it through the same path as a
 real checkpoint. Weights are random: the text it generates is gibberish, by design.
+
+`decisive=True` gives a model whose greedy choice leads by a clear margin at every decoding step
+(the batched-generation tests compare batch B with batch 1 token by token; a random model has
+near-tied logits that padding's rounding could flip): see `_make_decisive`.
 """
 
 from __future__ import annotations
@@ -89,7 +93,7 @@ def image_only_processor(tokenizer, image_processor=None):  # noqa: ANN001,ANN20
 def build_tiny_model(out_dir: str | Path, *, layers: int = 2, heads: int = 4, kv_heads: int = 2,
                      hidden: int = 64, vision_depth: int = 2, vision_embed_dim: int = 32,
                      intermediate: int | None = None, vocab_size: int = 512,
-                     max_pixels: int = 224 * 224, seed: int = 0) -> Path:
+                     max_pixels: int = 224 * 224, seed: int = 0, decisive: bool = False) -> Path:
     """Write a tiny random Qwen2-VL checkpoint to `out_dir` and return the folder.
 
     hidden must be divisible by heads and head_dim = hidden/heads by 4 (M-RoPE sections are
@@ -131,9 +135,52 @@ def build_tiny_model(out_dir: str | Path, *, layers: int = 2, heads: int = 4, kv
     model.generation_config.eos_token_id = ids["<|im_end|>"]
     model.generation_config.pad_token_id = ids["<|endoftext|>"]
     model.generation_config.bos_token_id = ids["<|endoftext|>"]
+    # a random model could emit an image placeholder, which no prompt can hold after it (a real
+    # model never does): its generation config forbids the vision tokens, as any backend honours
+    model.generation_config.suppress_tokens = [ids[t] for t in ("<|vision_start|>", "<|vision_end|>",
+                                                                 "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>")]
+    if decisive:
+        _make_decisive(model, tok, seed)
     model.save_pretrained(str(out))
     ip = Qwen2VLImageProcessorPil(min_pixels=56 * 56, max_pixels=max_pixels)
     ip.save_pretrained(str(out))
     (out / "workbench_tiny.json").write_text(json.dumps(
-        {"built_by": "workbench.models.tiny", "image_only_processor": True, "seed": seed}, indent=1))
+        {"built_by": "workbench.models.tiny", "image_only_processor": True, "seed": seed, "decisive": decisive},
+        indent=1))
     return out
+
+
+EMBED_SCALE = 5.0   # the current token's embedding dominates the residual stream ...
+HEAD_SCALE = 0.8    # ... and its successor's logit leads the runner-up by ~3 nats (measured: >= 2.8)
+
+
+def _make_decisive(model, tok, seed: int) -> None:  # noqa: ANN001 - lazy torch types
+    """Rewrite the output layer as a strong successor map, keeping the first token context-driven.
+
+    Each ordinary token `a` gets one successor `succ(a)` (a random permutation over the ordinary
+    tokens and eos, so chains run until they reach eos or max_new_tokens); the output row of
+    `succ(a)` is `a`'s normalised embedding, and embeddings are scaled up so that after a token the
+    model's hidden state points at it: the successor leads every other token by several nats. The
+    generation prompt always ends with the same token ("\n" after "assistant"); every output row is
+    projected orthogonally to its embedding, so the first generated token depends on the prompt and
+    the images only (and is computed in the unpadded prefill, identical at any batch size).
+    """
+    import torch
+    emb = model.get_input_embeddings().weight
+    special = set(tok.all_special_ids)
+    eos = tok.convert_tokens_to_ids("<|im_end|>")
+    prompt = tok.apply_chat_template([{"role": "user", "content": "x"}], add_generation_prompt=True, tokenize=False)
+    last = tok(prompt)["input_ids"][-1]
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        emb.mul_(EMBED_SCALE)
+        n = emb[last] / emb[last].norm()
+        proj = torch.eye(emb.shape[1]) - torch.outer(n, n)
+        unit = emb / emb.norm(dim=1, keepdim=True)
+        sources = [i for i in range(emb.shape[0]) if i not in special and i != last]
+        targets = sources + [eos]
+        perm = torch.randperm(len(targets), generator=g).tolist()
+        head = torch.zeros_like(model.lm_head.weight)
+        for k, a in enumerate(sources):
+            head[targets[perm[k]]] = HEAD_SCALE * (proj @ unit[a])
+        model.lm_head.weight.copy_(head)

@@ -1,4 +1,5 @@
-"""Run page components: start a model run as a detached worker process, follow it, cancel it.
+"""Run page components: start a model run as a detached worker process, follow it (samples done,
+tokens/s overall and per replica, ETA, the trace streaming in), cancel it.
 
 The Streamlit process never imports torch: the worker (`workbench run --job-id ...`) does. The
 job id lives in the URL (?job=...) so a reload or a rerun finds the running job again.
@@ -34,6 +35,16 @@ def start_form() -> None:
         seed = c2.number_input("Seed", 0, 2**31 - 1, 0)
         limit = c1.number_input("Limit (0 = all samples)", 0, 10**7, 0)
         dtype = c2.selectbox("dtype", ["bfloat16", "float16", "float32"], key="run_dtype")
+        st.caption("Throughput: `workbench plan --gpus N --gpu-memory 80GiB` prints the largest batch per replica "
+                   "and a suggested split of the GPUs.")
+        c3, c4, c5, c6 = st.columns(4)
+        batch_size = c3.number_input("Batch size (per replica)", 1, 4096, 1, key="run_batch_size")
+        replicas = c4.number_input("Replicas (copies of the model)", 1, 64, 1, key="run_replicas")
+        tensor_parallel = c5.number_input("Tensor parallel (vLLM, 0 = all GPUs of a replica)", 0, 64, 0,
+                                          key="run_tensor_parallel")
+        pipeline_parallel = c6.number_input("Pipeline parallel (vLLM)", 1, 64, 1, key="run_pipeline_parallel")
+        executor = st.selectbox("vLLM executor", ["default", "ray (multi-node)", "mp"], key="run_executor")
+        concurrency = c1.number_input("Requests in flight (openai backend)", 1, 1024, 4, key="run_concurrency")
         system = st.text_area("System prompt", d["system_prompt"])
         resume = st.checkbox("Resume (skip finished samples of this run)")
         probe = st.checkbox("Probe each finished sample (transformers backend: attention on the image and visual "
@@ -46,7 +57,12 @@ def start_form() -> None:
         form = dict(model=model, data=data, backend=backend, run=run, gpus=gpus, max_memory=max_memory,
                     endpoint=endpoint, api_key_env=api_key_env, max_new_tokens=int(max_new), temperature=temperature,
                     top_p=top_p, seed=int(seed), limit=int(limit) or None, dtype=dtype, system_prompt=system,
-                    resume=resume, probe=probe)
+                    resume=resume, probe=probe, batch_size=int(batch_size), replicas=int(replicas),
+                    concurrency=int(concurrency) if backend == "openai" else None,
+                    tensor_parallel=int(tensor_parallel) or None if backend == "vllm" else None,
+                    pipeline_parallel=int(pipeline_parallel) if backend == "vllm" and pipeline_parallel > 1 else None,
+                    distributed_executor={"ray (multi-node)": "ray", "mp": "mp"}.get(executor)
+                    if backend == "vllm" else None)
         job_id = jobs.new_job_id()
         pid = jobs.start_detached(jobs.run_argv(form, db_path()), log_dir=Path(db_path()).parent / "logs",
                                   job_id=job_id)
@@ -80,8 +96,18 @@ def job_progress(job_id: str) -> None:
     c[4].metric("ETA", _fmt_seconds(j["eta_seconds"]))
     if j["message"]:
         (st.error if j["status"] == "failed" else st.info)(j["message"])
-    if j["status"] == "running" and not j["alive"]:
-        st.error("No heartbeat for 2 minutes: the worker probably died. Start again with Resume ticked.")
+    if j["status"] == "dead":
+        st.error("The worker process is gone (killed or crashed) before it finished. Start the run again with "
+                 "Resume ticked: finished samples are kept, the rest is generated.")
+    reps = j["replica_rows"]
+    if reps and (len(reps) > 1 or (j.get("batch_size") or 1) > 1):
+        st.caption(f"{len(reps)} replica(s), batch size {j.get('batch_size') or 1} each; tokens/s per replica is "
+                   "its tokens over the time it had samples in flight")
+        st.dataframe([{"replica": r["replica"], "status": r["status"], "GPUs": r["gpus"] or "CPU", "pid": r["pid"],
+                       "in flight": r["in_flight"], "done": r["n_done"], "failed": r["n_failed"],
+                       "tokens": r["tokens_generated"],
+                       "tokens/s": round(r["tokens_per_second"], 1) if r["tokens_per_second"] else None}
+                      for r in reps], hide_index=True, use_container_width=True)
     if j["status"] == "running":
         if j["cancel_requested"]:
             st.caption("Cancel requested: the worker stops after saving the current partial trace.")

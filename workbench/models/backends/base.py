@@ -3,17 +3,21 @@
 A backend turns a `GenerationRequest` (system prompt, question, image bytes, sampling) into a
 `GenerationResult`: the response text, every generated token (id, text, char span in the
 response, log-probability, entropy of the next-token distribution, optional top-5 alternatives),
-the finish reason, token counts and timings. Streaming: `on_progress(tokens_so_far)` is called
-while generating (the runner persists partial traces from it). Adding a backend = one module
-registered in `BACKENDS` of workbench/models/backends/__init__.py.
+the finish reason, token counts and timings. Backends are engines: the runner submits requests,
+steps the engine and receives events (finished, failed, partial progress) as they happen, so a
+batching backend keeps its slots full. Adding a backend = one module registered in `BACKENDS` of
+workbench/models/backends/__init__.py.
 """
 
 from __future__ import annotations
 
 import json
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+
+from workbench.errors import WorkbenchError
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
@@ -73,18 +77,79 @@ class GenerationResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-ProgressFn = Callable[[list[TokenRecord]], None]
-CancelFn = Callable[[], bool]
+@dataclass
+class Event:
+    """What a backend reports: a finished sample (`done`, its result; a cancelled one has finish_reason
+    'cancelled'), a `failed` one (the reason), `progress` (the response so far), or `dropped` (a
+    queued request a cancel removed before it started: nothing to record)."""
+    sample_id: str
+    kind: str
+    result: GenerationResult | None = None
+    error: str | None = None
+    text: str = ""
+    n_tokens: int = 0
 
 
 class Backend:
-    """Base class. Subclasses implement `generate`; `close` frees resources."""
+    """Base class: an engine the runner feeds and steps.
+
+    `submit(request)` queues a request; `step()` advances generation and returns the events that
+    happened (finished, failed, progress); `in_flight()` counts submitted requests not yet reported
+    finished or failed; `cancel()` stops: queued requests are dropped, running ones end as
+    'cancelled' with what they have (or, where a request cannot be interrupted, finish normally).
+    Every submitted request is eventually reported exactly once as done, failed or dropped.
+    `capacity` is how many sequences the backend generates at once (batch size, concurrent
+    requests); the runner keeps about twice that in flight so a free slot is refilled at once.
+    This base class runs one request at a time through `generate_one`; batching backends override
+    the engine methods. `generate(request)` is the one-request convenience (tests, servers).
+    """
     name = "base"
     model_name: str = ""
+    capacity: int = 1
 
-    def generate(self, request: GenerationRequest, *, on_progress: ProgressFn | None = None,
-                 should_cancel: CancelFn | None = None) -> GenerationResult:
+    @property
+    def _queue(self) -> deque[GenerationRequest]:
+        if "_q" not in self.__dict__:
+            self.__dict__["_q"] = deque()
+        return self.__dict__["_q"]
+
+    def generate_one(self, request: GenerationRequest) -> GenerationResult:
         raise NotImplementedError
+
+    def submit(self, request: GenerationRequest) -> None:
+        self._queue.append(request)
+
+    def in_flight(self) -> int:
+        return len(self._queue)
+
+    def step(self) -> list[Event]:
+        if not self._queue:
+            return []
+        request = self._queue.popleft()
+        try:
+            return [Event(request.sample_id, "done", result=self.generate_one(request))]
+        except WorkbenchError as exc:
+            return [Event(request.sample_id, "failed", error=str(exc))]
+
+    def cancel(self) -> list[Event]:
+        return self._drop_queue()
+
+    def _drop_queue(self) -> list[Event]:
+        events = [Event(r.sample_id, "dropped") for r in self._queue]
+        self._queue.clear()
+        return events
+
+    def generate(self, request: GenerationRequest) -> GenerationResult:
+        """Generate one request alone; raises WorkbenchError when it fails."""
+        self.submit(request)
+        while True:
+            for ev in self.step():
+                if ev.sample_id != request.sample_id or ev.kind == "progress":
+                    continue
+                if ev.kind == "failed":
+                    raise WorkbenchError(ev.error or "generation failed")
+                assert ev.result is not None
+                return ev.result
 
     def close(self) -> None:
         pass

@@ -3,7 +3,8 @@
 Images go as `data:` URIs, logprobs (with top alternatives) are requested and used when the
 server returns them (retried without them when a server refuses the option), the API key is
 read from an environment variable, 429/5xx and connection errors are retried with exponential
-backoff (Retry-After honoured), and at most `concurrency` requests are in flight. Stdlib only.
+backoff (Retry-After honoured), and `concurrency` requests are in flight at once (a thread pool;
+each finished request is reported as soon as it returns). Stdlib only.
 Entropy is not available from endpoints (NULL); token ids neither.
 """
 
@@ -13,15 +14,14 @@ import base64
 import json
 import os
 import random
-import threading
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from workbench.errors import WorkbenchError
-from workbench.models.backends.base import (Backend, CancelFn, GenerationRequest, GenerationResult, ProgressFn,
-                                            TokenRecord)
+from workbench.models.backends.base import Backend, Event, GenerationRequest, GenerationResult, TokenRecord
 
 FINISH = {"stop": "eos", "eos": "eos", "length": "length"}
 
@@ -92,8 +92,10 @@ class OpenAIBackend(Backend):
                                            else "/chat/completions")
         self.api_key = os.environ.get(api_key_env, "")
         self.max_retries, self.backoff, self.timeout = max_retries, backoff, timeout
-        self.parallel = max(1, concurrency)
-        self._slots = threading.BoundedSemaphore(self.parallel)
+        self.capacity = max(1, concurrency)
+        self.window = self.capacity          # more would only wait in the thread pool's queue
+        self._pool = ThreadPoolExecutor(max_workers=self.capacity, thread_name_prefix="endpoint")
+        self._futures: dict[Future, str] = {}
         self.logprobs_supported = True
         self.retries_done = 0
 
@@ -107,7 +109,7 @@ class OpenAIBackend(Backend):
             wait = self.backoff * (2 ** attempt) * (0.5 + random.random() / 2)
             try:
                 req = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
-                with self._slots, urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                     return json.loads(resp.read().decode())
             except urllib.error.HTTPError as exc:
                 detail = exc.read().decode(errors="replace")[:300]
@@ -130,8 +132,35 @@ class OpenAIBackend(Backend):
                 time.sleep(wait)
         raise WorkbenchError(f"endpoint {self.url} failed after {self.max_retries + 1} attempts: {last}")
 
-    def generate(self, request: GenerationRequest, *, on_progress: ProgressFn | None = None,
-                 should_cancel: CancelFn | None = None) -> GenerationResult:
+    def submit(self, request: GenerationRequest) -> None:
+        self._futures[self._pool.submit(self.generate_one, request)] = request.sample_id
+
+    def in_flight(self) -> int:
+        return len(self._futures)
+
+    def step(self) -> list[Event]:
+        if not self._futures:
+            return []
+        done, _ = wait(list(self._futures), timeout=0.5, return_when=FIRST_COMPLETED)
+        events = []
+        for fut in done:
+            sid = self._futures.pop(fut)
+            try:
+                events.append(Event(sid, "done", result=fut.result()))
+            except WorkbenchError as exc:
+                events.append(Event(sid, "failed", error=str(exc)))
+            except Exception as exc:  # noqa: BLE001 - an unexpected client error fails this sample only
+                events.append(Event(sid, "failed", error=f"{type(exc).__name__}: {exc}"))
+        return events
+
+    def cancel(self) -> list[Event]:
+        """Requests not sent yet are dropped; those in flight finish and are reported normally."""
+        return [Event(self._futures.pop(fut), "dropped") for fut in [f for f in self._futures if f.cancel()]]
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def generate_one(self, request: GenerationRequest) -> GenerationResult:
         t0 = time.monotonic()
         body = build_chat_request(self.model_name, request, logprobs=self.logprobs_supported)
         payload = self._post(body)

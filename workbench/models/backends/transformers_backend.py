@@ -1,11 +1,12 @@
 """Generation with transformers (default backend): Qwen2-VL family or any ImageTextToText model.
 
-Recording without a second pass: a logits processor sees each step's distribution, keeps the
-log-softmax row of the previous step to read the chosen token's log-probability, computes the
-entropy, and does the sampling itself (temperature/top-k/top-p with a seeded generator), so
-`generate` runs greedily on a one-hot row. Only one vocab-sized row is kept per step, so
-memory stays flat over 8k-token traces. Log-probabilities/entropies are of the model's
-distribution after the repetition penalty and before temperature/truncation.
+`--batch-size B` sequences decode together with continuous batching (decoding.BatchDecoder):
+each request is prefilled alone and joins the batch with left padding, stops on its own (eos or
+its max_new_tokens), is reported the moment it finishes, and its slot is refilled from the queue
+in the same step. Recording needs no second pass: each step's distribution gives the chosen
+token's log-probability, the entropy and the top alternatives, moved to the CPU as a few floats
+per row, so memory stays flat over 8k-token traces. Log-probabilities/entropies are of the
+model's distribution after the repetition penalty and before temperature/truncation.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ import time
 from typing import Any
 
 from workbench.errors import WorkbenchError
-from workbench.models.backends.base import (Backend, CancelFn, GenerationRequest, GenerationResult, ProgressFn,
-                                            Sampling, TokenRecord, chat_messages, decode_images,
-                                            spans_from_texts)
+from workbench.models.backends.base import (Backend, Event, GenerationRequest, GenerationResult, TokenRecord,
+                                            chat_messages, decode_images, spans_from_texts)
 
 
 def token_texts(tokenizer: Any, ids: list[int]) -> list[str]:
@@ -48,78 +48,27 @@ def build_records(tokenizer: Any, ids: list[int], logprobs: list[float | None], 
     return response, recs
 
 
-def _recorder_class():  # noqa: ANN202 - built lazily so torch stays off import paths
-    import torch
-    from transformers import LogitsProcessor
-
-    class RecordingSampler(LogitsProcessor):
-        def __init__(self, sampling: Sampling, device: Any, prompt_len: int) -> None:
-            self.s = sampling
-            self.prompt_len = prompt_len
-            self.prev_logp: torch.Tensor | None = None
-            self.logprobs: list[torch.Tensor] = []
-            self.entropies: list[torch.Tensor] = []
-            self.alts: list[tuple[torch.Tensor, torch.Tensor]] = []
-            # Created on the logits' device at the first step: with a multi-GPU device_map the
-            # logits live on the last GPU, not on the input device.
-            self.gen: torch.Generator | None = None
-            self.first_token_at: float | None = None
-            self.progress: tuple[float, Any] | None = None  # (interval, callback(ids tensor))
-            self._last_progress = time.monotonic()
-
-        def take_last(self, logp_row: torch.Tensor, chosen: torch.Tensor) -> None:
-            # input ids sit on the first GPU, logits on the last one under a multi-GPU device map
-            self.logprobs.append(logp_row.gather(-1, chosen.view(1).to(logp_row.device)))
-
-        def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-            if self.prev_logp is not None:
-                self.take_last(self.prev_logp, input_ids[0, -1])
-                if self.first_token_at is None:
-                    self.first_token_at = time.monotonic()
-                if self.progress and time.monotonic() - self._last_progress >= self.progress[0]:
-                    self._last_progress = time.monotonic()
-                    self.progress[1](input_ids[0, self.prompt_len:])
-            logits = scores[0].float()
-            logp = torch.log_softmax(logits, dim=-1)
-            self.prev_logp = logp
-            self.entropies.append(-(logp.exp() * logp).nansum().view(1))
-            if self.s.top_alternatives:
-                v, i = logp.topk(self.s.top_alternatives)
-                self.alts.append((v, i))
-            if self.s.greedy:
-                choice = logits.argmax().view(1)
-            else:
-                z = logits / float(self.s.temperature)
-                if self.s.top_k:
-                    kth = z.topk(min(self.s.top_k, z.numel())).values[-1]
-                    z = z.masked_fill(z < kth, float("-inf"))
-                probs = torch.softmax(z, dim=-1)
-                if self.s.top_p and self.s.top_p < 1:
-                    sp, si = probs.sort(descending=True)
-                    drop = sp.cumsum(0) - sp > self.s.top_p
-                    sp = sp.masked_fill(drop, 0)
-                    probs = torch.zeros_like(probs).scatter(0, si, sp)
-                if self.gen is None:
-                    self.gen = torch.Generator(device=probs.device)
-                    self.gen.manual_seed(self.s.seed if self.s.seed is not None else 0)
-                choice = torch.multinomial(probs, 1, generator=self.gen)
-            out = torch.full_like(scores, float("-inf"))
-            out[0, choice] = 0.0
-            return out
-
-    return RecordingSampler
-
-
 class TransformersBackend(Backend):
-    """`load_model` + recorded generation. One sample at a time (traces are long, batch 1)."""
+    """`load_model` + the batch decoder. `batch_size` sequences at once (1 = one at a time)."""
     name = "transformers"
 
     def __init__(self, model: str, *, gpus: list[int] | None = None, max_memory: str | None = None,
-                 dtype: str = "bfloat16", progress_interval: float = 2.0, **_: Any) -> None:
+                 dtype: str = "bfloat16", progress_interval: float = 2.0, batch_size: int = 1,
+                 max_new_tokens: int = 8192, **_: Any) -> None:
         from workbench.models.loader import load_model
-        self.lm = load_model(model, gpus=gpus, max_memory=max_memory, dtype=dtype)
+        self.lm = load_model(model, gpus=gpus, max_memory=max_memory, dtype=dtype, batch_size=batch_size,
+                             max_new_tokens=max_new_tokens)
         self.model_name = model
         self.progress_interval = progress_interval
+        self.capacity = max(1, int(batch_size))
+        from workbench.models.backends.decoding import BatchDecoder
+        suppress = getattr(self.lm.model.generation_config, "suppress_tokens", None)
+        self.decoder = BatchDecoder(self.lm.model, self.lm.device, self.eos_ids(), self.capacity, suppress)
+
+    def eos_ids(self) -> set[int]:
+        base = self.lm.model.generation_config
+        eos = base.eos_token_id if base.eos_token_id is not None else self.lm.tokenizer.eos_token_id
+        return set(eos if isinstance(eos, list) else [eos])
 
     def _inputs(self, request: GenerationRequest) -> Any:
         images = decode_images(request)
@@ -128,62 +77,63 @@ class TransformersBackend(Backend):
         inputs = proc(text=[text], images=images or None, return_tensors="pt")
         return inputs.to(self.lm.device)
 
-    def generate(self, request: GenerationRequest, *, on_progress: ProgressFn | None = None,
-                 should_cancel: CancelFn | None = None) -> GenerationResult:
+    def in_flight(self) -> int:
+        return len(self._queue) + len(self.decoder.rows)
+
+    def step(self) -> list[Event]:
+        """Admit queued requests into free slots, then decode one token for the whole batch."""
         import torch
-        from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
-        t0 = time.monotonic()
-        inputs = self._inputs(request)
-        prompt_len = int(inputs["input_ids"].shape[1])
-        s = request.sampling
-        rec = _recorder_class()(s, self.lm.device, prompt_len)
+        events: list[Event] = []
+        finished = []
+        with torch.inference_mode():
+            while self._queue and self.decoder.free > 0:
+                req = self._queue.popleft()
+                try:
+                    inputs = self._inputs(req)
+                    done = self.decoder.add(req, inputs)
+                except WorkbenchError as exc:
+                    events.append(Event(req.sample_id, "failed", error=str(exc)))
+                    continue
+                except torch.cuda.OutOfMemoryError:
+                    torch.cuda.empty_cache()
+                    events.append(Event(req.sample_id, "failed", error=(
+                        f"out of GPU memory on the prompt of sample {req.sample_id!r}: lower --batch-size or "
+                        "--max-new-tokens, or add GPUs (see `workbench plan`)")))
+                    continue
+                if done:
+                    finished.append(done)
+            try:
+                finished += self.decoder.step()
+            except torch.cuda.OutOfMemoryError:
+                rows = self.decoder.reset()
+                torch.cuda.empty_cache()
+                events += [Event(r.request.sample_id, "failed", error=(
+                    f"out of GPU memory while decoding a batch of {len(rows)}: lower --batch-size or "
+                    "--max-new-tokens, or add GPUs (see `workbench plan`)")) for r in rows]
+        events += [Event(f.row.request.sample_id, "done", result=self._result(f.row, f.reason)) for f in finished]
+        now = time.monotonic()
+        for row in self.decoder.rows:
+            if now - row.last_progress >= self.progress_interval:
+                row.last_progress = now
+                events.append(Event(row.request.sample_id, "progress", n_tokens=len(row.ids),
+                                    text=self.lm.tokenizer.decode(row.ids, skip_special_tokens=True)))
+        return events
+
+    def cancel(self) -> list[Event]:
+        return self._drop_queue() + [Event(f.row.request.sample_id, "done", result=self._result(f.row, f.reason))
+                                     for f in self.decoder.cancel()]
+
+    def _result(self, row: Any, reason: str) -> GenerationResult:
         tok = self.lm.tokenizer
-        if on_progress:
-            def emit(ids_t: Any) -> None:
-                ids = ids_t.tolist()
-                n = len(ids)
-                lps = [float(x) for x in torch.cat(rec.logprobs[:n]).tolist()] if n else []
-                ents = [float(x) for x in torch.cat(rec.entropies[:n]).tolist()] if n else []
-                on_progress(build_records(tok, ids, lps, ents)[1])
-            rec.progress = (self.progress_interval, emit)
-
-        class Cancel(StoppingCriteria):
-            def __call__(self, input_ids: Any, scores: Any, **kw: Any) -> Any:
-                return torch.full((input_ids.shape[0],), bool(should_cancel and should_cancel()),
-                                  dtype=torch.bool, device=input_ids.device)
-
-        base = self.lm.model.generation_config
-        eos = base.eos_token_id if base.eos_token_id is not None else tok.eos_token_id
-        gc = GenerationConfig(max_new_tokens=s.max_new_tokens, do_sample=False, eos_token_id=eos,
-                              pad_token_id=base.pad_token_id if base.pad_token_id is not None else tok.pad_token_id,
-                              repetition_penalty=s.repetition_penalty or 1.0)
-        try:
-            with torch.inference_mode():
-                seqs = self.lm.model.generate(**inputs, generation_config=gc,
-                                              logits_processor=LogitsProcessorList([rec]),
-                                              stopping_criteria=StoppingCriteriaList([Cancel()]) if should_cancel else None)
-        except torch.cuda.OutOfMemoryError as exc:
-            torch.cuda.empty_cache()
-            raise WorkbenchError(f"out of GPU memory while generating sample {request.sample_id!r} "
-                                 f"({prompt_len} prompt tokens): lower --max-new-tokens or add GPUs") from exc
-        ids = seqs[0, prompt_len:].tolist()
-        if rec.prev_logp is not None and len(rec.logprobs) < len(ids):
-            rec.take_last(rec.prev_logp, seqs[0, -1])
-        n = len(ids)
-        lps = torch.cat(rec.logprobs[:n]).tolist() if n else []
-        ents = torch.cat(rec.entropies[:n]).tolist() if n else []
         alts = None
-        if s.top_alternatives:
-            alts = [[(tok.decode([int(i)]), float(v)) for v, i in zip(vv.tolist(), ii.tolist())]
-                    for vv, ii in rec.alts[:n]]
-        response, records = build_records(tok, ids, lps, ents, alts)
-        eos_ids = set(eos if isinstance(eos, list) else [eos])
-        cancelled = bool(should_cancel and should_cancel())
-        finish = "eos" if ids and ids[-1] in eos_ids else ("cancelled" if cancelled else "length")
-        dt = time.monotonic() - t0
-        return GenerationResult(response=response, tokens=records, finish_reason=finish, prompt_tokens=prompt_len,
-                                completion_tokens=n, seconds=dt,
-                                first_token_seconds=(rec.first_token_at - t0) if rec.first_token_at else None)
+        if row.sampling.top_alternatives:
+            alts = [[(tok.decode([int(i)]), float(v)) for i, v in step] for step in row.alts]
+        response, records = build_records(tok, row.ids, row.logprobs, row.entropies, alts)
+        end = time.monotonic()
+        return GenerationResult(response=response, tokens=records, finish_reason=reason, prompt_tokens=row.prompt_len,
+                                completion_tokens=len(row.ids), seconds=end - row.started,
+                                first_token_seconds=(row.first_token_at - row.started) if row.first_token_at else None)
 
     def close(self) -> None:
+        self.decoder.reset()
         self.lm = None  # type: ignore[assignment]
