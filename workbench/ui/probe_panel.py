@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from workbench.config import setting
+from workbench.config import probe_dir
 from workbench.errors import WorkbenchError
 from workbench.store import probes as store_probes
 from workbench.ui.data import cached_df
@@ -27,7 +27,8 @@ def _read_probe_file(path: str, mtime: float):  # noqa: ANN202 - maps.ProbeFile;
 
 
 def probe_file(maps_path: str):  # noqa: ANN201
-    path = Path(setting("probe_dir")).expanduser() / maps_path
+    from workbench.ui.data import db_path
+    path = probe_dir(db_path()) / maps_path
     mtime = os.path.getmtime(path) if path.exists() else 0.0
     return _read_probe_file(str(path), mtime)
 
