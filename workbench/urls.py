@@ -2,7 +2,12 @@
 
 Pages link with paths relative to the app (`trace?run=..&sample=..&step=..`); reports and exports
 need absolute links and take the app's address from the `app_url` setting (WORKBENCH_APP_URL).
-Every parameter is URL-encoded, so ids such as `x+y&z#1` survive the round trip.
+Every parameter is URL-encoded, so ids such as `x+y&z#1` survive the round trip. A list value
+becomes a repeated parameter (`det=a&det=b`), the form Streamlit's query-parameter-bound widgets use.
+
+View state lives in the URL: the list pages bind their filters, sort and page to the parameters in
+LIST_PARAMS; a trace opened from a list carries them (`list_context`), so the trace page walks the same
+filtered list (previous / next, j / k) and links back to it.
 """
 
 from __future__ import annotations
@@ -14,18 +19,46 @@ from workbench.config import setting
 PAGES = ("overview", "traces", "trace", "compare", "failures", "clusters", "sql", "run")
 
 
+# Query parameters of the filtered sample list (Traces page widgets are bound to these names).
+LIST_PARAMS = ("runs", "bench", "subset", "det", "sev", "answer", "q", "min", "max", "sort", "desc", "tag", "page")
+
+
+def _value(v: object) -> object:
+    if isinstance(v, (list, tuple)):
+        return [str(x) for x in v]
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
 def page_path(page: str, **params: object) -> str:
-    """`page?k=v&...` relative to the app; None values are left out, the rest encoded."""
+    """`page?k=v&...` relative to the app; None values and empty lists are left out, the rest encoded
+    (lists as repeated parameters)."""
     if page not in PAGES:
         raise ValueError(f"unknown page {page!r}")
-    query = urlencode({k: ("" if v is None else str(v)) for k, v in params.items() if v is not None})
+    query = urlencode([(k, _value(v)) for k, v in params.items() if v is not None and v != []], doseq=True)
     path = "" if page == "overview" else page   # the default page lives at the app's root
     return f"{path}?{query}" if query else (path or ".")
 
 
-def trace_path(run_id: str, sample_id: str, step: int | None = None) -> str:
-    """Link to the trace view of one sample, optionally at a step."""
-    return page_path("trace", run=run_id, sample=sample_id, step=None if step is None else int(step))
+def trace_path(run_id: str, sample_id: str, step: int | None = None,
+               context: dict[str, object] | None = None) -> str:
+    """Link to the trace view of one sample, optionally at a step, optionally inside a filtered list
+    (`context`: LIST_PARAMS values, see `list_context`)."""
+    ctx = {k: v for k, v in (context or {}).items() if k in LIST_PARAMS and k != "page"}
+    return page_path("trace", run=run_id, sample=sample_id, step=None if step is None else int(step), **ctx)
+
+
+def list_context(params: object) -> dict[str, list[str]]:
+    """The LIST_PARAMS of a query-parameter mapping (e.g. st.query_params; repeated values kept)."""
+    get_all = getattr(params, "get_all", None)
+    out: dict[str, list[str]] = {}
+    for k in LIST_PARAMS:
+        vals = get_all(k) if get_all else ([params[k]] if k in params else [])  # type: ignore[index]
+        vals = [v for v in (vals if isinstance(vals, list) else [vals]) if v not in (None, "")]
+        if vals:
+            out[k] = [str(v) for v in vals]
+    return out
 
 
 def compare_path(run_a: str, sample_a: str, run_b: str | None = None, sample_b: str | None = None) -> str:

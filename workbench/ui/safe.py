@@ -51,6 +51,12 @@ def html_text(value: object) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
+def plotly_text(value: object) -> str:
+    """Text for Plotly labels, legends and hovers: Plotly reads a subset of HTML there (<a href>, <b>,
+    <br>), so data is HTML-escaped (Plotly shows the entities as the characters)."""
+    return html_text(value)
+
+
 # --- Markdown + LaTeX -> safe HTML -------------------------------------------------------------
 _MATH = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|(?<![\\$\w])\$(?!\s)([^$\n]{1,400}?)(?<!\s)\$(?![\w$])",
                    re.S)
