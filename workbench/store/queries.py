@@ -85,6 +85,11 @@ _BASE_SORTS = {"sample": "s.sample_id", "length": "length(s.response)", "steps":
                "run": "s.run_id"}
 
 
+# Columns of the sample list a measurement may not shadow (a measure named like one is not a sort key).
+_LIST_COLUMNS = {"run_id", "sample_id", "benchmark", "subset", "correct", "graded_by", "chars", "steps", "n_flags",
+                 "detectors", "tags", "question", "total"}
+
+
 def _measure_max(key: str) -> str:
     return (f"(SELECT max(TRY_CAST(json_extract_string(x.details, '$.{key}') AS DOUBLE)) FROM flags x "
             f"WHERE x.run_id = s.run_id AND x.sample_id = s.sample_id)")
@@ -94,7 +99,7 @@ def sorts() -> dict[str, str]:
     """Sort name -> SQL expression (names are plain identifiers: checked by the registry)."""
     out = dict(_BASE_SORTS)
     for _det, m in registry.measures():
-        if m.kind in ("int", "float", "share"):
+        if m.kind in ("int", "float", "share") and m.key not in _LIST_COLUMNS:
             out.setdefault(m.key, _measure_max(m.key))
     return out
 

@@ -63,9 +63,9 @@ def trace_table(df: pd.DataFrame, prefix: list[str], context: dict | None = None
     out = df.drop(columns=[c for c in ("total",) if c in df]).copy()
     out.insert(0, "open", [urls.trace_path(r, s, context=context) for r, s in zip(out["run_id"], out["sample_id"])])
     out.insert(1, "id", [display_id(s, prefix) for s in out["sample_id"]])
-    measures = [c for c in measure_columns() if c in out and out[c].notna().any()]
+    measures = [c for c in measure_columns() if c in out and c not in ("chars", "steps") and out[c].notna().any()]
     first = ["open", "id", "detectors", "correct", "n_flags", *measures, "chars", "steps", "tags", "question"]
-    rest = [c for c in out.columns if c not in first and c not in measure_columns()]
+    rest = [c for c in out.columns if c not in first and (c not in measure_columns() or c in ("chars", "steps"))]
     return out[[c for c in first if c in out] + rest]
 
 
@@ -89,5 +89,5 @@ def csv_table(table: pd.DataFrame, base_url: str | None) -> pd.DataFrame:
     link when the app's address is known (else the link relative to the app)."""
     out = table.drop(columns=[c for c in ("open", "id") if c in table]).copy()
     links = table["open"].tolist() if "open" in table else []
-    out.insert(0, "trace_link", [urls.absolute(p, base) or p for p in links] if links else None)
+    out.insert(0, "trace_link", [urls.absolute(p, base_url) or p for p in links] if links else None)
     return out

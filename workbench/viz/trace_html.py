@@ -111,9 +111,12 @@ def render_range(text: str, a: int, b: int, spans: list[Span]) -> str:
     return "".join(out)
 
 
-def _hidden(first: int, last: int) -> str:
-    what = f"step {first} is" if first == last else f"steps {first}–{last} ({last - first + 1}) are"
-    return f'<div class="wb-hidden-step">{what} inside the collapsed loop above</div>'
+def _hidden(first: int, last: int, text: str, loop: tuple[int, int, str]) -> str:
+    """The folded steps of a loop: one line saying what is folded, which opens to the folded text."""
+    what = f"step {first}" if first == last else f"steps {first}–{last}"
+    c0, c1, label = loop
+    return (f'<div class="wb-hidden-step"><details class="wb-collapsed"><summary>{html.escape(label)} '
+            f'({what} folded)</summary>{html.escape(text[c0:c1])}</details></div>')
 
 
 def _tags_html(tags: list[dict]) -> str:
@@ -139,14 +142,19 @@ def render_trace(response: str, steps: list[dict], flags: list[dict], *, run_id:
             by_step.setdefault(int(t["step_index"]), []).append(t)
     parts = [css(), '<div class="wb-trace">']
     hidden: list[int] = []
+    loop: tuple[int, int, str] | None = None
     for st in steps:
         a, b, idx = int(st["char_start"]), int(st["char_end"]), int(st["step_index"])
         inside = next(((c0, c1, label) for c0, c1, label in collapses if c0 <= a and b <= c1), None)
         if inside:
+            if hidden and inside != loop:
+                parts.append(_hidden(hidden[0], hidden[-1], text, loop))
+                hidden = []
             hidden.append(idx)
+            loop = inside
             continue
         if hidden:
-            parts.append(_hidden(hidden[0], hidden[-1]))
+            parts.append(_hidden(hidden[0], hidden[-1], text, loop))
             hidden = []
         body, pos = [], a
         chunk = (lambda x, y: render_markdown(text[x:y])) if markdown else (lambda x, y: render_range(text, x, y, spans))
@@ -154,7 +162,8 @@ def render_trace(response: str, steps: list[dict], flags: list[dict], *, run_id:
             if c1 <= pos or c0 >= b:
                 continue
             body.append(chunk(pos, max(c0, pos)))
-            if c0 >= a:
+            if c0 >= a and not any(c0 <= int(x["char_start"]) and int(x["char_end"]) <= c1 for x in steps):
+                # the folded copies start inside this step and fill no whole step: fold them here
                 body.append(f'<details class="wb-collapsed"><summary>{html.escape(label)}</summary>'
                             f'{html.escape(text[c0:c1])}</details>')
             pos = min(c1, b)
@@ -170,6 +179,6 @@ def render_trace(response: str, steps: list[dict], flags: list[dict], *, run_id:
             f'<span class="wb-role" style="background:{ROLE_COLORS.get(role, "#5f6368")}">{html.escape(role)}</span>'
             f'{_tags_html(by_step.get(idx, []))}\n{"".join(body)}</div></div>')
     if hidden:
-        parts.append(_hidden(hidden[0], hidden[-1]))
+        parts.append(_hidden(hidden[0], hidden[-1], text, loop))
     parts.append("</div>")
     return "".join(parts)
