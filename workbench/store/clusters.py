@@ -38,7 +38,8 @@ UNITS_SQL = {
     "sample": _SPAN.format(step="NULL::INTEGER", group=""),
 }
 
-CLUSTER_RUNS = """SELECT cluster_run_id, unit, method, runs, n_units, n_clusters, created_at
+CLUSTER_RUNS = """SELECT cluster_run_id, unit, method, runs, n_units, n_clusters, created_at,
+                         TRY_CAST(json_extract(params, '$.purity_detector_severity') AS DOUBLE) AS purity
                   FROM cluster_runs ORDER BY created_at DESC, cluster_run_id"""
 CLUSTERS = """SELECT cluster_id, label, size, accuracy, failure_mix FROM clusters
               WHERE cluster_run_id = ? ORDER BY size DESC, cluster_id"""

@@ -15,6 +15,7 @@ from workbench.config import probe_dir
 from workbench.errors import WorkbenchError
 from workbench.store import probes as store_probes
 from workbench.ui.data import cached_df
+from workbench.ui.safe import md_text
 from workbench.viz import overlay, probe_charts
 
 HOVER_TOKENS = 400   # tokens in the hover strip (the selected step's first ones)
@@ -60,19 +61,19 @@ def show(sample: pd.Series, flags: pd.DataFrame, images: pd.DataFrame, selected:
                 "and visual dependence per step, with overlays here.")
         return
     if pt["status"] != "ok":
-        st.warning(f"The probe {pt['status']} this sample: {pt['error']}")
+        st.warning(md_text(f"The probe {pt['status']} this sample: {pt['error']}"))
         return
     try:
         pf = probe_file(pt["maps_path"])
     except WorkbenchError as exc:
-        st.error(str(exc))
+        st.error(md_text(exc))
         return
-    st.caption(f"{int(pt['n_tokens']):,} tokens ({pt['token_source']}) · {int(pt['n_image_tokens'])} image tokens · "
+    st.caption(md_text(f"{int(pt['n_tokens']):,} tokens ({pt['token_source']}) · {int(pt['n_image_tokens'])} image tokens · "
                f"layers {', '.join(map(str, pf.layers))} · model {pt['model']} · "
                f"attention share {pt['early_image_share']:.3f} in the first 20% → {pt['late_image_share']:.3f} "
                "in the last 20%" + (f" · visual dependence {pt['early_visual_dependence']:.3f} → "
                                     f"{pt['late_visual_dependence']:.3f} nats/token"
-                                    if pd.notna(pt["early_visual_dependence"]) else ""))
+                                    if pd.notna(pt["early_visual_dependence"]) else "")))
     st.caption("The attention tier of grounding_loss compares each step's *lift* (share ÷ the share uniform "
                "attention would give), so the share's natural fall as the trace grows is not read as forgetting.")
     st.plotly_chart(probe_charts.grounding_curve(ps, flags, selected), key=f"{key}_probe_curve",
@@ -125,7 +126,7 @@ def show(sample: pd.Series, flags: pd.DataFrame, images: pd.DataFrame, selected:
         try:
             pic = overlay.render_overlay(im_bytes, grid, values, opacity=opacity, cmap=cmap, max_side=900)
         except ValueError as exc:   # e.g. the stored image changed since the probe
-            st.error(f"Cannot draw the overlay: {exc}. Re-probe this sample (`workbench probe --force`).")
+            st.error(md_text(f"Cannot draw the overlay: {exc}.") + " Re-probe this sample (`workbench probe --force`).")
             return
         cells = overlay.cell_values(grid, values)
         r, c = np.unravel_index(int(np.argmax(cells)), cells.shape)

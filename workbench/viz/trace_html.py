@@ -182,3 +182,17 @@ def render_trace(response: str, steps: list[dict], flags: list[dict], *, run_id:
         parts.append(_hidden(hidden[0], hidden[-1], text, loop))
     parts.append("</div>")
     return "".join(parts)
+
+
+def excerpt_html(excerpt: str, span_start: int | None, span_end: int | None, limit: int = 600) -> str:
+    """A cluster member's excerpt as escaped HTML with its flagged span marked."""
+    text = (excerpt or "")[:limit]
+    body = html.escape(text)
+    if span_start is not None and span_end is not None and span_start == span_start and span_end == span_end:
+        a, b = max(0, int(span_start)), min(len(text), int(span_end))
+        if a < b:
+            body = (html.escape(text[:a]) + '<mark class="wb-span">' + html.escape(text[a:b]) + "</mark>"
+                    + html.escape(text[b:]))
+    return ('<div class="wb-excerpt" style="white-space:pre-wrap;word-break:break-word;font-size:14px;'
+            'line-height:1.5;border-left:3px solid #dadce0;padding:.3rem .6rem;margin:.2rem 0 .8rem">'
+            '<style>mark.wb-span{background:#fbbc0455;border-bottom:2px solid #f29900}</style>' + body + "</div>")
