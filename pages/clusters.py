@@ -24,8 +24,7 @@ with user_errors():
                 "`workbench cluster --run NAME --method kmeans --k 8`), and refresh this page.")
         st.stop()
     by_id = crs.set_index("cluster_run_id")
-    cr = st.selectbox("Clustering", crs["cluster_run_id"].tolist(), key="clustering", bind=BIND,
-                      format_func=lambda c: f"{c} ({int(by_id.loc[c, 'n_units'])} units)")
+    cr = st.selectbox("Clustering", crs["cluster_run_id"].tolist(), key="clustering", bind=BIND)
     clusters = cached_df(sc.CLUSTERS, [cr])
     members = cached_df(sc.MEMBERS, [cr])
     noise = bool((clusters["cluster_id"] < 0).any())
@@ -41,7 +40,8 @@ with user_errors():
                                 "label": st.column_config.TextColumn("label", width="large")})
     ids = clusters["cluster_id"].astype(int).tolist()
     labels = dict(zip(clusters["cluster_id"].astype(int), clusters["label"]))
-    chosen = st.selectbox("Read a cluster", ids, key="cluster", bind=BIND, format_func=lambda c: f"{c}: {labels[c]}")
+    chosen = st.selectbox("Read a cluster (number; labels in the table above)", ids, key="cluster", bind=BIND)
+    st.caption(md_text(labels[chosen]))
     reps = members[(members["cluster_id"] == chosen) & members["representative"]]
     if reps.empty:
         reps = members[members["cluster_id"] == chosen].head(5)

@@ -25,15 +25,13 @@ with user_errors():
     runs = require_runs()
     scope = scope_filters(runs)
     c1, c2, c3, c4, c5 = st.columns([3, 2, 2, 2, 1])
-    detectors = c1.multiselect("Detector", registry.names(), key="det", bind=BIND,
-                               format_func=lambda d: registry.labels().get(d, d))
+    detectors = c1.multiselect("Detector", registry.names(), key="det", bind=BIND)
     severities = c2.multiselect("Severity", registry.all_severities(), key="sev", bind=BIND)
     tag_names = cached_df(store_tags.TAG_NAMES, [scope[0]])["tag"].tolist()
     tags = c3.multiselect("Tagged", tag_names, key="tag", bind=BIND, placeholder="any tag (or none)")
     mcfg = tables.measure_config()
     sort_options = ["sample", "score", *tables.measure_columns()]
-    sort = c4.selectbox("Sort by", sort_options, key="fsort", bind=BIND,
-                        format_func=lambda k: mcfg.get(k, (k,))[0])
+    sort = c4.selectbox("Sort by", sort_options, key="fsort", bind=BIND)
     desc = c5.toggle("Descending", key="fdesc", bind=BIND, value=False)
     df = cached_df(failures_sql(q.SCOPE_SQL), q.scope_params(*scope) + [detectors, detectors, severities, severities])
     tag_rows = cached_df(store_tags.TAGS_OF_RUNS, [scope[0]])

@@ -19,7 +19,7 @@ from workbench.ui.tables import display_id
 def _pairs(run_id: str, sample_id: str, context: dict, step: int | None = None) -> list[tuple[str, str]]:
     """Query parameters of a trace inside its list (for page links and switch_page)."""
     out = [("run", run_id), ("sample", sample_id)] + ([("step", str(step))] if step is not None else [])
-    return out + [(k, v) for k, vals in context.items() if k != "page" for v in vals]
+    return out + urls.context_pairs(context)
 
 
 with user_errors():

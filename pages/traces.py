@@ -11,7 +11,7 @@ from workbench import urls
 from workbench.analysis import registry
 from workbench.store import queries as q
 from workbench.store import tags as store_tags
-from workbench.ui import tables
+from workbench.ui import nav, tables
 from workbench.ui.common import require_runs, scope_filters, shared_id_prefixes, user_errors
 from workbench.ui.data import cached_df
 from workbench.ui.safe import md_text
@@ -25,8 +25,7 @@ with user_errors():
     scope = scope_filters(runs)
     c1, c2, c3, c4 = st.columns([3, 2, 2, 2])
     text = c1.text_input("Search questions and responses", key="q", bind=BIND, placeholder="e.g. cannot see")
-    detectors = c2.multiselect("Flagged by (all of)", registry.names(), key="det", bind=BIND,
-                               format_func=lambda d: registry.labels().get(d, d))
+    detectors = c2.multiselect("Flagged by (all of)", registry.names(), key="det", bind=BIND)
     severities = c3.multiselect("Severity", registry.all_severities(), key="sev", bind=BIND)
     correct = c4.selectbox("Answer", list(q.GRADES), key="answer", bind=BIND)
     c1, c2, c3, c4, c5, c6 = st.columns([2, 2, 2, 2, 1, 1])
@@ -36,8 +35,7 @@ with user_errors():
     tag_names = cached_df(store_tags.TAG_NAMES, [scope[0]])["tag"].tolist()
     tags = c3.multiselect("Tagged", tag_names, key="tag", bind=BIND, placeholder="any tag (or none)")
     sorts = list(q.sorts())
-    sort = c4.selectbox("Sort by", sorts, key="sort", bind=BIND,
-                        format_func=lambda k: tables.measure_config().get(k, (k,))[0])
+    sort = c4.selectbox("Sort by", sorts, key="sort", bind=BIND)
     desc = c5.toggle("Descending", key="desc", bind=BIND)
     flt = q.SampleFilter(runs=scope[0], benchmarks=scope[1], subsets=scope[2], detectors=detectors,
                          severities=severities, correct=correct, min_chars=min_chars,
@@ -83,8 +81,7 @@ with user_errors():
     rows = event.selection.rows if event and event.selection else []
     if rows:
         picked = table.iloc[rows[0]]
-        st.switch_page("pages/trace.py", query_params=[("run", picked["run_id"]), ("sample", picked["sample_id"])]
-                       + [(k, v) for k, vals in context.items() for v in vals])
+        nav.open_link(picked["open"], f"{picked['run_id']}\x1f{picked['sample_id']}\x1f{signature}")
     st.download_button("Download this page (CSV)", tables.csv_table(table, urls.app_base_url())
                        .to_csv(index=False).encode("utf-8"), "traces.csv", "text/csv", key="traces_csv")
     st.caption(md_text("The download has the full ids and a trace_link column (absolute when WORKBENCH_APP_URL "

@@ -21,6 +21,9 @@ PAGES = ("overview", "traces", "trace", "compare", "failures", "clusters", "sql"
 
 # Query parameters of the filtered sample list (Traces page widgets are bound to these names).
 LIST_PARAMS = ("runs", "bench", "subset", "det", "sev", "answer", "q", "min", "max", "sort", "desc", "tag", "page")
+# A trace link carries its list as `l_<name>` (bound parameter names cannot be set from another page's
+# widgets' own page, so the list travels under names no widget is bound to).
+CONTEXT_PREFIX = "l_"
 
 
 def _value(v: object) -> object:
@@ -45,16 +48,23 @@ def trace_path(run_id: str, sample_id: str, step: int | None = None,
                context: dict[str, object] | None = None) -> str:
     """Link to the trace view of one sample, optionally at a step, optionally inside a filtered list
     (`context`: LIST_PARAMS values, see `list_context`)."""
-    ctx = {k: v for k, v in (context or {}).items() if k in LIST_PARAMS and k != "page"}
+    ctx = {CONTEXT_PREFIX + k: v for k, v in (context or {}).items() if k in LIST_PARAMS and k != "page"}
     return page_path("trace", run=run_id, sample=sample_id, step=None if step is None else int(step), **ctx)
 
 
-def list_context(params: object) -> dict[str, list[str]]:
-    """The LIST_PARAMS of a query-parameter mapping (e.g. st.query_params; repeated values kept)."""
+def context_pairs(context: dict[str, list[str]]) -> list[tuple[str, str]]:
+    """A list context as `l_<name>` query pairs (for st.switch_page / st.page_link to a trace)."""
+    return [(CONTEXT_PREFIX + k, v) for k, vals in context.items() if k in LIST_PARAMS and k != "page" for v in vals]
+
+
+def list_context(params: object, prefix: str = CONTEXT_PREFIX) -> dict[str, list[str]]:
+    """The list context in a query-parameter mapping (e.g. st.query_params; repeated values kept): the
+    `l_<name>` parameters of a trace link (prefix="": the plain LIST_PARAMS of a list page)."""
     get_all = getattr(params, "get_all", None)
     out: dict[str, list[str]] = {}
     for k in LIST_PARAMS:
-        vals = get_all(k) if get_all else ([params[k]] if k in params else [])  # type: ignore[index]
+        key = prefix + k
+        vals = get_all(key) if get_all else ([params[key]] if key in params else [])  # type: ignore[index]
         vals = [v for v in (vals if isinstance(vals, list) else [vals]) if v not in (None, "")]
         if vals:
             out[k] = [str(v) for v in vals]

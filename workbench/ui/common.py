@@ -45,8 +45,8 @@ def scope_filters(runs: pd.DataFrame) -> tuple[list[str], list[str], list[str]]:
     and subset (defaults = everything)."""
     ids = runs["run_id"].tolist()
     with st.sidebar:
-        chosen = st.multiselect("Runs", ids, default=ids, format_func=run_label(runs), key="runs",
-                                bind="query-params")
+        # bound widgets keep their options' text in the URL: run ids (no format_func) make stable links
+        chosen = st.multiselect("Runs", ids, default=ids, key="runs", bind="query-params")
         values = cached_df(FILTER_VALUES, [chosen or ids])
         benchmarks = st.multiselect("Benchmarks", sorted(values["benchmark"].unique()), key="bench",
                                     bind="query-params")

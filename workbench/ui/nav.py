@@ -71,3 +71,24 @@ def trace_nav(selected_step: int | None, token: str, key: str = "trace_nav") -> 
     if selected_step is not None:
         data["scroll"] = f"step-{int(selected_step)}"
     return _component(key=key, data=data, height=0, on_nav_change=lambda: None, on_step_change=lambda: None)
+
+
+OPEN_JS = r"""
+export default function(component) {
+  const { data } = component;
+  // data.url is built by workbench.urls (a relative link to a page of the app); anything else is ignored
+  if (!data || typeof data.url !== "string" || !/^(trace|traces|failures|compare|clusters)\?[^\s<>"']*$/.test(data.url)) return;
+  if (window.__wbOpened === data.token) return;
+  window.__wbOpened = data.token;
+  window.location.assign(new URL(data.url, window.location.href).toString());
+}
+"""
+
+_open_component = st.components.v2.component("workbench_open_link", js=OPEN_JS)
+
+
+def open_link(url: str, token: str, key: str = "open_link") -> None:
+    """Open an app link as a normal navigation (a new history entry, so Back returns to exactly this
+    page and URL). Used where a table row is selected: st.switch_page with query parameters leaves an
+    extra history entry that Back would land on."""
+    _open_component(key=key, data={"url": url, "token": token}, height=0)
