@@ -12,7 +12,7 @@ filtered list (previous / next, j / k) and links back to it.
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 from workbench.config import setting
 
@@ -87,3 +87,8 @@ def absolute(path: str, base: str | None = None) -> str | None:
     if not base:
         return None
     return f"{base}/{path.lstrip('./')}" if path not in (".", "") else base + "/"
+
+
+def quote_param(value: object) -> str:
+    """One query-parameter value as it appears in the links built here."""
+    return quote_plus(str(value))
