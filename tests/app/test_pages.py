@@ -14,7 +14,7 @@ from workbench.store import connect
 def _figure(at, title: str) -> dict:
     for chart in at.get("plotly_chart"):
         fig = json.loads(chart.proto.spec)
-        if fig["layout"]["title"]["text"] == title:
+        if fig["layout"]["title"]["text"].startswith(title):
             return fig
     raise AssertionError(f"no chart titled {title!r}")
 

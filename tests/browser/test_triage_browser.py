@@ -35,7 +35,7 @@ def store(tmp_path_factory) -> Path:
     db = tmp / "store.duckdb"
     import_paths([write_traces(tmp / "long.jsonl", N_TRACES)], db, run="long", progress=False)
     analyze_store(db, progress=False, workers=1)
-    run_clustering(db, unit="step", method="kmeans", k=8)
+    run_clustering(db, unit="sample", method="kmeans", k=6)
     return db
 
 
@@ -60,6 +60,7 @@ def browser():
 def page(browser, server):
     url, _ = server
     ctx = browser.new_context(viewport={"width": 1440, "height": 1000}, accept_downloads=True)
+    ctx.set_default_timeout(180000)            # a shared 2-core machine: Streamlit reruns can take a while
     p = ctx.new_page()
     requests: list[str] = []
     p.on("request", lambda r: requests.append(r.url))
@@ -109,11 +110,11 @@ def test_filters_live_in_the_url_and_back_restores_them(server, page, artifacts_
     assert 0 < n < total
     shot(page, artifacts_dir, "traces-filtered")
     first_row(page)
-    page.wait_for_url(re.compile(r"/trace\?.*l_det=language_mixing"), timeout=60000)
+    page.wait_for_url(re.compile(r"/trace\?.*l_det=language_mixing"), timeout=180000)
     settle(page, "#step-0")
     assert page.get_by_text(re.compile(rf"1 of {n:,} in the list")).count() == 1
     page.go_back()
-    page.wait_for_url(re.compile(r"/traces\?det=language_mixing&answer=wrong"), timeout=60000)
+    page.wait_for_url(re.compile(r"/traces\?det=language_mixing&answer=wrong"), timeout=180000)
     settle(page, '[data-testid="stDataFrame"] canvas')
     assert matching(page) == n
     # a filter change writes the URL too (sort by a loop measurement, descending)
@@ -132,17 +133,17 @@ def test_prev_next_and_keys_walk_the_filtered_list(server, page, artifacts_dir):
     settle(page, "#step-0")
     assert page.get_by_text(re.compile(r"^1 of [\d,]+ in the list")).count() == 1
     page.keyboard.press("j")                      # next in the list, not the next flagged by anything
-    page.wait_for_url(re.compile(re.escape("sample=" + urls.quote_param(flagged[1]))), timeout=60000)
+    page.wait_for_url(re.compile(re.escape("sample=" + urls.quote_param(flagged[1]))), timeout=180000)
     settle(page, "#step-0")
     assert page.get_by_text(re.compile(r"^2 of [\d,]+ in the list")).count() == 1
     page.get_by_role("link", name="next (j) ▶").click()
-    page.wait_for_url(re.compile(re.escape("sample=" + urls.quote_param(flagged[2]))), timeout=60000)
+    page.wait_for_url(re.compile(re.escape("sample=" + urls.quote_param(flagged[2]))), timeout=180000)
     settle(page, "#step-0")
     page.keyboard.press("k")
-    page.wait_for_url(re.compile(re.escape("sample=" + urls.quote_param(flagged[1]))), timeout=60000)
+    page.wait_for_url(re.compile(re.escape("sample=" + urls.quote_param(flagged[1]))), timeout=180000)
     settle(page, "#step-0")
     page.get_by_role("link", name="back to the list").click()
-    page.wait_for_url(re.compile(r"/traces\?det=repetition_loop"), timeout=60000)
+    page.wait_for_url(re.compile(r"/traces\?det=repetition_loop"), timeout=180000)
     shot(page, artifacts_dir, "back-to-list")
 
 
@@ -156,13 +157,13 @@ def test_deep_link_scrolls_to_the_step_and_step_links_select_in_place(server, pa
     page.goto(url + "/" + urls.trace_path(run, sample, target))
     settle(page, f"#step-{target}.wb-selected")
     page.wait_for_function(f"""() => {{ const r = document.getElementById('step-{target}').getBoundingClientRect();
-                                       return r.top >= 0 && r.bottom <= window.innerHeight; }}""", timeout=30000)
+                                       return r.top >= 0 && r.bottom <= window.innerHeight; }}""", timeout=180000)
     shot(page, artifacts_dir, "deep-link")
     page.evaluate("window.__noReload = 1")
     other = target - 3
     page.locator(f'#step-{other} a[data-step="{other}"]').click()
-    page.wait_for_url(re.compile(rf"step={other}\b"), timeout=30000)
-    page.locator(f"#step-{other}.wb-selected").wait_for(timeout=30000)
+    page.wait_for_url(re.compile(rf"step={other}\b"), timeout=180000)
+    page.locator(f"#step-{other}.wb-selected").wait_for(timeout=180000)
     assert page.evaluate("window.__noReload") == 1          # the same page: no full reload
 
 
@@ -202,7 +203,7 @@ def test_charts_label_every_subset_and_show_n(server, page, artifacts_dir):
     url, db = server
     page.goto(url + "/")
     settle(page, ".js-plotly-plot")
-    page.get_by_text("Flag rate per benchmark subset").first.wait_for(timeout=60000)
+    page.get_by_text("Flag rate per benchmark subset").first.wait_for(timeout=180000)
     page.wait_for_timeout(1500)
     info = page.evaluate("""() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(el => ({
         title: el.layout && el.layout.title && el.layout.title.text,
