@@ -39,7 +39,7 @@ def export_reader(what: str, db: str | os.PathLike | None, *, run: str | None = 
     sql, params = export_sql(what, run=run, where=where)
     with export_connection(db) as con:
         try:
-            yield con.execute(sql, params).to_arrow_reader(batch_rows)
+            yield con.sql(sql, params=params).to_arrow_reader(batch_rows)
         except duckdb.Error as exc:
             raise query_error(exc) from None
 

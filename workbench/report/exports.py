@@ -24,7 +24,7 @@ def export_report_data(db: str | os.PathLike | None, run: str, out_dir: Path, fm
         for name in ("samples", "flags", "steps"):
             sql, params = store_reports.report_export_sql(name, run_id, where_sql)
             try:
-                reader = con.execute(sql, params).to_arrow_reader(BATCH_ROWS)
+                reader = con.sql(sql, params=params).to_arrow_reader(BATCH_ROWS)
             except duckdb.Error as exc:
                 raise query_error(exc) from None
             path = Path(out_dir) / f"{name}.{fmt}"
