@@ -11,10 +11,11 @@ Three ways data reaches a page or a report, and nothing else:
 - `render_markdown(text)`: trace text rendered as Markdown + LaTeX, as an HTML fragment, where we
   choose to (the trace view's "Render Markdown and LaTeX" switch). CommonMark by markdown-it-py
   with raw HTML off; links become their text (no href), images become "[image: alt]" text,
-  autolinks stay text; `$..$`, `$$..$$`, `\\(..\\)`, `\\[..\\]` become MathML (latex2mathml), rebuilt
-  element by element from a whitelist of MathML tags and attributes (no href, no src, no style),
-  so a `\\href` or `\\text{<script>}` in a formula shows as text. No JavaScript, no fonts or
-  stylesheets from anywhere: MathML is drawn by the browser itself.
+  autolinks stay text; `$..$`, `$$..$$`, `\\(..\\)`, `\\[..\\]` are parsed by latex2mathml and drawn as
+  plain HTML (italic letters, sup/sub, stacked fractions, roots) rebuilt element by element from a
+  whitelist, nothing from the formula in an attribute, so a
+  `\\href` or `\\text{<script>}` in a formula shows as text. (Streamlit's HTML sanitiser drops MathML,
+  and KaTeX would need its script in the page.) No JavaScript, no fonts or stylesheets from anywhere.
 Pure functions: no Streamlit, no I/O.
 """
 
@@ -74,22 +75,59 @@ _MARK = "\ue000"   # private-use characters: placeholders for formulas while Mar
 _END = "\ue001"
 
 
-def _clean_mathml(node: ElementTree.Element) -> str:
+def _math_html(node: ElementTree.Element) -> str:
+    """latex2mathml's MathML tree as plain HTML (spans, sup, sub; classes styled by MATH_CSS), element by
+    element from a whitelist: Streamlit's HTML sanitiser drops MathML, and nothing from the formula
+    becomes an attribute (no href, no src, no style)."""
     tag = node.tag.split("}")[-1]
     if tag not in _MATHML_TAGS:
         raise ValueError(f"MathML element {tag!r} not allowed")
-    attrs = "".join(f' {k}="{html_text(v)}"' for k, v in sorted(node.attrib.items())
-                    if k in _MATHML_ATTRS and _SAFE_ATTR_VALUE.match(v))
-    inner = html_text(node.text or "") + "".join(_clean_mathml(c) + html_text(c.tail or "") for c in node)
-    return f"<{tag}{attrs}>{inner}</{tag}>"
+    kids = list(node)
+    inner = html_text(node.text or "") + "".join(_math_html(c) + html_text(c.tail or "") for c in kids)
+    part = [_math_html(c) for c in kids]
+    if tag == "mi" and node.attrib.get("mathvariant") != "normal" and len(node.text or "") == 1:
+        return f'<i>{inner}</i>'
+    if tag in ("msup", "mover") and len(part) == 2:
+        return f"{part[0]}<sup>{part[1]}</sup>"
+    if tag in ("msub", "munder") and len(part) == 2:
+        return f"{part[0]}<sub>{part[1]}</sub>"
+    if tag in ("msubsup", "munderover") and len(part) == 3:
+        return f"{part[0]}<sub>{part[1]}</sub><sup>{part[2]}</sup>"
+    if tag == "mfrac" and len(part) == 2:
+        return f'<span class="wb-frac"><span>{part[0]}</span><span>{part[1]}</span></span>'
+    if tag == "msqrt":
+        return f'√<span class="wb-sqrt">{inner}</span>'
+    if tag == "mroot" and len(part) == 2:
+        return f'<sup>{part[1]}</sup>√<span class="wb-sqrt">{part[0]}</span>'
+    if tag == "mtr":
+        return f'<span class="wb-mtr">{inner}</span>'
+    if tag == "mtd":
+        return f'<span class="wb-mtd">{inner}</span>'
+    if tag == "mtable":
+        return f'<span class="wb-mtable">{inner}</span>'
+    if tag == "mo":
+        return f" {inner} " if (node.text or "") in "=+<>≤≥≠±×÷→" and node.text else inner
+    if tag == "mspace":
+        return " "
+    if tag == "annotation":
+        return ""
+    return inner
+
+
+MATH_CSS = ("<style>.wb-math{font-family:'Latin Modern Math','STIX Two Math','Cambria Math',serif;"
+            "white-space:nowrap}.wb-math.wb-display{display:block;text-align:center;margin:.3rem 0}"
+            ".wb-frac{display:inline-flex;flex-direction:column;vertical-align:middle;text-align:center;"
+            "font-size:90%;margin:0 .1em}.wb-frac>span:first-child{border-bottom:1px solid currentColor}"
+            ".wb-sqrt{border-top:1px solid currentColor;padding-top:1px}.wb-mtable{display:inline-table;"
+            "vertical-align:middle}.wb-mtr{display:table-row}.wb-mtd{display:table-cell;padding:0 .4em}</style>")
 
 
 def latex_html(latex: str, display: bool = False) -> str:
-    """A formula as whitelisted MathML; the escaped source in <code> when it cannot be converted."""
+    """A formula as HTML (see `_math_html`); the escaped source in <code> when it cannot be converted."""
     try:
         from latex2mathml.converter import convert
         tree = ElementTree.fromstring(convert(latex, display="block" if display else "inline"))
-        return _clean_mathml(tree).replace("<math", '<math xmlns="http://www.w3.org/1998/Math/MathML"', 1)
+        return f'<span class="wb-math{" wb-display" if display else ""}">{_math_html(tree)}</span>'
     except Exception:  # anything odd (unsupported macro, raw markup): show the source as text
         return f'<code class="wb-latex">{html_text(latex)}</code>'
 
@@ -113,7 +151,7 @@ def _markdown() -> object:
 _MD = None
 
 
-def render_markdown(text: str) -> str:
+def render_markdown(text: str, css: bool = True) -> str:
     """Trace text rendered as Markdown and LaTeX: a safe HTML fragment (see the module docstring)."""
     global _MD
     if _MD is None:
@@ -128,4 +166,5 @@ def render_markdown(text: str) -> str:
 
     source = _MATH.sub(stash, (text or "").replace(_MARK, "").replace(_END, ""))
     out = _MD.render(source)
-    return re.sub(f"{_MARK}(\\d+){_END}", lambda m: formulas[int(m.group(1))], out)
+    out = re.sub(f"{_MARK}(\\d+){_END}", lambda m: formulas[int(m.group(1))], out)
+    return (MATH_CSS + out) if formulas and css else out

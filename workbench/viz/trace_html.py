@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 from workbench import urls
 from workbench.analysis import registry
-from workbench.ui.safe import render_markdown
+from workbench.ui.safe import MATH_CSS, render_markdown
 
 ROLE_COLORS = {"perception": "#1a73e8", "computation": "#5f6368", "reflection": "#e37400", "switch": "#9334e6",
                "conclusion": "#188038"}
@@ -47,7 +47,7 @@ details.wb-collapsed summary{cursor:pointer;color:#1967d2;font-size:13px;display
 
 def css() -> str:
     """The trace view's style sheet (role badges, steps, one highlight per registered detector)."""
-    return "<style>" + CSS_BASE + _marks_css() + "</style>"
+    return "<style>" + CSS_BASE + _marks_css() + "</style>" + MATH_CSS
 
 
 @dataclass(frozen=True)
@@ -157,7 +157,7 @@ def render_trace(response: str, steps: list[dict], flags: list[dict], *, run_id:
             parts.append(_hidden(hidden[0], hidden[-1], text, loop))
             hidden = []
         body, pos = [], a
-        chunk = (lambda x, y: render_markdown(text[x:y])) if markdown else (lambda x, y: render_range(text, x, y, spans))
+        chunk = (lambda x, y: render_markdown(text[x:y], css=False)) if markdown else (lambda x, y: render_range(text, x, y, spans))
         for c0, c1, label in collapses:
             if c1 <= pos or c0 >= b:
                 continue
