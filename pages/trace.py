@@ -66,12 +66,11 @@ with user_errors():
                + (" · synthetic demo data, not model output" if sample["synthetic"] else ""))
     c_prev, c_next, c_where, c_back, c_pick = st.columns([1.3, 1.3, 3, 1.4, 1.6])
     if pos is not None:
-        if isinstance(pos["prev_sample"], str):
-            c_prev.page_link("pages/trace.py", label="◀ previous (k)",
-                             query_params=_pairs(pos["prev_run"], pos["prev_sample"], context))
-        if isinstance(pos["next_sample"], str):
-            c_next.page_link("pages/trace.py", label="next (j) ▶",
-                             query_params=_pairs(pos["next_run"], pos["next_sample"], context))
+        # buttons, not page links: a page link to the page that is open does not navigate in Streamlit
+        if isinstance(pos["prev_sample"], str) and c_prev.button("◀ previous (k)", key="trace_prev"):
+            st.switch_page("pages/trace.py", query_params=_pairs(pos["prev_run"], pos["prev_sample"], context))
+        if isinstance(pos["next_sample"], str) and c_next.button("next (j) ▶", key="trace_next"):
+            st.switch_page("pages/trace.py", query_params=_pairs(pos["next_run"], pos["next_sample"], context))
         c_where.caption(md_text(f"{int(pos['pos']):,} of {int(pos['total']):,} in the list: {describe(flt)}"))
     else:
         c_where.caption(md_text(f"Not in the list ({describe(flt)}): previous / next walk that list."))

@@ -112,7 +112,7 @@ def test_filters_live_in_the_url_and_back_restores_them(server, page, artifacts_
     first_row(page)
     page.wait_for_url(re.compile(r"/trace\?.*l_det=language_mixing"), timeout=180000)
     settle(page, "#step-0")
-    assert page.get_by_text(re.compile(rf"1 of {n:,} in the list")).count() == 1
+    page.get_by_text(re.compile(rf"1 of {n:,} in the list")).wait_for()
     page.go_back()
     page.wait_for_url(re.compile(r"/traces\?det=language_mixing&answer=wrong"), timeout=180000)
     settle(page, '[data-testid="stDataFrame"] canvas')
@@ -131,17 +131,18 @@ def test_prev_next_and_keys_walk_the_filtered_list(server, page, artifacts_dir):
     run = q(db, "SELECT run_id FROM samples WHERE sample_id = ?", [flagged[0]])[0][0]
     page.goto(url + "/" + urls.trace_path(run, flagged[0], context={"det": ["repetition_loop"]}))
     settle(page, "#step-0")
-    assert page.get_by_text(re.compile(r"^1 of [\d,]+ in the list")).count() == 1
+    page.get_by_text(re.compile(r"^1 of [\d,]+ in the list")).wait_for()
     page.keyboard.press("j")                      # next in the list, not the next flagged by anything
     page.wait_for_url(re.compile(re.escape("sample=" + urls.quote_param(flagged[1]))), timeout=180000)
     settle(page, "#step-0")
-    assert page.get_by_text(re.compile(r"^2 of [\d,]+ in the list")).count() == 1
-    page.get_by_role("link", name="next (j) ▶").click()
+    page.get_by_text(re.compile(r"^2 of [\d,]+ in the list")).wait_for()
+    page.get_by_role("button", name="next (j) ▶").click()
     page.wait_for_url(re.compile(re.escape("sample=" + urls.quote_param(flagged[2]))), timeout=180000)
     settle(page, "#step-0")
+    page.get_by_text(re.compile(r"^3 of [\d,]+ in the list")).wait_for()
     page.keyboard.press("k")
     page.wait_for_url(re.compile(re.escape("sample=" + urls.quote_param(flagged[1]))), timeout=180000)
-    settle(page, "#step-0")
+    page.get_by_text(re.compile(r"^2 of [\d,]+ in the list")).wait_for()
     page.get_by_role("link", name="back to the list").click()
     page.wait_for_url(re.compile(r"/traces\?det=repetition_loop"), timeout=180000)
     shot(page, artifacts_dir, "back-to-list")
