@@ -4,6 +4,7 @@ The clustering and the cluster read are bound to the URL (clustering, cluster)."
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from workbench.store import clusters as sc
@@ -48,10 +49,10 @@ with user_errors():
     st.subheader("Representatives (closest to the centre; the flagged span is marked)")
     prefixes = shared_id_prefixes(sorted(members["run_id"].unique()))
     for _, r in reps.iterrows():
-        step = None if r["step_index"] != r["step_index"] else int(r["step_index"])
+        step = None if pd.isna(r["step_index"]) else int(r["step_index"])
         st.markdown(f"[{md_text(r['run_id'])} / {md_text(display_id(r['sample_id'], prefixes))}"
                     f"{'' if step is None else ' · step ' + str(step)} ↗]"
-                    f"({uc.trace_link(r['run_id'], r['sample_id'], r['step_index'])})")
+                    f"({uc.trace_link(r['run_id'], r['sample_id'], step)})")
         st.html(excerpt_html(r["excerpt"], r.get("span_start"), r.get("span_end")))
     sizes = cached_df(sc.SIZES_BY_RUN, [cr])
     if sizes["run_id"].nunique() > 1:

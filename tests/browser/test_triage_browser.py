@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -278,18 +279,21 @@ def test_tags_set_from_failures_show_on_their_step_and_filter(server, page, arti
     page.goto(url + "/failures?det=grounding_loss")
     settle(page, '[data-testid="stDataFrame"] canvas')
     first_row(page)
-    settle(page)
-    page.get_by_label("Tag", exact=True).fill("triage-check")
+    page.get_by_text("Tag the 1 selected finding(s)").wait_for()
+    name = f"triage-{os.getpid()}-{int(time.time())}"
+    page.get_by_label("Tag", exact=True).fill(name)
     page.get_by_role("button", name="Tag them").click()
-    settle(page)
-    tagged = q(db, "SELECT run_id, sample_id, step_index FROM tags WHERE tag = 'triage-check'")
+    deadline = time.monotonic() + 180
+    while not (tagged := q(db, "SELECT run_id, sample_id, step_index FROM tags WHERE tag = ?", [name])):
+        assert time.monotonic() < deadline, "the tag was not saved"
+        page.wait_for_timeout(1000)
     assert len(tagged) == 1 and tagged[0][2] is not None
     from workbench import urls
     run, sample, step = tagged[0]
     page.goto(url + "/" + urls.trace_path(run, sample, step))
     settle(page, f"#step-{step} .wb-tag")
-    assert "triage-check" in page.locator(f"#step-{step} .wb-tag").inner_text()
-    page.goto(url + "/traces?tag=triage-check")
+    assert name in page.locator(f"#step-{step} .wb-tag").inner_text()
+    page.goto(url + f"/traces?tag={name}")
     settle(page, '[data-testid="stDataFrame"] canvas')
     assert matching(page) == 1
     shot(page, artifacts_dir, "tagged")

@@ -15,7 +15,7 @@ from workbench import urls
 
 def trace_link(run_id: str, sample_id: str, step: object = None) -> str:
     """Relative link to the app's trace page (same form as the Failures page's links)."""
-    return urls.trace_path(run_id, sample_id, int(step) if step is not None and step == step else None)
+    return urls.trace_path(run_id, sample_id, None if step is None or pd.isna(step) else int(step))
 
 
 def mix_text(mix: object, top: int = 3) -> str:
