@@ -48,7 +48,7 @@ def test_select_a_step_and_see_its_overlay_then_hover_a_token(probe_server, brow
     page.goto(url + "/trace?run=demo-synthetic&sample=decline")
     page.get_by_text("Look inside: attention on the image (probe)").wait_for(timeout=60000)
     # select step 5 with the step selector (the URL follows)
-    page.get_by_text("Selected step (highlighted; the URL links to it)").wait_for()
+    page.get_by_text("Selected step (highlighted").wait_for()
     page.locator('[data-testid="stSelectbox"]').filter(has_text="Selected step").click()
     page.get_by_role("option", name="step 5", exact=True).click()
     caption = page.get_by_text("Attention over the image: step 5 (tokens", exact=False)
