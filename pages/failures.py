@@ -59,7 +59,7 @@ with user_errors():
     event = st.dataframe(
         table, hide_index=True, key="failures_table", on_select="rerun", selection_mode="multi-row",
         column_config={"open": st.column_config.LinkColumn("open", display_text="open step ↗", width="small"),
-                       "id": st.column_config.TextColumn("sample", width="medium",
+                       "id": st.column_config.TextColumn("sample", width=300,
                                                          help="the id without the prefix many ids share (full id: "
                                                               "sample_id column, the link, the CSV)"),
                        "step_index": st.column_config.NumberColumn("step", width="small"),

@@ -97,12 +97,13 @@ with user_errors():
     if steps.empty:
         st.warning("This trace has not been analysed yet: run `workbench analyze` to see steps and findings.")
     else:
-        options = [None] + steps["step_index"].astype(int).tolist()
+        options = [-1] + steps["step_index"].astype(int).tolist()      # -1: no step selected
         if st.session_state.get("_trace_step_for") != (run_id, sample_id, selected):
-            st.session_state["trace_step"] = selected if selected in options else None   # follow the URL
+            st.session_state["trace_step"] = selected if selected in options else -1   # follow the URL
             st.session_state["_trace_step_for"] = (run_id, sample_id, selected)
         chosen = st.selectbox("Selected step (highlighted; the URL links to it; or click a step number)", options,
-                              key="trace_step", format_func=lambda i: "none" if i is None else f"step {i}")
+                              key="trace_step", format_func=lambda i: "none" if i == -1 else f"step {i}")
+        chosen = None if chosen in (-1, None) else int(chosen)
         if chosen != selected:
             if chosen is None:
                 del st.query_params["step"]

@@ -56,9 +56,11 @@ def show(sample: pd.Series, flags: pd.DataFrame, images: pd.DataFrame, selected:
     st.subheader("Look inside: attention on the image (probe)")
     pt, ps = probe_rows(run_id, sample_id)
     if pt is None:
-        st.info("This trace has not been probed. Probe it with the model that wrote it, e.g. "
-                f"`workbench probe --run {run_id} --sample {sample_id} --model PATH`: attention on the image "
-                "and visual dependence per step, with overlays here.")
+        st.info("This trace has not been probed. Probe it with the model that wrote it (attention on the image "
+                "and visual dependence per step, with overlays here), e.g.:")
+        import shlex   # the command as plain text (st.code): ids are data, never Markdown
+        st.code(f"workbench probe --run {shlex.quote(run_id)} --sample {shlex.quote(sample_id)} --model PATH",
+                language=None)
         return
     if pt["status"] != "ok":
         st.warning(md_text(f"The probe {pt['status']} this sample: {pt['error']}"))

@@ -64,6 +64,8 @@ def trace_table(df: pd.DataFrame, prefix: list[str], context: dict | None = None
     out.insert(0, "open", [urls.trace_path(r, s, context=context) for r, s in zip(out["run_id"], out["sample_id"])])
     out.insert(1, "id", [display_id(s, prefix) for s in out["sample_id"]])
     measures = [c for c in measure_columns() if c in out and c not in ("chars", "steps") and out[c].notna().any()]
+    if "tags" in out and out["tags"].isna().all():
+        out = out.drop(columns=["tags"])
     first = ["open", "id", "detectors", "correct", "n_flags", *measures, "chars", "steps", "tags", "question"]
     rest = [c for c in out.columns if c not in first and (c not in measure_columns() or c in ("chars", "steps"))]
     return out[[c for c in first if c in out] + rest]

@@ -30,9 +30,10 @@ def _axis(title: str = "", **kw) -> dict:
     return dict(automargin=False, title=dict(text=title), **kw)
 
 
-def _figure(traces: list, title: str, *, margin: dict | None = None, **layout) -> go.Figure:
-    return go.Figure(data=traces, layout={**_LAYOUT, "title": {"text": title}, "margin": {**_MARGIN, **(margin or {})},
-                                          **layout})
+def _figure(traces: list, title: str, *, margin: dict | None = None, title_style: dict | None = None,
+            **layout) -> go.Figure:
+    return go.Figure(data=traces, layout={**_LAYOUT, "title": {"text": title, **(title_style or {})},
+                                          "margin": {**_MARGIN, **(margin or {})}, **layout})
 
 
 def _category_axis(categories, title: str) -> tuple[dict, int]:
@@ -106,10 +107,11 @@ def flag_rate_by_subset(df: pd.DataFrame) -> go.Figure:
                                            "<extra>%{fullData.name}</extra>"))
     rows = len(order)
     return _figure(traces, "Flag rate per benchmark subset (bars: 95% interval; hover: n)", barmode="group",
-                   height=max(320, 110 + rows * (10 + 7 * len(traces))), margin=dict(l=250, b=44),
+                   height=max(320, 140 + rows * (10 + 7 * len(traces))), margin=dict(l=250, b=44, t=84),
                    xaxis=_axis("samples flagged", tickformat=".0%", rangemode="tozero"),
                    yaxis=_axis("", categoryorder="array", categoryarray=[_short(str(x)) for x in order]),
-                   legend=dict(orientation="h", y=1.0, yanchor="bottom", x=0, title=dict(text="")))
+                   legend=dict(orientation="h", y=1.0, yanchor="bottom", x=0, title=dict(text="")),
+                   title_style=dict(y=0.995, yanchor="top", yref="container"))
 
 
 def accuracy_by_flag(df: pd.DataFrame) -> go.Figure:
@@ -122,6 +124,7 @@ def accuracy_by_flag(df: pd.DataFrame) -> go.Figure:
         traces.append(go.Bar(x=[labels.get(d, d) for d in g["detector"]], y=acc, name=str(status),
                              marker_color=colors.get(status), error_y=_errors(acc, ns), customdata=ns,
                              text=[f"n={n:,}" for n in ns], textposition="inside", insidetextanchor="start",
+                             textangle=0, textfont=dict(size=10),
                              hovertemplate="%{x}, %{fullData.name}: accuracy %{y:.1%} over %{customdata:,} samples"
                                            "<extra></extra>"))
     return _figure(traces, "Accuracy with vs without each flag (95% interval, n)", barmode="group",
