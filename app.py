@@ -10,7 +10,10 @@ from pathlib import Path
 
 import streamlit as st
 
-st.set_page_config(page_title="QVQ trace workbench", page_icon=":material/search:", layout="wide")
+# The page icon is a file of the project: a ":material/...:" icon here makes every page fetch the
+# favicon from an external font host (Streamlit builds that URL), and nothing may leave the machine.
+ICON = Path(__file__).parent / "workbench" / "ui" / "static" / "icon.png"
+st.set_page_config(page_title="QVQ trace workbench", page_icon=str(ICON), layout="wide")
 
 PAGES_DIR = Path(__file__).parent / "pages"
 # (file, title, icon, url path). A page file that does not exist yet is skipped.

@@ -1,4 +1,6 @@
-"""Clustering speed: the flagged steps of the whole dev set (imported and analysed first).
+"""Clustering speed and purity: the flagged steps of the whole dev set (imported and analysed first).
+Purity against detector:severity = share of units whose detector:severity is their cluster's most
+common one (1.00 = the clusters only restate the detector; features are the flagged text alone).
 
     .venv/bin/python bench/cluster.py [STORE]     # an analysed store; default: build one from ../shared
 """
@@ -35,7 +37,10 @@ def main() -> int:
             sec = time.perf_counter() - t
             n = int((res.clusters["cluster_id"] >= 0).sum())
             print(f"{method:8} {len(res.units):6d} flagged steps -> {n:3d} clusters in {sec:5.1f} s "
-                  f"(target < 60 s: {'met' if sec < 60 else 'NOT met'})")
+                  f"(target < 60 s: {'met' if sec < 60 else 'NOT met'}); purity against detector:severity "
+                  f"{res.params.get('purity_detector_severity', float('nan')):.2f}")
+            for _, c in res.clusters.sort_values("size", ascending=False).iterrows():
+                print(f"    [{c['cluster_id']:>2}] {c['size']:>5}  {c['label']}")
     return 0
 
 

@@ -7,6 +7,7 @@ import streamlit as st
 from workbench.store import queries as q
 from workbench.ui.common import require_runs, run_label, user_errors
 from workbench.ui.data import cached_df
+from workbench.ui.safe import md_text
 from workbench.viz.compare_html import render_compare
 
 
@@ -19,6 +20,10 @@ def pick(col, side: str, runs, default_run: str, default_sample: str | None) -> 
     if not options:
         col.info("This run has no samples.")
         return run, None
+    if default_sample and default_sample not in options:
+        col.error(f"No sample {md_text(repr(default_sample))} in run {md_text(repr(run))}: pick one below.")
+        return run, col.selectbox(f"{side} sample", options, index=None, key=f"compare_{side}_sample_missing",
+                                  placeholder="choose a sample")
     idx = options.index(default_sample) if default_sample in options else 0
     return run, col.selectbox(f"{side} sample", options, index=idx, key=f"compare_{side}_sample")
 
@@ -40,6 +45,10 @@ with user_errors():
     qp = st.query_params
     ids = runs["run_id"].tolist()
     c1, c2 = st.columns(2)
+    for param in ("run", "run2"):
+        if qp.get(param) and qp.get(param) not in ids:
+            st.error(f"No run {md_text(repr(qp.get(param)))} in this store.")
+            st.stop()
     left_run, left_sample = pick(c1, "Left", runs, qp.get("run", ids[0]), qp.get("sample"))
     others = cached_df(q.SAME_QUESTION, [left_sample, left_run]) if left_sample else None
     right_default = others["run_id"].iloc[0] if others is not None and not others.empty else left_run
@@ -52,7 +61,8 @@ with user_errors():
     for col, s in ((c1, sa), (c2, sb)):
         if s is not None:
             verdict = {True: "correct", False: "wrong"}.get(s["grade"], "ungraded")
-            col.caption(f"{len(s['response'] or ''):,} characters · answer {s['extracted_answer'] or '—'} · {verdict}")
+            col.caption(md_text(f"{len(s['response'] or ''):,} characters · answer {s['extracted_answer'] or '—'} · "
+                                f"{verdict}"))
     if len(a) * len(b) > 250_000:
         st.warning("These traces are too long to align step by step here; showing the first 500 steps of each.")
         a, b = a[:500], b[:500]

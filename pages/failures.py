@@ -1,4 +1,6 @@
-"""Failures: every finding, filterable, with counts, drill-down links and downloads."""
+"""Failures: every finding, filterable and sortable by its measurements (copies, characters wasted,
+period...), with links that land on the step, tags you can set on the selected findings, and
+downloads. Filters and sort are bound to the URL (runs, bench, subset, det, sev, tag, fsort)."""
 
 from __future__ import annotations
 
@@ -9,20 +11,43 @@ import streamlit as st
 from workbench import urls
 from workbench.analysis import registry
 from workbench.store import queries as q
+from workbench.store import tags as store_tags
 from workbench.store.findings import failures_sql
-from workbench.ui.common import require_runs, scope_filters, user_errors
-from workbench.ui.data import cached_df
+from workbench.ui import tables
+from workbench.ui.common import require_runs, scope_filters, shared_id_prefixes, user_errors
+from workbench.ui.data import cached_df, write
+from workbench.ui.safe import md_text
 from workbench.viz import charts
 
+BIND = "query-params"
 st.title("Failures")
 with user_errors():
     runs = require_runs()
-    scope = scope_filters("failures", runs)
-    c1, c2 = st.columns(2)
-    detectors = c1.multiselect("Detector", registry.names(), key="failures_detectors",
-                               format_func=lambda d: registry.labels().get(d, d))
-    severities = c2.multiselect("Severity", registry.all_severities(), key="failures_severity")
+    scope = scope_filters(runs)
+    c1, c2, c3, c4, c5 = st.columns([3, 2, 2, 2, 1])
+    detectors = c1.multiselect("Detector", registry.names(), key="det", bind=BIND)
+    severities = c2.multiselect("Severity", registry.all_severities(), key="sev", bind=BIND)
+    tag_names = cached_df(store_tags.TAG_NAMES, [scope[0]])["tag"].tolist()
+    tags = c3.multiselect("Tagged", tag_names, key="tag", bind=BIND, placeholder="any tag (or none)")
+    mcfg = tables.measure_config()
+    sort_options = ["sample", "score", *tables.measure_columns()]
+    sort = c4.selectbox("Sort by", sort_options, key="fsort", bind=BIND)
+    desc = c5.toggle("Descending", key="fdesc", bind=BIND, value=False)
     df = cached_df(failures_sql(q.SCOPE_SQL), q.scope_params(*scope) + [detectors, detectors, severities, severities])
+    tag_rows = cached_df(store_tags.TAGS_OF_RUNS, [scope[0]])
+    if not tag_rows.empty:
+        per_sample = (tag_rows.dropna(subset=["tag"]).groupby(["run_id", "sample_id"])["tag"]
+                      .agg(lambda t: ", ".join(sorted(set(t)))).rename("tags").reset_index())
+        df = df.merge(per_sample, on=["run_id", "sample_id"], how="left")
+        if tags:
+            keep = tag_rows[tag_rows["tag"].isin(tags)][["run_id", "sample_id"]].drop_duplicates()
+            df = df.merge(keep, on=["run_id", "sample_id"])
+    elif tags:
+        df = df.iloc[0:0]
+    if sort != "sample" and sort in df:
+        df = df.sort_values(sort, ascending=not desc, na_position="last", kind="stable")
+    elif desc:
+        df = df.iloc[::-1]
     st.caption(f"{len(df):,} findings in {df[['run_id', 'sample_id']].drop_duplicates().shape[0]:,} samples")
     if df.empty:
         st.info("No findings match. Run `workbench analyze` if the runs have not been analysed.")
@@ -30,13 +55,38 @@ with user_errors():
     counts = df.groupby(["detector", "severity"]).size().reset_index(name="findings")
     st.plotly_chart(charts.counts_bar(counts, "severity", "detector", "Findings by detector and severity"),
                     key="failures_counts")
-    df["open"] = [urls.trace_path(r, s, int(i) if i == i and i is not None else None)
-                  for r, s, i in zip(df["run_id"], df["sample_id"], df["step_index"])]
-    st.dataframe(df, hide_index=True, key="failures_table",
-                 column_config={"open": st.column_config.LinkColumn("open", display_text="open step ↗"),
-                                "score": st.column_config.NumberColumn("score", format="%.2f"),
-                                "evidence": st.column_config.TextColumn("evidence", width="large")})
-    export = df.drop(columns=["open"])
+    table = tables.failure_table(df.reset_index(drop=True), shared_id_prefixes(scope[0]))
+    event = st.dataframe(
+        table, hide_index=True, key="failures_table", on_select="rerun", selection_mode="multi-row",
+        column_config={"open": st.column_config.LinkColumn("open", display_text="open step ↗", width="small"),
+                       "id": st.column_config.TextColumn("sample", width=300,
+                                                         help="the id without the prefix many ids share (full id: "
+                                                              "sample_id column, the link, the CSV)"),
+                       "step_index": st.column_config.NumberColumn("step", width="small"),
+                       "score": st.column_config.NumberColumn("score", format="%.2f", width="small"),
+                       "correct": st.column_config.CheckboxColumn("correct", width="small"),
+                       "evidence": st.column_config.TextColumn("evidence", width="large"),
+                       **{k: st.column_config.NumberColumn(label, format="percent" if kind == "share" else None,
+                                                           width="small") for k, (label, kind) in mcfg.items()}})
+    picked = event.selection.rows if event and event.selection else []
+    with st.form("failures_tag_form", clear_on_submit=True):
+        st.markdown(md_text(f"Tag the {len(picked)} selected finding(s) (select rows in the table); "
+                            "each tag goes on the finding's step."))
+        c1, c2, c3 = st.columns([2, 5, 1])
+        tag = c1.text_input("Tag", key="failures_tag_text", placeholder="e.g. hallucination")
+        note = c2.text_input("Note", key="failures_tag_note")
+        if c3.form_submit_button("Tag them"):
+            if not picked:
+                st.warning("Select one or more rows of the table first.")
+            elif not tag.strip():
+                st.warning("Write a tag first.")
+            else:
+                for i in picked:
+                    r = table.iloc[i]
+                    step = None if r["step_index"] != r["step_index"] or r["step_index"] is None else int(r["step_index"])
+                    write(store_tags.add_tag, r["run_id"], r["sample_id"], step, tag.strip(), note.strip() or None)
+                st.rerun()
+    export = tables.csv_table(table, urls.app_base_url())
     c1, c2 = st.columns(2)
     c1.download_button("Download CSV", export.to_csv(index=False).encode("utf-8"), "findings.csv", "text/csv",
                        key="failures_csv")

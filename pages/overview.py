@@ -14,7 +14,7 @@ CHART_CONFIG = {"displayModeBar": False}
 st.title("Overview")
 with user_errors():
     runs = require_runs()
-    scope = scope_filters("overview", runs)
+    scope = scope_filters(runs)
     params = q.scope_params(*scope)
     table = runs[runs["run_id"].isin(scope[0])]
     specs = registry.specs()

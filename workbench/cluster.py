@@ -1,8 +1,13 @@
-"""Failure clustering, offline: TF-IDF (words + character n-grams) of the flagged text, reduced with
-truncated SVD, plus detector features; HDBSCAN by default, k-means optional; deterministic for a seed.
+"""Failure clustering, offline: TF-IDF (words + character n-grams) of each unit's flagged span with its
+context, reduced with truncated SVD; HDBSCAN by default, k-means optional; deterministic for a seed.
 
-Each cluster gets a readable label (its most distinctive terms by class-based TF-IDF plus its dominant
-failure kinds), size, accuracy and the units closest to its centre as representatives.
+The features are the text only, never the detector's name or severity: clusters that merely restated
+`detector:severity` (the old one-hot feature weighed as much as the whole text) told the reader nothing
+new. `purity(...)` measures how far clusters still follow detector:severity (1.0 = they restate it).
+
+Each cluster gets a readable label (its most distinctive words and two-word phrases by class-based
+TF-IDF, filler words of reasoning traces and non-words left out, plus the failure kinds it mixes), size,
+accuracy and the units closest to its centre as representatives (their flagged span is highlighted).
 """
 
 from __future__ import annotations
@@ -26,54 +31,125 @@ class ClusterResult:
     params: dict = field(default_factory=dict)
 
 
-def features(units: pd.DataFrame, seed: int) -> tuple[np.ndarray, object, np.ndarray]:
-    """Dense feature matrix, the word vectoriser and its TF-IDF matrix (for labels)."""
+# Words every reasoning trace uses whatever went wrong: they make labels like "like, option, think".
+FILLER = {"like", "option", "options", "think", "doesn", "don", "didn", "isn", "aren", "wasn", "let", "ll", "ve",
+          "re", "maybe", "wait", "hmm", "okay", "ok", "actually", "just", "really", "perhaps", "need", "know",
+          "right", "say", "says", "said", "sure", "going", "make", "look", "looks", "looking", "thing", "things",
+          "way", "answer", "question", "correct", "given", "problem", "step", "check", "consider", "mean", "means",
+          "seems", "seem", "probably", "possible", "possibly", "alternatively", "specifically", "exactly", "good",
+          "well", "yes", "no", "also", "again", "first", "second", "next", "now", "then", "thus", "therefore",
+          "hence", "since", "because", "though", "although", "however", "still", "yet", "can", "could", "would",
+          "should", "might", "must", "will", "shall", "use", "used", "using", "based", "think", "thinking",
+          "recall", "remember", "assume", "assuming", "suppose", "figure", "wrong", "calculate", "calculation"}
+
+
+def _label_tokens(text: str) -> list[str]:
+    """Words for labels: alphabetic words of 3+ letters (any script) or CJK runs; no digits, no
+    punctuation, no filler."""
+    import re
+    words = re.findall(r"[^\W\d_]{3,}|[\u3400-\u9fff]{2,}", text.lower())
+    return [w for w in words if w not in FILLER]
+
+
+def split_spans(units: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """(flagged span, its context) per unit; a unit without span offsets is all span."""
+    spans, contexts = [], []
+    has = "span_start" in units and "span_end" in units
+    for i, text in enumerate(units["text"].fillna("").tolist()):
+        a = units["span_start"].iloc[i] if has else None
+        b = units["span_end"].iloc[i] if has else None
+        if a is None or b is None or a != a or b != b:
+            spans.append(text)
+            contexts.append("")
+        else:
+            a, b = int(a), int(b)
+            spans.append(text[a:b])
+            contexts.append(text[:a] + " " + text[b:])
+    return spans, contexts
+
+
+def features(units: pd.DataFrame, seed: int) -> tuple[np.ndarray, tuple, tuple]:
+    """Dense feature matrix of the units' texts, the (span, context) word vectorisers and their TF-IDF
+    matrices (for labels). The flagged span (words and character n-grams) and its context (words) are
+    each scaled to unit length, the context at half weight: what went wrong first, what it was about
+    second. Text only: detector and severity are not features."""
     from scipy.sparse import hstack
     from sklearn.decomposition import TruncatedSVD
-    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
     from sklearn.preprocessing import normalize
-    texts = units["text"].fillna("").tolist()
-    words = TfidfVectorizer(max_features=20000, min_df=2 if len(texts) > 20 else 1, stop_words="english",
-                            token_pattern=r"(?u)\b\w\w+\b|[^\x00-\x7f]")
-    wm = words.fit_transform(texts)
-    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), max_features=20000,
-                            min_df=2 if len(texts) > 20 else 1)
-    cm = chars.fit_transform(texts)
-    both = hstack([wm, cm]).tocsr()
-    n_comp = max(2, min(50, both.shape[1] - 1, len(texts) - 1))
-    reduced = normalize(TruncatedSVD(n_components=n_comp, random_state=seed).fit_transform(both))
-    kinds = sorted({k for ks in units["kinds"] for k in ks})
-    onehot = np.array([[1.0 if k in ks else 0.0 for k in kinds] for ks in units["kinds"]])
-    numeric = units[["score", "onset", "period", "mixing_share", "length"]].astype(float).fillna(0.0).to_numpy()
-    numeric[:, 2] = np.log1p(numeric[:, 2])  # period and length on log scales
-    numeric[:, 4] = np.log1p(numeric[:, 4])
-    std = numeric.std(axis=0)
-    numeric = (numeric - numeric.mean(axis=0)) / np.where(std > 0, std, 1)
-    # True/False/NA, in whatever dtype DuckDB gave (an all-NULL column is a nullable boolean): +1/-1/0
-    correct = np.array([0.0 if pd.isna(v) else (1.0 if v else -1.0) for v in units["correct"].astype(object)])[:, None]
-    # the failure kind weighs as much as the whole text embedding (unit norm): clusters are about failures
-    X = np.hstack([reduced, 2.0 * onehot, 0.15 * numeric, 0.1 * correct])
-    return X, words, wm
+    spans, contexts = split_spans(units)
+    small = len(spans) <= 20
+    stop = set(ENGLISH_STOP_WORDS) | FILLER
+
+    def word_vectoriser() -> TfidfVectorizer:
+        return TfidfVectorizer(max_features=20000, min_df=1 if small else 2, ngram_range=(1, 2), sublinear_tf=True,
+                               tokenizer=lambda t: [w for w in _label_tokens(t) if w not in stop], token_pattern=None,
+                               lowercase=False)
+    span_words, ctx_words = word_vectoriser(), word_vectoriser()
+    sw = span_words.fit_transform(spans)
+    try:
+        cw = ctx_words.fit_transform(contexts)
+    except ValueError:   # no context words at all (units without offsets)
+        ctx_words, cw = None, None
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), max_features=20000, sublinear_tf=True,
+                            min_df=1 if small else 2)
+    sc = chars.fit_transform(spans)
+    parts = [normalize(hstack([sw, sc]).tocsr())] + ([0.5 * normalize(cw)] if cw is not None else [])
+    both = hstack(parts).tocsr()
+    n_comp = max(2, min(50, both.shape[1] - 1, len(spans) - 1))
+    X = normalize(TruncatedSVD(n_components=n_comp, random_state=seed).fit_transform(both))
+    return X, (span_words, ctx_words), (sw, cw)
 
 
-def label_clusters(labels: np.ndarray, words, wm, units: pd.DataFrame, n_terms: int = 4) -> dict[int, tuple]:
-    """Class-based TF-IDF terms + dominant failure kinds per cluster."""
-    vocab = np.array(words.get_feature_names_out())
-    overall = np.asarray(wm.mean(axis=0)).ravel() + 1e-9
+def _top_terms(vectoriser, matrix, idx: np.ndarray, n: int) -> list[str]:
+    """A cluster's most distinctive terms (class-based TF-IDF, weighted by how many of its units use
+    them); a word inside an already chosen phrase is not repeated."""
+    if vectoriser is None or matrix is None:
+        return []
+    vocab = np.array(vectoriser.get_feature_names_out())
+    overall = np.asarray(matrix.mean(axis=0)).ravel() + 1e-9
+    mean = np.asarray(matrix[idx].mean(axis=0)).ravel()
+    share = np.asarray((matrix[idx] > 0).mean(axis=0)).ravel()
+    distinct = mean * np.log(1 + mean / overall) * np.sqrt(share)
+    terms: list[str] = []
+    # stable: equal scores keep vocabulary order (the default sort orders ties by numpy version and CPU)
+    for i in np.argsort(-distinct, kind="stable"):
+        if len(terms) >= n or mean[i] <= 0:
+            break
+        t = str(vocab[i])
+        if not any(t in u or u in t for u in terms):
+            terms.append(t)
+    return terms
+
+
+def label_clusters(labels: np.ndarray, words, wm, units: pd.DataFrame, n_terms: int = 3) -> dict[int, tuple]:
+    """Label = the flagged spans' most distinctive words, "about:" the context's, and the failure kinds
+    the cluster mixes (with their shares)."""
+    (span_words, ctx_words), (sw, cw) = words, wm
     out = {}
     for c in sorted(set(labels)):
         idx = np.where(labels == c)[0]
-        mean = np.asarray(wm[idx].mean(axis=0)).ravel()
-        distinct = mean * np.log(1 + mean / overall)
-        # stable: equal scores keep vocabulary order (the default sort orders ties by numpy version and CPU)
-        terms = [str(vocab[i]) for i in np.argsort(-distinct, kind="stable")[:n_terms] if mean[i] > 0]
+        span_terms = _top_terms(span_words, sw, idx, n_terms)
+        ctx_terms = [t for t in _top_terms(ctx_words, cw, idx, 2 + n_terms) if t not in span_terms][:2]
         mix = pd.Series([k for ks in units.iloc[idx]["kinds"] for k in ks]).value_counts(normalize=True)
-        dominant = [k for k, v in mix.items() if v >= 0.3][:2] or list(mix.index[:1])
-        name = ", ".join(terms) if terms else "(no distinctive terms)"
+        kinds = " + ".join(f"{k} {v:.0%}" for k, v in mix.items() if v >= 0.2) or str(mix.index[0])
+        name = "; ".join(span_terms) if span_terms else "(no distinctive words)"
+        if ctx_terms:
+            name += " (about: " + ", ".join(ctx_terms) + ")"
         if c == -1:
             name = "unclustered: " + name
-        out[int(c)] = (f"{name} — {' + '.join(dominant)}", terms, {k: round(float(v), 3) for k, v in mix.items()})
+        out[int(c)] = (f"{name} — {kinds}", span_terms + ctx_terms, {k: round(float(v), 3) for k, v in mix.items()})
     return out
+
+
+def purity(cluster_ids, kinds) -> float:
+    """Share of units whose (first) detector:severity is their cluster's most common one: 1.0 means the
+    clusters only restate detector:severity; a detector-blind grouping of k equally common kinds
+    would score about 1/k."""
+    frame = pd.DataFrame({"c": list(cluster_ids), "k": [sorted(k)[0] if len(k) else "" for k in kinds]})
+    if frame.empty:
+        return float("nan")
+    return float(frame.groupby("c")["k"].agg(lambda s: s.value_counts().iloc[0]).sum() / len(frame))
 
 
 def _assign_noise(X: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, int]:
@@ -116,6 +192,7 @@ def cluster_units(units: pd.DataFrame, *, method: str = "hdbscan", k: int | None
         centre = X[idx].mean(axis=0)
         dist[idx] = np.linalg.norm(X[idx] - centre, axis=1)
     params["labels"] = label_clusters(labels, words, wm, units)
+    params["purity_detector_severity"] = round(purity(labels, units["kinds"]), 3)
     return labels, coords, dist, params
 
 

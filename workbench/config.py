@@ -40,8 +40,12 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             "Most megabytes of rows a console query returns; more are cut and flagged 'truncated'."),
     Setting("sql_workers", "WORKBENCH_SQL_WORKERS", "4",
             "Console queries that may run at once in one process (the app), each in its own child process."),
-    Setting("probe_dir", "WORKBENCH_PROBE_DIR", str(DATA_DIR / "probes"),
-            "Folder for per-token attention maps written by `workbench probe` (referenced from the store)."),
+    Setting("export_memory_limit", "WORKBENCH_EXPORT_MEMORY_LIMIT", "1GB",
+            "DuckDB memory limit of reports and exports (`workbench report`, `workbench export`, the app's "
+            "downloads); larger sorts spill to a temporary folder."),
+    Setting("probe_dir", "WORKBENCH_PROBE_DIR", "",
+            "Folder for per-token attention maps written by `workbench probe` (referenced from the store). "
+            "Empty: beside the store, `<store file name>.probes/`, so two stores never share maps."),
     Setting("host", "WORKBENCH_HOST", "127.0.0.1", "Address the app binds to."),
     Setting("port", "WORKBENCH_PORT", "8501", "Port the app listens on."),
     Setting("ray_address", "WORKBENCH_RAY_ADDRESS", "",
@@ -62,3 +66,13 @@ def setting(name: str) -> str:
 
 def default_db_path() -> Path:
     return Path(setting("db"))
+
+
+def probe_dir(db: str | os.PathLike | None = None) -> Path:
+    """Where the probe maps of the store `db` live: the `probe_dir` setting when set, else the folder
+    `<store file name>.probes` beside the store."""
+    explicit = setting("probe_dir").strip()
+    if explicit:
+        return Path(explicit).expanduser()
+    store = Path(db).expanduser() if db else default_db_path()
+    return store.with_name(store.name + ".probes")

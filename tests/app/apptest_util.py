@@ -3,6 +3,8 @@ app at a store for a while."""
 
 from __future__ import annotations
 
+import re
+
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,7 +30,8 @@ def all_text(at: AppTest) -> str:
     parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [t.value for t in at.title]
     parts += [s.value for s in at.subheader] + [t.value for t in at.text]
     parts += [e.value for e in at.error] + [w.value for w in at.warning] + [i.value for i in at.info]
-    return "\n".join(str(p) for p in parts)
+    # data reaches Markdown elements escaped (workbench.ui.safe.md_text): read it as the page shows it
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", "\n".join(str(p) for p in parts))
 
 
 @contextmanager

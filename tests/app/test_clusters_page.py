@@ -36,7 +36,7 @@ def test_map_table_representatives_and_links(clustered):
     links = [m.value for m in at.markdown if "trace?run=" in m.value]
     assert 1 <= len(links) <= 5 and all("sample=" in v for v in links)
     # choose another cluster: its representatives change
-    pick = at.selectbox(key="clusters_pick")
+    pick = at.selectbox(key="cluster")
     pick.set_value(pick.options and table["cluster_id"].iloc[-1]).run()
     links2 = [m.value for m in at.markdown if "trace?run=" in m.value]
     assert links2 and links2 != links

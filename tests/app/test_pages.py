@@ -14,7 +14,7 @@ from workbench.store import connect
 def _figure(at, title: str) -> dict:
     for chart in at.get("plotly_chart"):
         fig = json.loads(chart.proto.spec)
-        if fig["layout"]["title"]["text"] == title:
+        if fig["layout"]["title"]["text"].startswith(title):
             return fig
     raise AssertionError(f"no chart titled {title!r}")
 
@@ -33,31 +33,35 @@ def test_overview_shows_runs_and_charts(app_db):
     # the flag-rate chart: one bar series per registered detector, in its registry colour, with the store's rates
     rates = _figure(at, "Flag rate per benchmark subset")
     colours = {t["name"]: t["marker"]["color"] for t in rates["data"]}
-    assert colours == registry.colours()
-    loops = next(t for t in rates["data"] if t["name"] == "repetition_loop")
+    assert colours == {registry.labels()[n]: c for n, c in registry.colours().items()}
+    loops = next(t for t in rates["data"] if t["name"] == registry.labels()["repetition_loop"])
     with connect(app_db) as con:
         per_subset = dict(con.execute(
-            "SELECT coalesce(subset, benchmark, '(none)'), avg(CASE WHEN sample_id IN (SELECT sample_id FROM flags f "
+            "SELECT CASE WHEN benchmark IS NOT NULL AND subset IS NOT NULL AND subset <> benchmark "
+            "THEN benchmark || ' · ' || subset ELSE coalesce(subset, benchmark, '(none)') END, "
+            "avg(CASE WHEN sample_id IN (SELECT sample_id FROM flags f "
             "WHERE f.run_id = s.run_id AND detector = 'repetition_loop') THEN 1.0 ELSE 0 END) FROM samples s "
             "GROUP BY 1").fetchall())
-    assert dict(zip(loops["x"], loops["y"])) == pytest.approx(per_subset)
+    assert dict(zip(loops["hovertext"], loops["x"])) == pytest.approx(per_subset)   # every subset has its bar
+    assert loops["error_x"]["array"] and all(n > 0 for n in loops["customdata"])     # intervals and n
     acc = _figure(at, "Accuracy with vs without each flag")
     flagged_acc = next(t for t in acc["data"] if t["name"] == "flagged")
-    assert set(flagged_acc["x"]) <= set(registry.names()) and all(0 <= y <= 1 for y in flagged_acc["y"])
+    assert set(flagged_acc["x"]) <= set(registry.labels().values()) and all(0 <= y <= 1 for y in flagged_acc["y"])
+    assert all(t.startswith("n=") for t in flagged_acc["text"])
     assert _figure(at, "Where loops start (share of the trace)")["data"]
 
 
 def test_traces_filters(app_db):
     at = page("traces")
     assert "17 matching samples" in all_text(at)
-    at.multiselect(key="traces_detectors").set_value(["repetition_loop"]).run()
+    at.multiselect(key="det").set_value(["repetition_loop"]).run()
     df = at.dataframe[0].value
     assert set(df["sample_id"]) == {"loop-runaway", "loop-escape", "loop-inline"}
-    at.multiselect(key="traces_detectors").set_value([]).run()
-    at.text_input(key="traces_text").set_value("can't see the image").run()
+    at.multiselect(key="det").set_value([]).run()
+    at.text_input(key="q").set_value("can't see the image").run()
     assert list(at.dataframe[0].value["sample_id"]) == ["cannot-see"]
-    at.text_input(key="traces_text").set_value("").run()
-    at.selectbox(key="traces_correct").set_value("wrong").run()
+    at.text_input(key="q").set_value("").run()
+    at.selectbox(key="answer").set_value("wrong").run()
     assert set(at.dataframe[0].value["sample_id"]) == {"loop-runaway", "loop-inline", "cannot-see", "wrong-answer"}
 
 
@@ -100,7 +104,7 @@ def test_failures_page_filters_and_downloads(app_db):
     at = page("failures")
     df = at.dataframe[0].value
     assert {"language_mixing", "repetition_loop", "grounding_loss"} <= set(df["detector"])
-    at.multiselect(key="failures_detectors").set_value(["grounding_loss"]).run()
+    at.multiselect(key="det").set_value(["grounding_loss"]).run()
     df = at.dataframe[0].value
     assert set(df["detector"]) == {"grounding_loss"}
     assert all(u.startswith("trace?run=") for u in df["open"])

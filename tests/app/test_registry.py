@@ -79,11 +79,11 @@ def test_toy_detector_in_report_charts_and_trace_view(toy_store):
     html = render_html(data)
     assert "toy detector" in html and f'fill="{COLOUR}"' in html and "toy_detector:toy_high" in html
     md, _ = render_markdown(data, "files")
-    assert f"| {TOY} | 50.0% |" in md
+    assert "| toy detector | 50.0% | 1 of 2 |" in md
     import pandas as pd
     fig = charts.flag_rate_by_subset(pd.DataFrame({"subset": ["x", "x"], "detector": [TOY, "repetition_loop"],
                                                    "flag_rate": [0.5, 0.1], "samples": [2, 2]}))
-    assert {t.name: t.marker.color for t in fig.data}[TOY] == COLOUR
+    assert {t.name: t.marker.color for t in fig.data}["toy detector"] == COLOUR
     out = render_trace("Then TOYWORD here.", [{"step_index": 0, "char_start": 0, "char_end": 18, "role": "computation"}],
                        [{"detector": TOY, "severity": "toy_high", "char_start": 5, "char_end": 12, "details": "{}"}])
     assert '<mark class="wb-toy-detector"' in out and f"mark.wb-toy-detector{{background:{COLOUR}33" in out
@@ -92,12 +92,12 @@ def test_toy_detector_in_report_charts_and_trace_view(toy_store):
 def test_toy_detector_on_the_pages(toy_store):
     with use_store(toy_store):
         at = page("failures")
-        assert "toy detector" in at.multiselect(key="failures_detectors").options  # its registry label
-        assert "toy_high" in at.multiselect(key="failures_severity").options
+        assert TOY in at.multiselect(key="det").options
+        assert "toy_high" in at.multiselect(key="sev").options
         df = at.dataframe[0].value
         assert list(df.loc[df["detector"] == TOY, "toy_len"]) == [7]
         at = page("traces")
-        at.multiselect(key="traces_detectors").set_value([TOY]).run()
+        at.multiselect(key="det").set_value([TOY]).run()
         assert list(at.dataframe[0].value["sample_id"]) == ["t1"]
         at = page("overview")
         assert TOY in at.dataframe[0].value.columns

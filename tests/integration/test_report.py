@@ -49,17 +49,18 @@ def test_links_follow_the_configured_app_address(demo_db: Path, tmp_path: Path, 
     monkeypatch.delenv("WORKBENCH_APP_URL", raising=False)
     for fmt in ("md", "html"):
         text = write_report(demo_db, "demo-synthetic", tmp_path / f"r.{fmt}", fmt).read_text(encoding="utf-8")
-        assert "WORKBENCH_APP_URL" in text and "/trace?" not in text and "open in the app" not in text
+        assert ("WORKBENCH_APP_URL" in text or "WORKBENCH\\_APP\\_URL" in text) and "/trace?" not in text
+        assert "open in the app" not in text
     monkeypatch.setenv("WORKBENCH_APP_URL", "https://wb.example.org:9000/")
     text = write_report(demo_db, "demo-synthetic", tmp_path / "r2.md", "md").read_text(encoding="utf-8")
-    assert "(https://wb.example.org:9000/trace?run=demo-synthetic&sample=cannot-see)" in text
-    assert "WORKBENCH_APP_URL" not in text
+    assert "(<https://wb.example.org:9000/trace?run=demo-synthetic&sample=cannot-see>)" in text
+    assert "WORKBENCH_APP_URL" not in text and "WORKBENCH\\_APP\\_URL" not in text
 
 
 def test_filter_narrows_and_cannot_touch_files(demo_db: Path, tmp_path: Path) -> None:
     out = write_report(demo_db, "demo-synthetic", tmp_path / "r.md", "md", where="sample_id = 'cannot-see'")
     text = out.read_text(encoding="utf-8")
-    assert "### cannot-see" in text and "### mix-words" not in text
+    assert "### cannot\\-see" in text and "### mix\\-words" not in text
     with pytest.raises(QueryRefused):
         write_report(demo_db, "demo-synthetic", tmp_path / "x.md", "md",
                      where=f"EXISTS (SELECT * FROM read_csv('{tmp_path / 'r.md'}'))")

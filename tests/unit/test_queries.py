@@ -90,10 +90,16 @@ def test_neighbour_flagged_and_tags(db):
         flagged = sorted(r[0] for r in con.execute("SELECT DISTINCT sample_id FROM flags WHERE run_id = ?",
                                                    [run]).fetchall())
         assert "b-loop" in flagged
-        nxt = con.execute(q.NEIGHBOUR_FLAGGED, q.neighbour_params(run, "a-clean", True)).fetchone()
-        assert nxt[0] == flagged[0]
-        prev = con.execute(q.NEIGHBOUR_FLAGGED, q.neighbour_params(run, "a-clean", False)).fetchone()
-        assert prev is None
+        # the flagged list: a-clean is not in it; b-loop is, with its neighbours in list order
+        sql, params = q.list_neighbours(q.SampleFilter(runs=[run], flagged=True), run, "a-clean")
+        assert con.execute(sql, params).fetchone() is None
+        sql, params = q.list_neighbours(q.SampleFilter(runs=[run], flagged=True), run, flagged[0])
+        pos, total, _, prev, _, nxt = con.execute(sql, params).fetchone()
+        assert (pos, total, prev) == (1, len(flagged), None) and nxt == (flagged[1] if len(flagged) > 1 else None)
+        # walking a list sorted by a loop measurement, descending
+        sql, params = q.list_neighbours(q.SampleFilter(runs=[run], sort="chars_wasted", descending=True), run,
+                                        "b-loop")
+        assert con.execute(sql, params).fetchone()[0] == 1
         tags_store.add_tag(con, run, "b-loop", 2, "loop", "repeats the check")
         tags = con.execute(tags_store.TAGS, [run, "b-loop"]).df()
         assert list(tags.tag) == ["loop"] and int(tags.step_index.iloc[0]) == 2

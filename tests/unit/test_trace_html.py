@@ -51,3 +51,20 @@ def test_steps_have_anchors_roles_and_deep_links():
     assert 'id="step-0"' in out and 'id="step-2"' in out
     assert "trace?run=r+1&amp;sample=s%261&amp;step=1" in out
     assert ">reflection</span>" in out and "wb-selected" in out
+
+
+def test_selected_step_inside_a_folded_loop_is_shown():
+    from workbench.viz.trace_html import render_trace
+    unit = "I check the sum again. "
+    text = "Start.\n\n" + "\n\n".join([unit] * 30)
+    steps, pos = [], 0
+    for i, part in enumerate(text.split("\n\n")):
+        a = text.index(part, pos)
+        steps.append({"step_index": i, "char_start": a, "char_end": a + len(part), "role": "computation"})
+        pos = a + len(part)
+    loop = {"detector": "repetition_loop", "severity": "runaway", "char_start": steps[1]["char_start"],
+            "char_end": steps[-1]["char_end"], "details": '{"period_chars": 25, "copies": 30}'}
+    folded = render_trace(text, steps, [loop])
+    assert 'id="step-20"' not in folded and "steps 2–30 folded" in folded
+    shown = render_trace(text, steps, [loop], selected_step=20)
+    assert 'id="step-20"' in shown and "wb-selected" in shown

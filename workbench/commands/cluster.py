@@ -30,6 +30,10 @@ def run(args: argparse.Namespace) -> int:
     res = run_clustering(args.db, runs=runs, unit=args.unit, method=args.method, k=args.k, seed=args.seed)
     print(f"{len(res.units)} flagged {args.unit}s -> {int((res.clusters['cluster_id'] >= 0).sum())} clusters "
           f"({res.cluster_run_id}), {time.perf_counter() - start:.1f} s")
+    p = res.params.get("purity_detector_severity")
+    if p is not None:
+        print(f"  purity against detector:severity {p:.2f} (share of units whose detector:severity is their "
+              f"cluster's most common one; 1.00 = the clusters only restate it)")
     for _, c in res.clusters.sort_values("size", ascending=False).iterrows():
         acc = "" if c["accuracy"] is None or c["accuracy"] != c["accuracy"] else f", accuracy {c['accuracy']:.0%}"
         print(f"  [{c['cluster_id']:>2}] {c['size']:>5} units{acc}: {c['label']}")

@@ -8,7 +8,7 @@ import importlib.util
 from pathlib import Path
 from typing import Callable
 
-from workbench.config import setting
+from workbench.config import probe_dir
 
 DEMO_MODEL_NAME = "tiny-random-qwen2-vl (demo)"
 
@@ -24,7 +24,7 @@ def probe_demo(db: str | Path | None, run_id: str = "demo-synthetic", *, model_d
     from workbench.models.loader import load_model
     from workbench.models.tiny import build_tiny_model
     from workbench.probe.run import ProbeOptions, probe_samples
-    folder = Path(model_dir or Path(setting("probe_dir")).expanduser() / "_tiny-demo-model")
+    folder = Path(model_dir or probe_dir(db) / "_tiny-demo-model")
     if not (folder / "config.json").exists():
         build_tiny_model(folder, layers=4, heads=4, kv_heads=2, hidden=64, seed=7)
     lm = load_model(folder, dtype="float32")

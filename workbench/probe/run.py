@@ -22,7 +22,7 @@ from typing import Any, Callable
 import numpy as np
 
 from workbench.analysis import reliance
-from workbench.config import setting
+
 from workbench.errors import UsageError, WorkbenchError
 from workbench.probe import maps
 from workbench.store import connect
@@ -65,7 +65,8 @@ class ProbeSummary:
 
 
 def probe_dir(opts: ProbeOptions) -> Path:
-    return Path(opts.probe_dir or setting("probe_dir")).expanduser()
+    from workbench.config import probe_dir as store_probe_dir
+    return Path(opts.probe_dir).expanduser() if opts.probe_dir else store_probe_dir(opts.db)
 
 
 def settings_key(opts: ProbeOptions, layers: list[int]) -> str:

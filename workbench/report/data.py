@@ -1,7 +1,9 @@
-"""What a failure report shows, read from the store on the read-only, locked-down path.
+"""What a failure report shows, read from the store in bounded memory.
 
-The `--filter` is a WHERE condition over the `samples` export view (workbench/exporting.py), so it runs
-on the console's read-only connection with external access disabled: it cannot write or read files.
+Counts and flag rates are computed in DuckDB over the filtered samples; only the samples the report
+shows in full are read row by row. Reads go through `store.exports.export_connection` (read-only, no
+file access, its own memory budget and spill folder); the `--filter` is a WHERE condition over the
+`samples` export view, checked by `store.exports.checked_filter` first.
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ import json
 import os
 from dataclasses import dataclass, field
 
+import duckdb
+
 from workbench.analysis import registry
-from workbench.exporting import export_table
 from workbench.store import clusters as store_clusters
-from workbench.store.console import check_filter, locked_connection
-from workbench.store.exports import FIRST_IMAGE, RUN_INFO
+from workbench.store import reports as store_reports
+from workbench.store.exports import FIRST_IMAGE, RUN_INFO, checked_filter, export_connection
 from workbench.store.probes import probe_maps_path
 from workbench.store.runs import resolve_run
 
@@ -39,50 +42,57 @@ class ReportData:
     clusters: list[dict] = field(default_factory=list)     # with "representatives"
     cluster_run_id: str | None = None
     failures: list[Failure] = field(default_factory=list)
+    n_graded: int = 0
+    n_with_image: int = 0
+    rate_counts: dict[str, tuple[int, int]] = field(default_factory=dict)   # detector: (flagged, denominator)
 
 
 def load_report(db: str | os.PathLike | None, run: str, *, where: str | None = None,
                 max_failures: int = 20) -> ReportData:
-    """Gather the run summary, flag rates, clusters and the first `max_failures` flagged samples."""
-    if where:
-        check_filter(where)  # refuse a bad --filter before reading anything (export_table applies it)
-    with locked_connection(db) as con:
+    """Gather the run summary, flag rates (image detectors: over samples with an image), clusters and the
+    first `max_failures` flagged samples (by id) of the filtered run."""
+    where_sql = checked_filter(where) if where else ""
+    with export_connection(db) as con:
         run_id = resolve_run(con, run)
         row = con.execute(RUN_INFO, [run_id]).fetchone()
-    info = dict(zip(["run_id", "name", "model", "source", "settings"], row))
-    info["settings"] = json.loads(info["settings"]) if isinstance(info["settings"], str) else info["settings"]
-    samples = export_table("samples", db, run=run_id, where=where).to_pylist()
-    ids = {s["sample_id"] for s in samples}
-    flags = [f for f in export_table("flags", db, run=run_id).to_pylist() if f["sample_id"] in ids]
-    steps = [s for s in export_table("steps", db, run=run_id, where="n_flags > 0").to_pylist() if s["sample_id"] in ids]
-    graded = [s["correct"] for s in samples if s["correct"] is not None]
-    with_image = [s for s in samples if (s.get("n_images") or 0) > 0]
-    rates = {}
-    for spec in registry.specs():
-        pool = with_image if spec.requires_image else samples
-        pool_ids = {s["sample_id"] for s in pool}
-        hit = {f["sample_id"] for f in flags if f["detector"] == spec.name and f["sample_id"] in pool_ids}
-        rates[spec.name] = len(hit) / len(pool) if pool else 0.0
-    flagged_ids = sorted({f["sample_id"] for f in flags})
-    data = ReportData(info, len(samples), len(flagged_ids), sum(graded) / len(graded) if graded else None,
-                      where, rates)
-    by_id = {s["sample_id"]: s for s in samples}
-    with locked_connection(db) as con:
+        info = dict(zip(["run_id", "name", "model", "source", "settings"], row))
+        info["settings"] = json.loads(info["settings"]) if isinstance(info["settings"], str) else info["settings"]
+        try:
+            counts = store_reports.summary(con, run_id, where_sql)
+            by_detector = store_reports.flagged_by_detector(con, run_id, where_sql)
+            ids = store_reports.first_flagged(con, run_id, where_sql, max_failures)
+        except duckdb.Error as exc:
+            from workbench.exporting import query_error
+            raise query_error(exc) from None
+        rates, rate_counts = {}, {}
+        for spec in registry.specs():
+            flagged, flagged_img = by_detector.get(spec.name, (0, 0))
+            n, pool = (flagged_img, counts["with_image"]) if spec.requires_image else (flagged, counts["samples"])
+            rates[spec.name] = n / pool if pool else 0.0
+            rate_counts[spec.name] = (n, pool)
+        data = ReportData(info, counts["samples"], counts["flagged"],
+                          counts["correct"] / counts["graded"] if counts["graded"] else None, where, rates,
+                          n_graded=counts["graded"], n_with_image=counts["with_image"], rate_counts=rate_counts)
         data.cluster_run_id = store_clusters.newest_for_run(con, run_id)
         if data.cluster_run_id:
             data.clusters = store_clusters.clusters_of_run(con, data.cluster_run_id, run_id)
-        for sid in flagged_ids[:max_failures]:
-            s = by_id[sid]
+        if not ids:
+            return data
+        samples = {s["sample_id"]: s for s in store_reports.rows_of(con, "samples", run_id, ids)}
+        flags = store_reports.rows_of(con, "flags", run_id, ids)
+        steps = store_reports.rows_of(con, "steps", run_id, ids, " AND v.n_flags > 0")
+        for sid in ids:
             img = con.execute(FIRST_IMAGE, [run_id, sid]).fetchone()
             image = (img[0], (img[1] or "png").lower(), bytes(img[2])) if img else None
             sample_flags = [f for f in flags if f["sample_id"] == sid]
             data.failures.append(Failure(
-                s, [st for st in steps if st["sample_id"] == sid], sample_flags, image,
-                probe_overlay(con, run_id, sid, sample_flags, image[2] if image else None)))
+                samples[sid], [st for st in steps if st["sample_id"] == sid], sample_flags, image,
+                probe_overlay(con, run_id, sid, sample_flags, image[2] if image else None, db)))
     return data
 
 
-def probe_overlay(con, run_id: str, sample_id: str, flags: list[dict], image: bytes | None):  # noqa: ANN001,ANN201
+def probe_overlay(con, run_id: str, sample_id: str, flags: list[dict], image: bytes | None,  # noqa: ANN001,ANN201
+                  db: str | os.PathLike | None = None):
     """The probe's attention overlay for a report: at the onset of a model-tier grounding finding,
     else at the first flagged step, else the first step with tokens. None when not probed."""
     if image is None:
@@ -92,12 +102,12 @@ def probe_overlay(con, run_id: str, sample_id: str, flags: list[dict], image: by
         return None
     from pathlib import Path
 
-    from workbench.config import setting
+    from workbench.config import probe_dir
     from workbench.errors import WorkbenchError
     from workbench.probe import maps
     from workbench.viz import overlay
     try:
-        pf = maps.read(Path(setting("probe_dir")).expanduser() / maps_path)
+        pf = maps.read(probe_dir(db) / maps_path)
     except WorkbenchError:
         return None
     order = list(pf.meta.get("step_index", range(len(pf.step_tokens))))

@@ -2,7 +2,10 @@
 
 No I/O and no network: images are data URIs (HTML) or files the caller writes (Markdown); the chart is
 inline SVG. Every piece of trace text goes through html.escape (a `<script>` in a trace shows as text).
-Output is deterministic (no timestamps, no absolute paths) so the Markdown can be pinned by a golden file.
+Data is text (workbench/ui/safe.py): in HTML every field goes through `html_text`; in Markdown every
+field (run name, settings, filter, sample ids, question, answers, finding labels, cluster labels,
+excerpts, step text) goes through `md_text`/`md_lines`, which backslash-escape all ASCII punctuation, so
+a CommonMark viewer shows it as text: no link, image, HTML tag or heading can come from data. Output is deterministic (no timestamps, no absolute paths) so the Markdown can be pinned by a golden file.
 """
 
 from __future__ import annotations
@@ -11,13 +14,16 @@ import base64
 import html
 import json
 import re
+from urllib.parse import quote
+
 from workbench import urls
 from workbench.analysis import registry
 from workbench.report.data import Failure, ReportData
+from workbench.ui.safe import html_text, md_escape, md_lines, md_text
 from workbench.viz.trace_html import css as trace_css, render_range, spans_and_collapses
 
 STEP_CHARS = 3000          # offending steps longer than this are cut (the app shows them whole)
-e = html.escape
+e = html_text
 NO_APP_URL = ("Links to the app are left out: the app's address is not configured "
               "(set WORKBENCH_APP_URL, e.g. http://127.0.0.1:8501, and write the report again).")
 
@@ -33,7 +39,8 @@ def _a(url: str | None, text: str) -> str:
 
 
 def _md_link(url: str | None, text: str) -> str:
-    return f"[{text}]({url})" if url else text
+    """A Markdown link to the app around already-escaped `text` (the URL is ours: encoded, in <...>)."""
+    return f"[{text}](<{url}>)" if url and not re.search(r"[<>\s]", url) else text
 
 
 def _finding_label(f: dict) -> str:
@@ -59,6 +66,11 @@ def flag_rate_svg(rates: dict[str, float]) -> str:
                     f'<text x="{135 + w}" y="{y + 14}" font-size="12">{_pct(rates.get(d, 0.0))}</text>')
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{20 + 30 * len(specs)}" '
             f'role="img" aria-label="flag rates">{"".join(rows)}</svg>')
+
+
+def _rate_n(d: ReportData, name: str) -> str:
+    n, pool = d.rate_counts.get(name, (None, None))
+    return "" if pool is None else f"{n:,} of {pool:,}"
 
 
 def _summary_rows(d: ReportData) -> list[tuple[str, str]]:
@@ -95,7 +107,11 @@ def render_html(d: ReportData) -> str:
            "</style>", trace_css(), "</head><body>", f"<h1>{e(title)}</h1>", "<h2>Run summary</h2><table>"]
     out += [f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in _summary_rows(d)]
     out += ["</table>"] + ([] if urls.app_base_url() else [f"<p><i>{e(NO_APP_URL)}</i></p>"])
-    out += ["<h2>Flag rates</h2>", flag_rate_svg(d.flag_rates), "<h2>Clusters</h2>"]
+    out += ["<h2>Flag rates</h2>", flag_rate_svg(d.flag_rates),
+            "<table><tr><th>detector</th><th>share</th><th>samples flagged</th></tr>"]
+    out += [f"<tr><td>{e(s.label)}</td><td>{_pct(d.flag_rates.get(s.name, 0.0))}</td><td>{e(_rate_n(d, s.name))}"
+            f"{' with an image' if s.requires_image else ''}</td></tr>" for s in registry.specs()]
+    out += ["</table>", "<h2>Clusters</h2>"]
     if d.clusters:
         out.append("<table><tr><th>cluster</th><th>label</th><th>size</th><th>accuracy</th>"
                    "<th>representatives</th></tr>")
@@ -131,55 +147,72 @@ def render_html(d: ReportData) -> str:
     return "\n".join(out)
 
 
-def _md_text(text: str, a: int, b: int, spans) -> str:
+def _md_steptext(text: str, a: int, b: int, spans) -> str:
+    """A step as a Markdown blockquote: escaped text, flagged spans in <mark> (our only HTML)."""
     cut = min(b, a + STEP_CHARS)
-    body = render_range(text, a, cut, spans)
-    body = re.sub(r'<mark class="wb-\w+"', "<mark", body)
+    pieces, pos = [], a
+    for sp in spans:
+        if sp.end <= pos or sp.start >= cut:
+            continue
+        start, end = max(sp.start, pos), min(sp.end, cut)
+        pieces += [("t", text[pos:start]), ("m", text[start:end])]
+        pos = end
+    pieces.append(("t", text[pos:cut]))
+    lines: list[str] = [""]
+    for kind, chunk in pieces:
+        parts = chunk.split("\n")
+        for i, part in enumerate(parts):
+            if i:
+                lines.append("")
+            esc = md_escape(part)
+            lines[-1] += f"<mark>{esc}</mark>" if kind == "m" and esc.strip() else esc
     if cut < b:
-        body += f" … ({b - cut:,} more characters)"
-    return "\n".join("> " + line for line in body.splitlines() or [""])
+        lines[-1] += f" … ({b - cut:,} more characters)"
+    return "\n".join("> " + line for line in lines)
 
 
 def render_markdown(d: ReportData, image_folder: str) -> tuple[str, dict[str, bytes]]:
     """Markdown text (relative image links into `image_folder`) and the image files {name: bytes}."""
     files: dict[str, bytes] = {}
-    md = [f"# Failure report: {d.run['name']}", "", "## Run summary", "", "| | |", "|---|---|"]
-    md += [f"| {k} | {e(v).replace('|', '&#124;')} |" for k, v in _summary_rows(d)]
+    folder = quote(image_folder)
+    md = [f"# Failure report: {md_text(d.run['name'])}", "", "## Run summary", "", "| | |", "|---|---|"]
+    md += [f"| {md_text(k)} | {md_text(v)} |" for k, v in _summary_rows(d)]
     if not urls.app_base_url():
-        md += ["", f"*{e(NO_APP_URL)}*"]
-    md += ["", "## Flag rates", "", "| detector | share of samples |", "|---|---|"]
-    md += [f"| {k} | {_pct(d.flag_rates.get(k, 0.0))} |" for k in registry.names()]
+        md += ["", f"*{md_text(NO_APP_URL)}*"]
+    md += ["", "## Flag rates", "", "| detector | share of samples | samples |", "|---|---|---|"]
+    md += [f"| {md_text(s.label)} | {_pct(d.flag_rates.get(s.name, 0.0))} | "
+           f"{md_text(_rate_n(d, s.name))}{' with an image' if s.requires_image else ''} |"
+           for s in registry.specs()]
     files["flag_rates.svg"] = flag_rate_svg(d.flag_rates).encode("utf-8")
-    md += ["", f"![flag rates]({image_folder}/flag_rates.svg)"]
+    md += ["", f"![flag rates]({folder}/flag_rates.svg)"]
     md += ["", "## Clusters", ""]
     if not d.clusters:
         md.append("No clustering covers this run.")
     for c in d.clusters:
-        md.append(f"- **cluster {c['cluster_id']}** ({c['size']} units, accuracy {_pct(c['accuracy'])}): "
-                  f"{e(c['label'])}")
+        md.append(f"- **cluster {int(c['cluster_id'])}** ({int(c['size'])} units, accuracy {_pct(c['accuracy'])}): "
+                  f"{md_text(c['label'])}")
         for r in c["representatives"]:
-            excerpt = " ".join((r["excerpt"] or "")[:160].split())
-            md.append(f"  - {_md_link(trace_url(d.run['run_id'], r['sample_id'], r['step_index']), e(r['sample_id']))}"
-                      f": {e(excerpt)}")
+            md.append(f"  - {_md_link(trace_url(d.run['run_id'], r['sample_id'], r['step_index']), md_text(r['sample_id']))}"
+                      f": {md_text((r['excerpt'] or '')[:160])}")
     md += ["", f"## Failures ({len(d.failures)} of {d.n_flagged} flagged samples)", ""]
     for f in d.failures:
         s = f.sample
         link = trace_url(s["run_id"], s["sample_id"])
-        md += [f"### {e(s['sample_id'])}", ""] + ([f"[open in the app]({link})", ""] if link else [])
+        md += [f"### {md_text(s['sample_id'])}", ""] + ([_md_link(link, "open in the app"), ""] if link else [])
         if f.image:
             name = re.sub(r"[^A-Za-z0-9._-]", "_", f"{f.image[0]}.{f.image[1]}")
             files[name] = f.image[2]
-            md += [f"![{e(f.image[0])}]({image_folder}/{name})", ""]
+            md += [f"![{md_text(f.image[0])}]({folder}/{name})", ""]
         if f.overlay:
             name = re.sub(r"[^A-Za-z0-9._-]", "_", f"overlay-{s['sample_id']}.png")
             files[name] = f.overlay[1]
-            md += [f"![attention overlay]({image_folder}/{name})", "", f"*{e(f.overlay[0])}*", ""]
-        md += [f"**Question:** {e(' '.join((s.get('question') or '').split()))}", "",
-               f"**Answer:** {e(str(s.get('final_answer') or ''))} · **expected:** {e(str(s.get('ground_truth') or ''))}"
-               f" · **correct:** {s.get('correct')}", "",
-               "**Findings:** " + ", ".join(sorted({_finding_label(x) for x in f.flags})), ""]
+            md += [f"![attention overlay]({folder}/{name})", "", f"*{md_text(f.overlay[0])}*", ""]
+        md += ["**Question:**", ""] + ["> " + line for line in md_lines(s.get("question") or "")] + [""]
+        md += [f"**Answer:** {md_text(s.get('final_answer') or '')} · **expected:** "
+               f"{md_text(s.get('ground_truth') or '')} · **correct:** {md_text(s.get('correct'))}", "",
+               "**Findings:** " + md_text(", ".join(sorted({_finding_label(x) for x in f.flags}))), ""]
         spans, _ = spans_and_collapses(f.flags, expand_loops=True)
         for st in f.steps:
-            md += [f"Step {_md_link(trace_url(s['run_id'], s['sample_id'], st['step_index']), '#' + str(st['step_index']))}:", "",
-                   _md_text(s.get("response") or "", int(st["char_start"]), int(st["char_end"]), spans), ""]
+            md += [f"Step {_md_link(trace_url(s['run_id'], s['sample_id'], st['step_index']), '#' + str(int(st['step_index'])))}:",
+                   "", _md_steptext(s.get("response") or "", int(st["char_start"]), int(st["char_end"]), spans), ""]
     return "\n".join(md).rstrip() + "\n", files

@@ -12,33 +12,39 @@ import pyarrow as pa
 
 from workbench.store.grades import grade_sql
 
+CONTEXT = 120        # characters of context on each side of the flagged span
+SPAN_MAX = 360       # longest span kept (a runaway loop: its start)
+
 _UNIT_COMMON = f"""list(DISTINCT f.detector || ':' || f.severity) AS kinds, max(f.score) AS score,
                min(f.char_start) / greatest(length(any_value(s.response)), 1) AS onset,
                max(TRY_CAST(json_extract(f.details, '$.period_chars') AS DOUBLE)) AS period,
                max(TRY_CAST(json_extract(f.details, '$.trace_share') AS DOUBLE)) AS mixing_share,
                any_value(length(s.response)) AS length, any_value({grade_sql()}) AS correct"""
+# The unit's text: its flagged span (the first finding's span in the unit, at most SPAN_MAX characters)
+# with CONTEXT characters on each side; `span_start`/`span_end` locate the span inside it.
+_SPAN = f"""
+        SELECT u.*, substring(s.response, u.ctx_start + 1, u.ctx_end - u.ctx_start) AS text,
+               u.a - u.ctx_start AS span_start, u.b - u.ctx_start AS span_end
+        FROM (SELECT *, greatest(a - {CONTEXT}, 0) AS ctx_start, b + {CONTEXT} AS ctx_end FROM (
+              SELECT f.run_id, f.sample_id, {{step}} AS step_index, {_UNIT_COMMON},
+                     arg_min(f.char_start, f.char_start) AS a,
+                     least(arg_min(f.char_end, f.char_start), arg_min(f.char_start, f.char_start) + {SPAN_MAX}) AS b
+              FROM flags f JOIN samples s USING (run_id, sample_id) LEFT JOIN trace_stats t USING (run_id, sample_id)
+              WHERE f.run_id IN (SELECT unnest(?::VARCHAR[])) AND f.char_start IS NOT NULL
+              GROUP BY f.run_id, f.sample_id{{group}})) u
+        JOIN samples s USING (run_id, sample_id)"""
 UNITS_SQL = {
-    "step": f"""
-        SELECT f.run_id, f.sample_id, f.step_index, {_UNIT_COMMON},
-               any_value(substring(s.response, st.char_start + 1, least(st.char_end - st.char_start, 1500))) AS text
-        FROM flags f JOIN samples s USING (run_id, sample_id) LEFT JOIN trace_stats t USING (run_id, sample_id)
-        LEFT JOIN steps st ON st.run_id = f.run_id AND st.sample_id = f.sample_id AND st.step_index = f.step_index
-        WHERE f.run_id IN (SELECT unnest(?::VARCHAR[]))
-        GROUP BY f.run_id, f.sample_id, f.step_index""",
-    "sample": f"""
-        SELECT f.run_id, f.sample_id, NULL::INTEGER AS step_index, {_UNIT_COMMON},
-               string_agg(substring(s.response, greatest(f.char_start - 200, 0) + 1, 600), ' … ') AS text
-        FROM flags f JOIN samples s USING (run_id, sample_id) LEFT JOIN trace_stats t USING (run_id, sample_id)
-        WHERE f.run_id IN (SELECT unnest(?::VARCHAR[]))
-        GROUP BY f.run_id, f.sample_id""",
+    "step": _SPAN.format(step="f.step_index", group=", f.step_index"),
+    "sample": _SPAN.format(step="NULL::INTEGER", group=""),
 }
 
-CLUSTER_RUNS = """SELECT cluster_run_id, unit, method, runs, n_units, n_clusters, created_at
+CLUSTER_RUNS = """SELECT cluster_run_id, unit, method, runs, n_units, n_clusters, created_at,
+                         TRY_CAST(json_extract(params, '$.purity_detector_severity') AS DOUBLE) AS purity
                   FROM cluster_runs ORDER BY created_at DESC, cluster_run_id"""
 CLUSTERS = """SELECT cluster_id, label, size, accuracy, failure_mix FROM clusters
               WHERE cluster_run_id = ? ORDER BY size DESC, cluster_id"""
 MEMBERS = """SELECT m.cluster_id, c.label, m.run_id, m.sample_id, m.step_index, m.x, m.y, m.distance,
-                    m.representative, m.excerpt
+                    m.representative, m.excerpt, m.span_start, m.span_end
              FROM cluster_members m JOIN clusters c USING (cluster_run_id, cluster_id)
              WHERE m.cluster_run_id = ? ORDER BY m.cluster_id, m.distance, m.run_id, m.sample_id, m.step_index"""
 SIZES_BY_RUN = """SELECT m.cluster_id, any_value(c.label) AS label, m.run_id, count(*) AS units
@@ -75,7 +81,11 @@ def write_clustering(con: duckdb.DuckDBPyConnection, cluster_run_id: str, unit: 
             "step_index": pa.array([None if pd.isna(v) else int(v) for v in u["step_index"]], pa.int32()),
             "x": u["x"].astype(float).tolist(), "y": u["y"].astype(float).tolist(),
             "distance": u["distance"].astype(float).tolist(), "representative": u["representative"].tolist(),
-            "excerpt": [(t or "")[:300] for t in u["text"]]}))
+            "excerpt": [(t or "")[:600] for t in u["text"]],
+            "span_start": pa.array([None if pd.isna(v) else int(v) for v in u.get("span_start", [None] * len(u))],
+                                   pa.int32()),
+            "span_end": pa.array([None if pd.isna(v) else int(v) for v in u.get("span_end", [None] * len(u))],
+                                 pa.int32())}))
         con.execute("INSERT INTO cluster_members BY NAME SELECT ? AS cluster_run_id, * FROM _m", [cluster_run_id])
         con.execute("COMMIT")
     except BaseException:
@@ -107,10 +117,12 @@ def clusters_of_run(con: duckdb.DuckDBPyConnection, cluster_run_id: str, run_id:
     out = []
     for cid, label, acc, mix, n in rows:
         reps = con.execute(
-            "SELECT sample_id, step_index, excerpt FROM cluster_members WHERE cluster_run_id = ? AND cluster_id = ? "
+            "SELECT sample_id, step_index, excerpt, span_start, span_end FROM cluster_members "
+            "WHERE cluster_run_id = ? AND cluster_id = ? "
             "AND run_id = ? AND representative ORDER BY distance, sample_id, step_index LIMIT ?",
             [cluster_run_id, cid, run_id, n_representatives]).fetchall()
         out.append({"cluster_id": cid, "label": label, "accuracy": acc, "size": n,
                     "failure_mix": json.loads(mix) if isinstance(mix, str) else mix,
-                    "representatives": [dict(zip(["sample_id", "step_index", "excerpt"], r)) for r in reps]})
+                    "representatives": [dict(zip(["sample_id", "step_index", "excerpt", "span_start", "span_end"], r))
+                                        for r in reps]})
     return out

@@ -318,27 +318,3 @@ def check_filter(where: str) -> str:
         con.close()
 
 
-@contextmanager
-def locked_connection(db: str | os.PathLike | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only, no-file-access connection to the store itself (exports and reports, not the console).
-
-    Their user filters go through `check_filter` first; the console runs in its own process (run_query).
-    """
-    path = resolve_db_path(db)
-    if not path.exists():
-        raise QueryRefused(f"there is no store at {path}: import a run first (workbench import)")
-    config = {
-        "enable_external_access": False,
-        "autoinstall_known_extensions": False,
-        "autoload_known_extensions": False,
-        "memory_limit": setting("sql_memory_limit"),
-        "threads": 2,
-        "max_temp_directory_size": "0B",
-    }
-    with process_lock():
-        con = open_with_retry(path, read_only=True, config=config)
-        try:
-            con.execute("SET lock_configuration = true")
-            yield con
-        finally:
-            con.close()

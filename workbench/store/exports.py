@@ -7,6 +7,14 @@ measures, the one grade and one count column per registered detector (`samples`)
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import duckdb
+
 from workbench.analysis import registry
 from workbench.store.findings import measure_columns
 from workbench.store.grades import grade_source_sql, grade_sql
@@ -46,13 +54,63 @@ def view_sql(what: str) -> str:
     raise UsageError(f"cannot export {what!r}: choose one of {', '.join(WHAT)}")
 
 
-def export_sql(what: str, *, run: str | None, where: str | None) -> tuple[str, list]:
-    """SQL + params for an ordered export of one view, for one run (or all) and a checked filter."""
-    sql = f"SELECT * FROM ({view_sql(what)}) v WHERE (? OR v.run_id = ?)"
+def checked_filter(where: str) -> str:
+    """A user's `--filter` ready for `... AND <returned>`, checked with the console's parse-tree rules
+    (`console.check_filter`: one condition over the store's tables, no files, settings or second
+    statements). It runs on `export_connection`, which has no file access either."""
+    from workbench.store.console import check_filter
+    return check_filter(where)
+
+
+def export_sql(what: str, *, run: str | None, where: str | None, columns: str = "*",
+               order: bool = True) -> tuple[str, list]:
+    """SQL + params for an (ordered) export of one view, for one run (or all) and a checked filter."""
+    sql = f"SELECT {columns} FROM ({view_sql(what)}) v WHERE (? OR v.run_id = ?)"
     params: list = [run is None, run]
     if where:
-        sql += f" AND ({where})"
-    return sql + f" ORDER BY {ORDER[what]}", params
+        sql += f" AND {checked_filter(where)}"
+    return sql + (f" ORDER BY {ORDER[what]}" if order else ""), params
+
+
+@contextmanager
+def export_connection(db: str | os.PathLike | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The connection reports and exports read through: read-only, no file access for queries
+    (a user's filter cannot read or write files), settings locked, and its own memory budget
+    (`export_memory_limit`) with a private temporary folder, so a sort or join larger than the
+    budget spills to disk instead of failing (the console's connection has neither). The folder is
+    removed afterwards."""
+    from workbench.config import setting
+    from workbench.errors import QueryRefused
+    from workbench.store.db import open_with_retry, process_lock, resolve_db_path
+    path = resolve_db_path(db)
+    if not path.exists():
+        raise QueryRefused(f"there is no store at {path}: import a run first (workbench import)")
+    spill = tempfile.mkdtemp(prefix="workbench-export-")
+    config = {"enable_external_access": False, "autoinstall_known_extensions": False,
+              "autoload_known_extensions": False, "memory_limit": setting("export_memory_limit"),
+              "threads": 2, "temp_directory": spill, "preserve_insertion_order": False}
+    try:
+        with process_lock():
+            con = open_with_retry(path, read_only=True, config=config)
+            try:
+                con.execute("SET lock_configuration = true")
+                yield con
+            finally:
+                con.close()
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
+
+
+def out_of_memory_message(exc: Exception) -> str | None:
+    """A message a user can act on for DuckDB's out-of-memory errors (None for other errors)."""
+    text = str(exc)
+    if "Out of Memory" not in text and "max_temp_directory_size" not in text:
+        return None
+    from workbench.config import SETTINGS
+    s = SETTINGS["export_memory_limit"]
+    return (f"the export ran out of memory within its budget of {s.get()} ({text.splitlines()[0][:200]}); "
+            f"raise it with {s.env}=4GB, narrow the rows with --filter or --run, or free space in the "
+            f"temporary folder ({tempfile.gettempdir()})")
 
 
 FLAGGED_SAMPLE_IDS = "SELECT DISTINCT sample_id FROM flags WHERE run_id = ? ORDER BY sample_id"

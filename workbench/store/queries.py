@@ -33,7 +33,9 @@ def detector_params() -> list:
 
 # Per subset and detector: share of samples flagged (image detectors: of samples with an image).
 FLAG_RATE_BY_SUBSET = f"""
-SELECT coalesce(s.subset, s.benchmark, '(none)') AS subset, d.detector,
+SELECT CASE WHEN s.benchmark IS NOT NULL AND s.subset IS NOT NULL AND s.subset <> s.benchmark
+            THEN s.benchmark || ' · ' || s.subset ELSE coalesce(s.subset, s.benchmark, '(none)') END AS subset,
+       d.detector,
        avg(CASE WHEN EXISTS (SELECT 1 FROM flags f WHERE f.run_id = s.run_id AND f.sample_id = s.sample_id
                              AND f.detector = d.detector) THEN 1.0 ELSE 0.0 END) AS flag_rate,
        count(*) AS samples
@@ -77,8 +79,32 @@ def loop_onset_params(scope: list) -> list:
     """LOOP_ONSETS parameters: the detectors whose findings are loops (registry `collapse`), then the scope."""
     return [[s.name for s in registry.specs() if s.collapse], *scope]
 
-SORTS = {"sample": "s.sample_id", "length": "length(s.response)", "steps": "t.n_steps", "flags": "n_flags",
-         "run": "s.run_id"}
+# Sort keys of the sample list: plain columns, then one per registered measurement (the sample's
+# largest value of it over its findings, e.g. the longest loop's chars_wasted).
+_BASE_SORTS = {"sample": "s.sample_id", "length": "length(s.response)", "steps": "t.n_steps", "flags": "n_flags",
+               "run": "s.run_id"}
+
+
+# Columns of the sample list a measurement may not shadow (a measure named like one is not a sort key).
+_LIST_COLUMNS = {"run_id", "sample_id", "benchmark", "subset", "correct", "graded_by", "chars", "steps", "n_flags",
+                 "detectors", "tags", "question", "total"}
+
+
+def _measure_max(key: str) -> str:
+    return (f"(SELECT max(TRY_CAST(json_extract_string(x.details, '$.{key}') AS DOUBLE)) FROM flags x "
+            f"WHERE x.run_id = s.run_id AND x.sample_id = s.sample_id)")
+
+
+def sorts() -> dict[str, str]:
+    """Sort name -> SQL expression (names are plain identifiers: checked by the registry)."""
+    out = dict(_BASE_SORTS)
+    for _det, m in registry.measures():
+        if m.kind in ("int", "float", "share") and m.key not in _LIST_COLUMNS:
+            out.setdefault(m.key, _measure_max(m.key))
+    return out
+
+
+
 GRADES = ("any", "correct", "wrong", "ungraded")
 
 
@@ -95,10 +121,11 @@ class SampleFilter:
     text: str = ""                                            # search in question and response
     sort: str = "sample"
     descending: bool = False
+    flagged: bool = False                                     # at least one finding of any detector
+    tags: list[str] = field(default_factory=list)             # tagged (sample or a step) with any of these
 
 
-def sample_list(f: SampleFilter, *, limit: int, offset: int) -> tuple[str, list]:
-    """SQL + params for one page of the filtered sample list (and `count(*) OVER ()` for the total)."""
+def _where(f: SampleFilter) -> tuple[list[str], list]:
     where = [_SCOPE]
     params: list = scope_params(f.runs, f.benchmarks, f.subsets)
     for det in f.detectors:
@@ -109,6 +136,12 @@ def sample_list(f: SampleFilter, *, limit: int, offset: int) -> tuple[str, list]
         where.append("EXISTS (SELECT 1 FROM flags x WHERE x.run_id = s.run_id AND x.sample_id = s.sample_id "
                      "AND x.severity IN (SELECT unnest(?::VARCHAR[])))")
         params.append(f.severities)
+    if f.flagged:
+        where.append("EXISTS (SELECT 1 FROM flags x WHERE x.run_id = s.run_id AND x.sample_id = s.sample_id)")
+    if f.tags:
+        where.append("EXISTS (SELECT 1 FROM tags g WHERE g.run_id = s.run_id AND g.sample_id = s.sample_id "
+                     "AND g.tag IN (SELECT unnest(?::VARCHAR[])))")
+        params.append(f.tags)
     grade = grade_sql()
     if f.correct == "correct":
         where.append(grade)
@@ -125,18 +158,56 @@ def sample_list(f: SampleFilter, *, limit: int, offset: int) -> tuple[str, list]
     if f.text.strip():
         where.append("(contains(lower(s.response), lower(?)) OR contains(lower(s.question), lower(?)))")
         params += [f.text.strip(), f.text.strip()]
-    order = SORTS.get(f.sort, "s.sample_id") + (" DESC" if f.descending else "") + ", s.run_id, s.sample_id"
+    return where, params
+
+
+def _order(f: SampleFilter) -> str:
+    return sorts().get(f.sort, "s.sample_id") + (" DESC" if f.descending else "") + " NULLS LAST, s.run_id, s.sample_id"
+
+
+def sample_list(f: SampleFilter, *, limit: int, offset: int) -> tuple[str, list]:
+    """SQL + params for one page of the filtered sample list (and `count(*) OVER ()` for the total).
+
+    Measurement columns (one per registered measure: the sample's largest value) and the sample's tags
+    come with each row."""
+    where, params = _where(f)
+    grade = grade_sql()
+    measures = "".join(f", {expr} AS {name}" for name, expr in sorts().items() if name not in _BASE_SORTS)
     sql = f"""
     SELECT s.run_id, s.sample_id, s.benchmark, s.subset, {grade} AS correct, {grade_source_sql()} AS graded_by,
            length(s.response) AS chars, t.n_steps AS steps,
            (SELECT count(*) FROM flags x WHERE x.run_id = s.run_id AND x.sample_id = s.sample_id) AS n_flags,
-           (SELECT string_agg(DISTINCT x.detector, ', ') FROM flags x
-              WHERE x.run_id = s.run_id AND x.sample_id = s.sample_id) AS detectors,
+           (SELECT string_agg(DISTINCT x.detector, ', ' ORDER BY x.detector) FROM flags x
+              WHERE x.run_id = s.run_id AND x.sample_id = s.sample_id) AS detectors{measures},
+           (SELECT string_agg(DISTINCT g.tag, ', ' ORDER BY g.tag) FROM tags g
+              WHERE g.run_id = s.run_id AND g.sample_id = s.sample_id) AS tags,
            left(s.question, 140) AS question, count(*) OVER () AS total
     FROM samples s LEFT JOIN trace_stats t USING (run_id, sample_id)
     WHERE {' AND '.join(where)}
-    ORDER BY {order} NULLS LAST LIMIT ? OFFSET ?"""
+    ORDER BY {_order(f)} LIMIT ? OFFSET ?"""
     return sql, params + [limit, offset]
+
+
+def list_neighbours(f: SampleFilter, run_id: str, sample_id: str) -> tuple[str, list]:
+    """SQL + params: the position of (run_id, sample_id) in the filtered, sorted list, the list's
+    length and the samples just before and after it (columns pos, total, prev_run, prev_sample,
+    next_run, next_sample; no row when the sample is not in the list)."""
+    where, params = _where(f)
+    sql = f"""
+    WITH l AS (SELECT s.run_id, s.sample_id, row_number() OVER (ORDER BY {_order(f)}) AS pos
+               FROM samples s LEFT JOIN trace_stats t USING (run_id, sample_id)
+               WHERE {' AND '.join(where)}),
+    w AS (SELECT run_id, sample_id, pos, count(*) OVER () AS total,
+                 lag(run_id) OVER (ORDER BY pos) AS prev_run, lag(sample_id) OVER (ORDER BY pos) AS prev_sample,
+                 lead(run_id) OVER (ORDER BY pos) AS next_run, lead(sample_id) OVER (ORDER BY pos) AS next_sample
+          FROM l)
+    SELECT pos, total, prev_run, prev_sample, next_run, next_sample FROM w WHERE run_id = ? AND sample_id = ?"""
+    return sql, params + [run_id, sample_id]
+
+
+# The longest common prefix of a run's sample ids is the common prefix of its smallest and largest
+# id (in sort order): two values, whatever the run's size.
+ID_BOUNDS = "SELECT min(sample_id), max(sample_id) FROM samples WHERE run_id IN (SELECT unnest(?::VARCHAR[]))"
 
 
 SAMPLE = f"""
@@ -145,23 +216,13 @@ SELECT s.*, t.* EXCLUDE (run_id, sample_id, n_chars, analyzer_version),
 FROM samples s JOIN runs r USING (run_id) LEFT JOIN trace_stats t USING (run_id, sample_id)
 WHERE s.run_id = ? AND s.sample_id = ?
 """
+SAMPLE_IDS_OF_RUNS = "SELECT sample_id FROM samples WHERE run_id IN (SELECT unnest(?::VARCHAR[]))"
 SAMPLE_IDS = "SELECT sample_id FROM samples WHERE run_id = ? ORDER BY sample_id LIMIT ?"
 STEPS = "SELECT * FROM steps WHERE run_id = ? AND sample_id = ? ORDER BY step_index"
 IMAGES = """SELECT i.image_id, i.missing, i.width, i.height, i.original_ref, b.data
             FROM (SELECT unnest(image_ids) AS image_id, generate_subscripts(image_ids, 1) AS pos
                   FROM samples WHERE run_id = ? AND sample_id = ?) u
             JOIN images i USING (image_id) LEFT JOIN image_blobs b USING (image_id) ORDER BY u.pos"""
-NEIGHBOUR_FLAGGED = """
-SELECT sample_id FROM (SELECT DISTINCT sample_id FROM flags WHERE run_id = ?) f
-WHERE CASE WHEN ? THEN sample_id > ? ELSE sample_id < ? END
-ORDER BY CASE WHEN ? THEN sample_id END ASC, CASE WHEN NOT ? THEN sample_id END DESC LIMIT 1
-"""
-
-
-def neighbour_params(run_id: str, sample_id: str, forward: bool) -> list:
-    return [run_id, forward, sample_id, sample_id, forward, forward]
-
-
 SAME_QUESTION = """
 SELECT run_id, sample_id FROM samples WHERE sample_id = ? AND run_id <> ? ORDER BY run_id
 """

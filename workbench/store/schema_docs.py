@@ -312,7 +312,10 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "y": "Map coordinate 2.",
         "distance": "Distance to the cluster centre in feature space (smaller = more typical).",
         "representative": "One of the 5 units closest to the centre.",
-        "excerpt": "Start of the unit's text (for hover and tables).",
+        "excerpt": "The unit's flagged span with up to 120 characters of context on each side (the text it was "
+                   "clustered by; at most 600 characters).",
+        "span_start": "Start of the flagged span inside `excerpt` (characters; 0011).",
+        "span_end": "End of the flagged span inside `excerpt` (exclusive; 0011).",
     }),
 }
 

@@ -15,3 +15,10 @@ def add_tag(con: duckdb.DuckDBPyConnection, run_id: str, sample_id: str, step_in
 
 def delete_tag(con: duckdb.DuckDBPyConnection, tag_id: int, run_id: str, sample_id: str) -> None:
     con.execute("DELETE FROM tags WHERE tag_id = ? AND run_id = ? AND sample_id = ?", [tag_id, run_id, sample_id])
+
+# Tag names used in the given runs (for the tag filters).
+TAG_NAMES = """SELECT DISTINCT tag FROM tags WHERE tag IS NOT NULL AND run_id IN (SELECT unnest(?::VARCHAR[]))
+               ORDER BY tag"""
+# Tags of a run's samples, one row per tag (the Failures page shows them beside each finding).
+TAGS_OF_RUNS = """SELECT run_id, sample_id, step_index, tag, note FROM tags
+                  WHERE run_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY tag_id"""

@@ -15,7 +15,7 @@ from workbench import urls
 
 def trace_link(run_id: str, sample_id: str, step: object = None) -> str:
     """Relative link to the app's trace page (same form as the Failures page's links)."""
-    return urls.trace_path(run_id, sample_id, int(step) if step is not None and step == step else None)
+    return urls.trace_path(run_id, sample_id, None if step is None or pd.isna(step) else int(step))
 
 
 def mix_text(mix: object, top: int = 3) -> str:
@@ -34,7 +34,8 @@ def cluster_table(clusters: pd.DataFrame) -> pd.DataFrame:
 def cluster_map(members: pd.DataFrame) -> go.Figure:
     """Scatter of the units' 2-D coordinates, colour = cluster, hover = escaped excerpt."""
     df = members.copy()
-    df["cluster"] = [f"{c}: {lbl[:40]}" for c, lbl in zip(df["cluster_id"], df["label"])]
+    df["cluster"] = [html.escape(f"{c}: {lbl[:40]}") for c, lbl in zip(df["cluster_id"], df["label"])]
+    df["sample_id"] = [html.escape(str(v)) for v in df["sample_id"]]
     # Plotly renders hover text as HTML-ish markup: escape trace text and wrap long lines.
     df["excerpt_html"] = ["<br>".join(html.escape((t or "")[i:i + 80]) for i in range(0, min(len(t or ""), 240), 80))
                           for t in df["excerpt"]]
@@ -50,7 +51,8 @@ def cluster_map(members: pd.DataFrame) -> go.Figure:
 def sizes_by_run_chart(sizes: pd.DataFrame) -> go.Figure:
     """Grouped bars: units per cluster in each run (compare cluster sizes between runs)."""
     df = sizes.copy()
-    df["cluster"] = [f"{c}: {lbl[:30]}" for c, lbl in zip(df["cluster_id"], df["label"])]
+    df["cluster"] = [html.escape(f"{c}: {lbl[:30]}") for c, lbl in zip(df["cluster_id"], df["label"])]
+    df["run_id"] = [html.escape(str(v)) for v in df["run_id"]]
     fig = px.bar(df, x="cluster", y="units", color="run_id", barmode="group")
     fig.update_layout(height=360, margin=dict(l=10, r=10, t=30, b=10), legend_title_text="run", xaxis_title="")
     return fig

@@ -9,8 +9,9 @@ import pandas as pd
 import streamlit as st
 
 from workbench.errors import WorkbenchError
-from workbench.store.queries import FILTER_VALUES
+from workbench.store.queries import FILTER_VALUES, SAMPLE_IDS_OF_RUNS
 from workbench.ui.data import cached_df, runs_df
+from workbench.ui.safe import md_text
 
 
 @contextmanager
@@ -19,9 +20,9 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except WorkbenchError as exc:
-        st.error(str(exc))
+        st.error(md_text(str(exc)))   # messages quote ids and URL parameters: escaped, never Markdown
     except Exception as exc:  # anything else: still a message, with the type for bug reports
-        st.error(f"Something went wrong: {type(exc).__name__}: {exc}")
+        st.error(md_text(f"Something went wrong: {type(exc).__name__}: {exc}"))
 
 
 def require_runs() -> pd.DataFrame:
@@ -39,13 +40,27 @@ def run_label(runs: pd.DataFrame):
     return lambda r: f"{names.get(r, r)}" + (" · synthetic" if r in synth else "")
 
 
-def scope_filters(key: str, runs: pd.DataFrame) -> tuple[list[str], list[str], list[str]]:
-    """Run / benchmark / subset multiselects in the sidebar (stable keys, defaults = everything)."""
+def scope_filters(runs: pd.DataFrame) -> tuple[list[str], list[str], list[str]]:
+    """Run / benchmark / subset multiselects in the sidebar, bound to the query parameters runs, bench
+    and subset (defaults = everything)."""
     ids = runs["run_id"].tolist()
     with st.sidebar:
-        chosen = st.multiselect("Runs", ids, default=st.session_state.get(f"{key}_runs_default", ids),
-                                format_func=run_label(runs), key=f"{key}_runs")
+        # bound widgets keep their options' text in the URL: run ids (no format_func) make stable links
+        chosen = st.multiselect("Runs", ids, default=ids, key="runs", bind="query-params")
         values = cached_df(FILTER_VALUES, [chosen or ids])
-        benchmarks = st.multiselect("Benchmarks", sorted(values["benchmark"].unique()), key=f"{key}_bench")
-        subsets = st.multiselect("Subsets", sorted(values["subset"].unique()), key=f"{key}_subset")
+        benchmarks = st.multiselect("Benchmarks", sorted(values["benchmark"].unique()), key="bench",
+                                    bind="query-params")
+        subsets = st.multiselect("Subsets", sorted(values["subset"].unique()), key="subset", bind="query-params")
     return chosen or ids, benchmarks, subsets
+
+
+def shared_id_prefixes(run_ids: list[str]) -> list[str]:
+    """The id prefixes many samples of these runs share (tables drop them from display ids)."""
+    from workbench.ui.data import fingerprint
+    return _prefixes(tuple(sorted(run_ids)), fingerprint())
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _prefixes(run_ids: tuple[str, ...], fp: tuple) -> list[str]:  # fp: cache key only
+    from workbench.ui.tables import shared_prefixes
+    return shared_prefixes(cached_df(SAMPLE_IDS_OF_RUNS, [list(run_ids)])["sample_id"].tolist())

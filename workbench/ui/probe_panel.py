@@ -11,10 +11,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from workbench.config import setting
+from workbench.config import probe_dir
 from workbench.errors import WorkbenchError
 from workbench.store import probes as store_probes
 from workbench.ui.data import cached_df
+from workbench.ui.safe import md_text
 from workbench.viz import overlay, probe_charts
 
 HOVER_TOKENS = 400   # tokens in the hover strip (the selected step's first ones)
@@ -27,7 +28,8 @@ def _read_probe_file(path: str, mtime: float):  # noqa: ANN202 - maps.ProbeFile;
 
 
 def probe_file(maps_path: str):  # noqa: ANN201
-    path = Path(setting("probe_dir")).expanduser() / maps_path
+    from workbench.ui.data import db_path
+    path = probe_dir(db_path()) / maps_path
     mtime = os.path.getmtime(path) if path.exists() else 0.0
     return _read_probe_file(str(path), mtime)
 
@@ -54,24 +56,26 @@ def show(sample: pd.Series, flags: pd.DataFrame, images: pd.DataFrame, selected:
     st.subheader("Look inside: attention on the image (probe)")
     pt, ps = probe_rows(run_id, sample_id)
     if pt is None:
-        st.info("This trace has not been probed. Probe it with the model that wrote it, e.g. "
-                f"`workbench probe --run {run_id} --sample {sample_id} --model PATH`: attention on the image "
-                "and visual dependence per step, with overlays here.")
+        st.info("This trace has not been probed. Probe it with the model that wrote it (attention on the image "
+                "and visual dependence per step, with overlays here), e.g.:")
+        import shlex   # the command as plain text (st.code): ids are data, never Markdown
+        st.code(f"workbench probe --run {shlex.quote(run_id)} --sample {shlex.quote(sample_id)} --model PATH",
+                language=None)
         return
     if pt["status"] != "ok":
-        st.warning(f"The probe {pt['status']} this sample: {pt['error']}")
+        st.warning(md_text(f"The probe {pt['status']} this sample: {pt['error']}"))
         return
     try:
         pf = probe_file(pt["maps_path"])
     except WorkbenchError as exc:
-        st.error(str(exc))
+        st.error(md_text(exc))
         return
-    st.caption(f"{int(pt['n_tokens']):,} tokens ({pt['token_source']}) · {int(pt['n_image_tokens'])} image tokens · "
+    st.caption(md_text(f"{int(pt['n_tokens']):,} tokens ({pt['token_source']}) · {int(pt['n_image_tokens'])} image tokens · "
                f"layers {', '.join(map(str, pf.layers))} · model {pt['model']} · "
                f"attention share {pt['early_image_share']:.3f} in the first 20% → {pt['late_image_share']:.3f} "
                "in the last 20%" + (f" · visual dependence {pt['early_visual_dependence']:.3f} → "
                                     f"{pt['late_visual_dependence']:.3f} nats/token"
-                                    if pd.notna(pt["early_visual_dependence"]) else ""))
+                                    if pd.notna(pt["early_visual_dependence"]) else "")))
     st.caption("The attention tier of grounding_loss compares each step's *lift* (share ÷ the share uniform "
                "attention would give), so the share's natural fall as the trace grows is not read as forgetting.")
     st.plotly_chart(probe_charts.grounding_curve(ps, flags, selected), key=f"{key}_probe_curve",
@@ -124,7 +128,7 @@ def show(sample: pd.Series, flags: pd.DataFrame, images: pd.DataFrame, selected:
         try:
             pic = overlay.render_overlay(im_bytes, grid, values, opacity=opacity, cmap=cmap, max_side=900)
         except ValueError as exc:   # e.g. the stored image changed since the probe
-            st.error(f"Cannot draw the overlay: {exc}. Re-probe this sample (`workbench probe --force`).")
+            st.error(md_text(f"Cannot draw the overlay: {exc}.") + " Re-probe this sample (`workbench probe --force`).")
             return
         cells = overlay.cell_values(grid, values)
         r, c = np.unravel_index(int(np.argmax(cells)), cells.shape)

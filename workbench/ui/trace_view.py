@@ -13,6 +13,7 @@ from workbench.store import probes as store_probes
 from workbench.store import queries as q
 from workbench.store import tags as store_tags
 from workbench.ui.data import cached_df, write
+from workbench.ui.safe import md_text, render_markdown
 from workbench.viz import charts
 from workbench.viz.trace_html import render_trace
 
@@ -27,11 +28,6 @@ def load(run_id: str, sample_id: str) -> tuple[pd.Series | None, pd.DataFrame, p
     return sample.iloc[0], steps, flags, images
 
 
-def neighbour(run_id: str, sample_id: str, forward: bool) -> str | None:
-    df = cached_df(q.NEIGHBOUR_FLAGGED, q.neighbour_params(run_id, sample_id, forward))
-    return None if df.empty else str(df["sample_id"].iloc[0])
-
-
 def show_images(images: pd.DataFrame, n_images: int) -> None:
     if images.empty:
         st.info("No image was given with this question." if not n_images else
@@ -39,7 +35,7 @@ def show_images(images: pd.DataFrame, n_images: int) -> None:
         return
     for _, im in images.iterrows():
         if im["missing"] or im["data"] is None:
-            st.warning(f"Image not available — the source referenced: {im['original_ref']}", icon="🖼️")
+            st.warning("Image not available — the source referenced: " + md_text(im["original_ref"]), icon="🖼️")
         else:
             st.image(bytes(im["data"]), caption=f"{im['width']}×{im['height']} px (hover for full screen)")
 
@@ -48,9 +44,10 @@ def show_answers(s: pd.Series) -> None:
     def verdict(v) -> str:
         return "—" if v is None or pd.isna(v) else ("correct" if v else "wrong")
     c1, c2, c3 = st.columns(3)
-    c1.metric("Ground truth", str(s["ground_truth"]) if s["ground_truth"] is not None else "—")
-    c2.metric("Extracted answer", str(s["extracted_answer"])[:40] if s["extracted_answer"] else "—",
-              help=f"from {s['answer_source'] or 'nothing found'}; graded: {verdict(s['extracted_correct'])}")
+    # metric values and help render Markdown: data goes through md_text
+    c1.metric("Ground truth", md_text(str(s["ground_truth"])[:40]) if s["ground_truth"] is not None else "—")
+    c2.metric("Extracted answer", md_text(str(s["extracted_answer"])[:40]) if s["extracted_answer"] else "—",
+              help=md_text(f"from {s['answer_source'] or 'nothing found'}; graded: {verdict(s['extracted_correct'])}"))
     c3.metric("Grade", verdict(s["grade"]),
               help={"source": "the source's own grade", "workbench": "graded by the workbench (no source grade)"}
               .get(s["graded_by"], "no grade: no source grade and no ground truth to grade against"))
@@ -59,7 +56,7 @@ def show_answers(s: pd.Series) -> None:
             f"{int(s['n_candidates'])} candidate answers" if pd.notna(s["n_candidates"]) else "",
             "truncated" if s["truncated"] is True else "", f"finish: {s['finish_reason']}" if s["finish_reason"] else "",
             f"{len(s['response'] or ''):,} characters"]
-    st.caption(" · ".join(b for b in bits if b))
+    st.caption(md_text(" · ".join(b for b in bits if b)))
 
 
 def show_findings(flags: pd.DataFrame) -> None:
@@ -77,15 +74,32 @@ def show_findings(flags: pd.DataFrame) -> None:
                 + (f" · {extra}" if extra else ""))
 
 
-def show_trace(s: pd.Series, steps: pd.DataFrame, flags: pd.DataFrame, selected: int | None, key: str) -> None:
+def show_trace(s: pd.Series, steps: pd.DataFrame, flags: pd.DataFrame, selected: int | None, key: str,
+               context: dict | None = None) -> None:
     from workbench.ui.data import cached_render
-    expand = st.toggle("Expand collapsed loops", key=f"{key}_expand")
+    c1, c2 = st.columns(2)
+    expand = c1.toggle("Expand collapsed loops", key=f"{key}_expand")
+    markdown = c2.toggle("Render Markdown and LaTeX", key=f"{key}_markdown",
+                         help="Formatting and formulas drawn by the workbench's safe renderer: no HTML, links or "
+                              "images from the trace. Finding highlights show with this off.")
+    tags = cached_df(store_tags.TAGS, [s["run_id"], s["sample_id"]])
+    ctx = tuple(sorted((k, tuple(v)) for k, v in (context or {}).items()))
     # steps and flags are the store's for (run, sample), or one whole-trace step when unanalysed
-    html = cached_render(("trace", s["run_id"], s["sample_id"], selected, expand, len(steps), len(flags)),
+    html = cached_render(("trace", s["run_id"], s["sample_id"], selected, expand, markdown, len(steps), len(flags),
+                          len(tags), ctx),
                          lambda: render_trace(s["response"] or "", steps.to_dict("records"), flags.to_dict("records"),
                                               run_id=s["run_id"], sample_id=s["sample_id"], selected_step=selected,
-                                              expand_loops=expand))
+                                              expand_loops=expand, tags=tags.to_dict("records"), markdown=markdown,
+                                              context=context))
     st.html(html)
+
+
+def show_text(text: str, markdown: bool) -> None:
+    """Trace text (question, a step): plain text, or through the safe renderer."""
+    if markdown:
+        st.html('<div class="wb-md">' + render_markdown(text) + "</div>")
+    else:
+        st.text(text)
 
 
 def with_probe_signals(steps: pd.DataFrame) -> pd.DataFrame:
@@ -102,25 +116,29 @@ def with_probe_signals(steps: pd.DataFrame) -> pd.DataFrame:
 
 
 def show_signals(steps: pd.DataFrame, flags: pd.DataFrame, selected: int | None, key: str) -> None:
+    """The per-step chart, only when it has something to show (image references or probe curves)."""
     if steps.empty:
         return
     steps = with_probe_signals(steps)
+    if not charts.has_step_signals(steps):
+        return
     flagged = sorted({int(x) for x in flags["step_index"].dropna()}) if not flags.empty else []
     st.plotly_chart(charts.step_signals(steps, flagged, selected), key=f"{key}_signals")
 
 
-def tags_panel(s: pd.Series, n_steps: int, key: str) -> None:
+def tags_panel(s: pd.Series, n_steps: int, key: str, selected: int | None = None) -> None:
     tags = cached_df(store_tags.TAGS, [s["run_id"], s["sample_id"]])
     for _, t in tags.iterrows():
         where = "whole sample" if pd.isna(t["step_index"]) else f"step {int(t['step_index'])}"
         c1, c2 = st.columns([8, 1])
-        c1.text(f"{t['tag'] or 'note'} ({where}) — {t['note'] or ''}")  # data is text, never markup
+        c1.text(f"{t['tag'] or 'note'} ({where}) — {t['note'] or ''}")  # st.text: data is text, never markup
         if c2.button("Delete", key=f"{key}_del_{t['tag_id']}"):
             write(store_tags.delete_tag, int(t["tag_id"]), s["run_id"], s["sample_id"])
             st.rerun()
     with st.form(f"{key}_tag_form", clear_on_submit=True):
         c1, c2, c3 = st.columns([2, 2, 5])
-        target = c1.selectbox("On", ["whole sample"] + [f"step {i}" for i in range(n_steps)], key=f"{key}_tag_target")
+        target = c1.selectbox("On", ["whole sample"] + [f"step {i}" for i in range(n_steps)], key=f"{key}_tag_target",
+                              index=0 if selected is None or selected >= n_steps else selected + 1)
         tag = c2.text_input("Tag", key=f"{key}_tag_text", placeholder="e.g. hallucination")
         note = c3.text_input("Note", key=f"{key}_tag_note")
         if st.form_submit_button("Save"):

@@ -18,6 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from workbench.analysis import registry
+from workbench.ui.safe import plotly_text
 
 PALETTE = ["#1a73e8", "#f29900", "#188038", "#d93025", "#9334e6", "#12b5cb", "#e52592", "#5f6368"]
 _LAYOUT = dict(height=320, legend=dict(title=dict(text="")))
@@ -29,16 +30,17 @@ def _axis(title: str = "", **kw) -> dict:
     return dict(automargin=False, title=dict(text=title), **kw)
 
 
-def _figure(traces: list, title: str, *, margin: dict | None = None, **layout) -> go.Figure:
-    return go.Figure(data=traces, layout={**_LAYOUT, "title": {"text": title}, "margin": {**_MARGIN, **(margin or {})},
-                                          **layout})
+def _figure(traces: list, title: str, *, margin: dict | None = None, title_style: dict | None = None,
+            **layout) -> go.Figure:
+    return go.Figure(data=traces, layout={**_LAYOUT, "title": {"text": title, **(title_style or {})},
+                                          "margin": {**_MARGIN, **(margin or {})}, **layout})
 
 
 def _category_axis(categories, title: str) -> tuple[dict, int]:
     """An x axis for category labels and the bottom margin it needs: horizontal labels when they
     fit, else vertical ones cut to 18 characters, thinned out when crowded (the hover shows every
     bar's whole name)."""
-    labels = [str(c) for c in dict.fromkeys(categories)]
+    labels = [plotly_text(c) for c in dict.fromkeys(categories)]
     longest = max((len(x) for x in labels), default=1)
     if len(labels) * (7 * longest + 10) <= _PLOT_WIDTH:
         return _axis(title), _MARGIN["b"]
@@ -66,28 +68,67 @@ def _nice_width(span: float, bins: int) -> float:
     return next(m * exp for m in (1, 2, 5, 10) if m * exp >= raw)
 
 
-def _grouped_bars(df: pd.DataFrame, x: str, y: str, group: str, colors: dict, hover: str) -> list[go.Bar]:
-    return [go.Bar(x=g[x].tolist(), y=g[y].tolist(), name=str(k), marker_color=colors.get(k),
-                   customdata=g["samples"].tolist() if "samples" in g else None, hovertemplate=hover)
-            for k, g in df.groupby(group, sort=False)]
+def wilson(k: float, n: float, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a proportion k/n (sensible for small n and rates near 0 or 1)."""
+    if n <= 0:
+        return 0.0, 1.0
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _errors(rates: list[float], ns: list[int]) -> dict:
+    lo_hi = [wilson(r * n, n) for r, n in zip(rates, ns)]
+    return dict(type="data", symmetric=False, array=[hi - r for r, (_, hi) in zip(rates, lo_hi)],
+                arrayminus=[r - lo for r, (lo, _) in zip(rates, lo_hi)], thickness=1.2, width=3)
+
+
+def _short(label: str, n: int = 38) -> str:
+    """An escaped (Plotly reads HTML) label cut to `n` characters."""
+    return plotly_text(label if len(label) <= n else label[: n - 1] + "…")
 
 
 def flag_rate_by_subset(df: pd.DataFrame) -> go.Figure:
+    """Horizontal bars, one row per subset (every label shown, however many), one bar per detector,
+    with the rate's 95% interval and n in the hover. Image detectors are over samples with an image
+    (subsets without images have no bar for them)."""
     colors = _colors(df["detector"].unique(), registry.colours())
-    traces = _grouped_bars(df, "subset", "flag_rate", "detector", colors,
-                           "%{x}: %{y:.1%} of %{customdata:,} samples flagged<extra>%{fullData.name}</extra>")
-    xaxis, bottom = _category_axis(df["subset"], "subset")
-    return _figure(traces, "Flag rate per benchmark subset", barmode="group", margin=dict(b=bottom),
-                   yaxis=_axis("samples flagged", tickformat=".0%"), xaxis=xaxis)
+    labels = registry.labels()
+    order = (df.groupby("subset")["samples"].max().sort_values(ascending=True)).index.tolist()
+    traces = []
+    for det, g in df.groupby("detector", sort=False):
+        g = g.set_index("subset").reindex(order).dropna(subset=["flag_rate"])
+        rates, ns = g["flag_rate"].astype(float).tolist(), g["samples"].astype(int).tolist()
+        traces.append(go.Bar(y=[_short(str(x)) for x in g.index], x=rates, orientation="h", name=labels.get(det, det),
+                             marker_color=colors.get(det), error_x=_errors(rates, ns), customdata=ns,
+                             hovertext=[plotly_text(x) for x in g.index],
+                             hovertemplate="%{hovertext}: %{x:.1%} of %{customdata:,} samples flagged"
+                                           "<extra>%{fullData.name}</extra>"))
+    rows = len(order)
+    return _figure(traces, "Flag rate per benchmark subset (bars: 95% interval; hover: n)", barmode="group",
+                   height=max(320, 140 + rows * (10 + 7 * len(traces))), margin=dict(l=250, b=44, t=84),
+                   xaxis=_axis("samples flagged", tickformat=".0%", rangemode="tozero"),
+                   yaxis=_axis("", categoryorder="array", categoryarray=[_short(str(x)) for x in order]),
+                   legend=dict(orientation="h", y=1.0, yanchor="bottom", x=0, title=dict(text="")),
+                   title_style=dict(y=0.995, yanchor="top", yref="container"))
 
 
 def accuracy_by_flag(df: pd.DataFrame) -> go.Figure:
+    """Accuracy of samples with vs without each flag, with 95% intervals and n on every bar."""
     colors = _colors(df["status"].unique(), {"flagged": "#d93025", "not flagged": "#188038"})
-    traces = _grouped_bars(df, "detector", "accuracy", "status", colors,
-                           "%{x}, %{fullData.name}: accuracy %{y:.1%} over %{customdata:,} samples<extra></extra>")
-    xaxis, bottom = _category_axis(df["detector"], "detector")
-    return _figure(traces, "Accuracy with vs without each flag", barmode="group", margin=dict(b=bottom),
-                   yaxis=_axis("accuracy", tickformat=".0%", range=[0, 1]), xaxis=xaxis)
+    labels = registry.labels()
+    traces = []
+    for status, g in df.groupby("status", sort=False):
+        acc, ns = g["accuracy"].astype(float).tolist(), g["samples"].astype(int).tolist()
+        traces.append(go.Bar(x=[labels.get(d, d) for d in g["detector"]], y=acc, name=str(status),
+                             marker_color=colors.get(status), error_y=_errors(acc, ns), customdata=ns,
+                             text=[f"n={n:,}" for n in ns], textposition="inside", insidetextanchor="start",
+                             textangle=0, textfont=dict(size=10),
+                             hovertemplate="%{x}, %{fullData.name}: accuracy %{y:.1%} over %{customdata:,} samples"
+                                           "<extra></extra>"))
+    return _figure(traces, "Accuracy with vs without each flag (95% interval, n)", barmode="group",
+                   yaxis=_axis("accuracy", tickformat=".0%", range=[0, 1.05]), xaxis=_axis("detector"))
 
 
 def _histogram(values: pd.Series, groups: pd.Series, edges: np.ndarray, colors: dict, unit: str,
@@ -98,7 +139,7 @@ def _histogram(values: pd.Series, groups: pd.Series, edges: np.ndarray, colors: 
     for k in colors:
         v = values[groups == k].to_numpy(dtype=float)
         counts, _ = np.histogram(v, bins=edges)
-        traces.append(go.Bar(x=centers, y=counts, width=width, name=str(k), marker_color=colors[k], opacity=0.75,
+        traces.append(go.Bar(x=centers, y=counts, width=width, name=plotly_text(k), marker_color=colors[k], opacity=0.75,
                              customdata=np.stack([edges[:-1], edges[1:]], axis=1),
                              hovertemplate=f"%{{customdata[0]:{fmt}}}–%{{customdata[1]:{fmt}}} {unit}: "
                                            "%{y:,} traces<extra>%{fullData.name}</extra>"))
@@ -136,27 +177,39 @@ def loop_onsets(df: pd.DataFrame) -> go.Figure:
                    yaxis=_axis("loops"))
 
 
+def has_step_signals(steps: pd.DataFrame) -> bool:
+    """Whether the per-step chart would show anything: image references, or probe curves."""
+    refs = "image_ref_count" in steps and float(steps["image_ref_count"].fillna(0).sum()) > 0
+    probe = any(c in steps and steps[c].notna().any() for c in ("image_attention_share", "visual_dependence"))
+    return bool(refs or probe)
+
+
 def step_signals(steps: pd.DataFrame, flagged_steps: list[int], selected: int | None = None) -> go.Figure:
-    """Per-step signals along the trace: image-reference counts (plus probe curves when present)."""
+    """Per-step signals along the trace: image-reference counts, and the probe's curves in a panel of
+    their own below (two y axes side by side on one plot read as one scale)."""
     x = steps["step_index"].tolist()
+    probe_cols = [(c, n, col) for c, n, col in (("image_attention_share", "attention on image", "#188038"),
+                                                ("visual_dependence", "visual dependence", "#9334e6"))
+                  if c in steps and steps[c].notna().any()]
     traces = [go.Bar(x=x, y=steps["image_ref_count"].tolist(), name="image references", marker_color="#1a73e8")]
-    for col, name, color in (("image_attention_share", "attention on image", "#188038"),
-                             ("visual_dependence", "visual dependence", "#9334e6")):
-        if col in steps and steps[col].notna().any():
-            traces.append(go.Scatter(x=x, y=steps[col].tolist(), name=name, mode="lines+markers", yaxis="y2",
-                                     line=dict(color=color)))
+    for col, name, color in probe_cols:
+        traces.append(go.Scatter(x=x, y=steps[col].tolist(), name=name, mode="lines+markers", yaxis="y2",
+                                 line=dict(color=color)))
     shapes = [_vline(s, "#d93025", opacity=0.5) for s in flagged_steps]
     if selected is not None:
         shapes.append(_vline(selected, "#f9ab00", width=3))
-    return go.Figure(data=traces, layout=dict(
-        height=200, margin=dict(l=56, r=48, t=30, b=44), title=dict(text="Signals along the trace"),
-        xaxis=_axis("step"), yaxis=_axis("refs"), showlegend=True,
-        yaxis2=_axis(overlaying="y", side="right", showgrid=False), shapes=shapes))
+    layout = dict(height=200, margin=dict(l=56, r=20, t=30, b=44), title=dict(text="Signals along the trace"),
+                  xaxis=_axis("step"), yaxis=_axis("image refs"), showlegend=True, shapes=shapes)
+    if probe_cols:
+        layout.update(height=320, yaxis=_axis("image refs", domain=[0.0, 0.42]),
+                      yaxis2=_axis("probe", domain=[0.55, 1.0], anchor="x"))
+    return go.Figure(data=traces, layout=layout)
 
 
 def counts_bar(df: pd.DataFrame, x: str, color: str, title: str) -> go.Figure:
     colors = _colors(df[color].unique(), {**registry.colours(), **registry.severity_colours()})
-    traces = [go.Bar(x=g[x].tolist(), y=g["findings"].tolist(), name=str(k), marker_color=colors[k],
+    traces = [go.Bar(x=[plotly_text(v) for v in g[x]], y=g["findings"].tolist(), name=plotly_text(k),
+                     marker_color=colors[k],
                      hovertemplate="%{x}: %{y:,} findings<extra>%{fullData.name}</extra>")
               for k, g in df.groupby(color, sort=False)]
     xaxis, bottom = _category_axis(df[x], x)

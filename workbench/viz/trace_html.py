@@ -1,7 +1,9 @@
 """A trace as HTML, step by step: role badges, findings highlighted inline, loops collapsed.
 
 Every piece of trace text goes through html.escape: a response containing `<script>` or
-`<img onerror=...>` is shown as text. Offsets are the store's exact character offsets.
+`<img onerror=...>` is shown as text. With `markdown=True` each step's text goes through the one safe
+renderer instead (workbench/ui/safe.py: Markdown and LaTeX, no HTML, links or images from data).
+Offsets are the store's exact character offsets.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 from workbench import urls
 from workbench.analysis import registry
+from workbench.ui.safe import MATH_CSS, render_markdown
 
 ROLE_COLORS = {"perception": "#1a73e8", "computation": "#5f6368", "reflection": "#e37400", "switch": "#9334e6",
                "conclusion": "#188038"}
@@ -33,13 +36,18 @@ CSS_BASE = """
 .wb-text{white-space:pre-wrap;word-break:break-word;flex:1}
 details.wb-collapsed{display:inline;background:#e8f0fe;border-radius:4px;padding:0 .3rem}
 details.wb-collapsed summary{cursor:pointer;color:#1967d2;font-size:13px;display:inline}
-.wb-hidden-step{color:#80868b;font-size:12px;padding:.1rem .6rem .1rem 4.4rem}
+.wb-hidden-step{color:#5f6368;font-size:13px;padding:.1rem .6rem .1rem 4.4rem}
+.wb-loop-note{display:block;color:#174ea6;font-size:13px;margin:.15rem 0}
+.wb-tag{display:inline-block;font-size:12px;background:#fce8e6;color:#a50e0e;border-radius:8px;padding:0 .45rem;
+ margin:0 0 .15rem .35rem}
+.wb-md p{margin:.2rem 0}.wb-md table{border-collapse:collapse}.wb-md td,.wb-md th{border:1px solid #dadce0;
+ padding:.1rem .4rem}.wb-md .wb-img,.wb-md .wb-link{color:#5f6368}.wb-text.wb-md{white-space:normal}
 """
 
 
 def css() -> str:
     """The trace view's style sheet (role badges, steps, one highlight per registered detector)."""
-    return "<style>" + CSS_BASE + _marks_css() + "</style>"
+    return "<style>" + CSS_BASE + _marks_css() + "</style>" + MATH_CSS
 
 
 @dataclass(frozen=True)
@@ -75,7 +83,8 @@ def spans_and_collapses(flags: Iterable[dict], *, expand_loops: bool) -> tuple[l
             period, copies = details.get("period_chars"), details.get("copies")
             if sev != "cycle" and period and copies and copies > 1 and not expand_loops:
                 collapses.append((int(a) + int(period), int(b),
-                                  f"repeated {copies} times, {int(b) - int(a):,} characters — show all"))
+                                  f"repeated {copies} times ({int(b) - int(a):,} characters): the first copy is "
+                                  f"above; show the other {int(copies) - 1}"))
                 spans.append(Span(int(a), int(a) + int(period), spec.mark_class,
                                   f"{spec.label}: first of {copies} copies"))
             else:
@@ -102,43 +111,92 @@ def render_range(text: str, a: int, b: int, spans: list[Span]) -> str:
     return "".join(out)
 
 
+def _hidden(first: int, last: int, text: str, loop: tuple[int, int, str]) -> str:
+    """The folded steps of a loop: one line saying what is folded, which opens to the folded text."""
+    what = f"step {first}" if first == last else f"steps {first}–{last}"
+    c0, c1, label = loop
+    return (f'<div class="wb-hidden-step"><details class="wb-collapsed"><summary>{html.escape(label)} '
+            f'({what} folded)</summary>{html.escape(text[c0:c1])}</details></div>')
+
+
+def _tags_html(tags: list[dict]) -> str:
+    return "".join(f'<span class="wb-tag" title="{html.escape(str(t.get("note") or ""))}">'
+                   f'{html.escape(str(t.get("tag") or "note"))}'
+                   f'{": " + html.escape(str(t.get("note"))[:60]) if t.get("note") else ""}</span>' for t in tags)
+
+
 def render_trace(response: str, steps: list[dict], flags: list[dict], *, run_id: str = "", sample_id: str = "",
-                 selected_step: int | None = None, expand_loops: bool = False) -> str:
-    """The whole trace as one HTML fragment (with its CSS)."""
+                 selected_step: int | None = None, expand_loops: bool = False, tags: list[dict] | None = None,
+                 markdown: bool = False, context: dict | None = None) -> str:
+    """The whole trace as one HTML fragment (with its CSS). `tags` (rows with step_index, tag, note) show
+    on their steps; `markdown` renders each step through the safe renderer (highlights are then left out;
+    loops stay collapsed); `context` is the list the trace was opened from (kept in step links)."""
     text = response or ""
     spans, collapses = spans_and_collapses(flags, expand_loops=expand_loops)
+    sel = next(((int(x["char_start"]), int(x["char_end"])) for x in steps
+                if selected_step is not None and int(x["step_index"]) == selected_step), None)
+    if sel:   # a link to a step inside a folded loop lands on it: that loop is not folded
+        collapses = [c for c in collapses if c[1] <= sel[0] or c[0] >= sel[1]]
+    if markdown:
+        spans = []
     flagged_steps = {f.get("step_index") for f in flags}
+    by_step: dict[int, list[dict]] = {}
+    for t in tags or []:
+        if t.get("step_index") is not None and t.get("step_index") == t.get("step_index"):
+            by_step.setdefault(int(t["step_index"]), []).append(t)
     parts = [css(), '<div class="wb-trace">']
-    hidden_run = 0
+    hidden: list[int] = []
+    loop: tuple[int, int, str] | None = None
     for st in steps:
         a, b, idx = int(st["char_start"]), int(st["char_end"]), int(st["step_index"])
         inside = next(((c0, c1, label) for c0, c1, label in collapses if c0 <= a and b <= c1), None)
         if inside:
-            hidden_run += 1
+            if hidden and inside != loop:
+                parts.append(_hidden(hidden[0], hidden[-1], text, loop))
+                hidden = []
+            hidden.append(idx)
+            loop = inside
             continue
-        if hidden_run:
-            parts.append(f'<div class="wb-hidden-step">{hidden_run} step(s) inside the collapsed loop above</div>')
-            hidden_run = 0
+        if hidden:
+            parts.append(_hidden(hidden[0], hidden[-1], text, loop))
+            hidden = []
         body, pos = [], a
+        chunk = (lambda x, y: render_markdown(text[x:y], css=False)) if markdown else (lambda x, y: render_range(text, x, y, spans))
         for c0, c1, label in collapses:
             if c1 <= pos or c0 >= b:
                 continue
-            body.append(render_range(text, pos, max(c0, pos), spans))
-            if c0 >= a:
+            body.append(chunk(pos, max(c0, pos)))
+            if c0 >= a and not any(c0 <= int(x["char_start"]) and int(x["char_end"]) <= c1 for x in steps):
+                # the folded copies start inside this step and fill no whole step: fold them here
                 body.append(f'<details class="wb-collapsed"><summary>{html.escape(label)}</summary>'
                             f'{html.escape(text[c0:c1])}</details>')
             pos = min(c1, b)
-        body.append(render_range(text, pos, b, spans))
+        body.append(chunk(pos, b))
         role = str(st.get("role") or "computation")
         classes = "wb-step" + (" wb-selected" if idx == selected_step else "") + \
             (" wb-flagged" if idx in flagged_steps else "")
-        link = html.escape(urls.trace_path(run_id, sample_id, idx)) if run_id else f"#step-{idx}"
+        link = html.escape(urls.trace_path(run_id, sample_id, idx, context)) if run_id else f"#step-{idx}"
         parts.append(
             f'<div class="{classes}" id="step-{idx}"><div class="wb-num"><a href="{link}" target="_self" '
-            f'title="link to this step">#{idx}</a></div><div class="wb-text">'
+            f'data-step="{idx}" title="select this step (the URL links to it)">#{idx}</a></div>'
+            f'<div class="wb-text{" wb-md" if markdown else ""}">'
             f'<span class="wb-role" style="background:{ROLE_COLORS.get(role, "#5f6368")}">{html.escape(role)}</span>'
-            f'\n{"".join(body)}</div></div>')
-    if hidden_run:
-        parts.append(f'<div class="wb-hidden-step">{hidden_run} step(s) inside the collapsed loop above</div>')
+            f'{_tags_html(by_step.get(idx, []))}\n{"".join(body)}</div></div>')
+    if hidden:
+        parts.append(_hidden(hidden[0], hidden[-1], text, loop))
     parts.append("</div>")
     return "".join(parts)
+
+
+def excerpt_html(excerpt: str, span_start: int | None, span_end: int | None, limit: int = 600) -> str:
+    """A cluster member's excerpt as escaped HTML with its flagged span marked."""
+    text = (excerpt or "")[:limit]
+    body = html.escape(text)
+    if span_start is not None and span_end is not None and span_start == span_start and span_end == span_end:
+        a, b = max(0, int(span_start)), min(len(text), int(span_end))
+        if a < b:
+            body = (html.escape(text[:a]) + '<mark class="wb-span">' + html.escape(text[a:b]) + "</mark>"
+                    + html.escape(text[b:]))
+    return ('<div class="wb-excerpt" style="white-space:pre-wrap;word-break:break-word;font-size:14px;'
+            'line-height:1.5;border-left:3px solid #dadce0;padding:.3rem .6rem;margin:.2rem 0 .8rem">'
+            '<style>mark.wb-span{background:#fbbc0455;border-bottom:2px solid #f29900}</style>' + body + "</div>")
