@@ -86,7 +86,10 @@ def features(units: pd.DataFrame, seed: int) -> tuple[np.ndarray, tuple, tuple]:
                                tokenizer=lambda t: [w for w in _label_tokens(t) if w not in stop], token_pattern=None,
                                lowercase=False)
     span_words, ctx_words = word_vectoriser(), word_vectoriser()
-    sw = span_words.fit_transform(spans)
+    try:
+        sw = span_words.fit_transform(spans)
+    except ValueError:   # every span word is a stop word or filler ("Check it again now."): characters only
+        span_words, sw = None, None
     try:
         cw = ctx_words.fit_transform(contexts)
     except ValueError:   # no context words at all (units without offsets)
@@ -94,7 +97,7 @@ def features(units: pd.DataFrame, seed: int) -> tuple[np.ndarray, tuple, tuple]:
     chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), max_features=20000, sublinear_tf=True,
                             min_df=1 if small else 2)
     sc = chars.fit_transform(spans)
-    parts = [normalize(hstack([sw, sc]).tocsr())] + ([0.5 * normalize(cw)] if cw is not None else [])
+    parts = [normalize(hstack([sw, sc]).tocsr() if sw is not None else sc)] + ([0.5 * normalize(cw)] if cw is not None else [])
     both = hstack(parts).tocsr()
     n_comp = max(2, min(50, both.shape[1] - 1, len(spans) - 1))
     X = normalize(TruncatedSVD(n_components=n_comp, random_state=seed).fit_transform(both))
