@@ -169,13 +169,36 @@ class _Child:
             raise QueryRefused(f"the console could not start its query process ({exc.strerror})") from None
         self.code: int | None = None
         self.peak_mb: float | None = None
+        # VmHWM belongs to the process's own memory since exec; wait4's ru_maxrss may instead carry the
+        # parent's RSS from before the exec (a big pytest or app process), so it is only the fallback.
+        threading.Thread(target=self._sample, daemon=True, name="console-peak").start()
+
+    def _sample(self) -> None:
+        while self.code is None:
+            hwm = self._high_water_mb()
+            if hwm is None:          # gone (or a zombie: its memory is released)
+                return
+            self.peak_mb = max(self.peak_mb or 0.0, hwm)
+            time.sleep(0.01)
+
+    def _high_water_mb(self) -> float | None:
+        """The process's peak resident memory so far (VmHWM), or None once it is gone."""
+        try:
+            with open(f"/proc/{self.proc.pid}/status", "rb") as f:
+                for line in f:
+                    if line.startswith(b"VmHWM:"):
+                        return int(line.split()[1]) / 1024
+        except (OSError, ValueError, IndexError):
+            return None
+        return None
 
     def poll(self) -> int | None:
         if self.code is None:
             pid, status, usage = os.wait4(self.proc.pid, os.WNOHANG)
             if pid:
                 self.code = os.waitstatus_to_exitcode(status)
-                self.peak_mb = usage.ru_maxrss / 1024
+                if self.peak_mb is None:
+                    self.peak_mb = usage.ru_maxrss / 1024
                 self.proc.returncode = self.code
         return self.code
 

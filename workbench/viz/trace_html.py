@@ -135,8 +135,8 @@ def render_trace(response: str, steps: list[dict], flags: list[dict], *, run_id:
     spans, collapses = spans_and_collapses(flags, expand_loops=expand_loops)
     sel = next(((int(x["char_start"]), int(x["char_end"])) for x in steps
                 if selected_step is not None and int(x["step_index"]) == selected_step), None)
-    if sel:   # a link to a step inside a folded loop lands on it: that loop is not folded
-        collapses = [c for c in collapses if c[1] <= sel[0] or c[0] >= sel[1]]
+    if sel:   # a link to a step hidden inside a folded loop lands on it: that loop is not folded
+        collapses = [c for c in collapses if not (c[0] <= sel[0] and sel[1] <= c[1])]
     if markdown:
         spans = []
     flagged_steps = {f.get("step_index") for f in flags}
