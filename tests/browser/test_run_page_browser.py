@@ -26,6 +26,9 @@ def test_run_page_follows_a_worker_across_reloads_and_cancels_it(tmp_path: Path,
     tiny = build_tiny_model(tmp_path / "tiny")
     data = write_questions(tmp_path / "d", 40)
     db = tmp_path / "s.duckdb"
+    from workbench.store import connect
+    with connect(db):   # the app opens an existing store (a --db that does not exist is an error)
+        pass
     job = jobs.new_job_id()
     jobs.start_detached(["--model", str(tiny), "--data", str(data), "--db", str(db), "--dtype", "float32",
                          "--max-new-tokens", "3000", "--progress-interval", "0.5", "--run", "browser run",

@@ -67,7 +67,10 @@ def running_server(argv: list[str], *, cwd, port_flag: str = "--server.port", ti
                 time.sleep(0.25)
         yield url
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:   # it already ended (e.g. it refused to start)
+            pass
         proc.wait(10)
 
 
