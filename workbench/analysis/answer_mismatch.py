@@ -56,7 +56,7 @@ def detect(response: str, *, question: str | None = None, steps: Sequence[Step] 
 
 
 SPEC = DetectorSpec(
-    name=NAME, version=VERSION, label="answer mismatch", colour="#e37400", css_class="wb-answer-mismatch",
+    name=NAME, version=VERSION, label="answer mismatch", colour="#12857a", css_class="wb-answer-mismatch",
     description="The trace concludes one answer and the source reports (and grades) another.",
     severities=(
         Severity("changes_grade", "changes the grade", "#d93025",
