@@ -27,7 +27,7 @@ def start_form() -> None:
         run = c2.text_input("Run name (default: data file name)", key="run_name")
         gpus = c1.text_input("GPUs (e.g. 0,1,2,3; empty = all / CPU)")
         max_memory = c2.text_input("Max memory per GPU (e.g. 75GiB)")
-        endpoint = c1.text_input("Endpoint (openai backend), e.g. http://host:8000/v1")
+        endpoint = c1.text_input("Endpoint (openai backend), e.g. `http://host:8000/v1`")
         api_key_env = c2.text_input("API key environment variable", "OPENAI_API_KEY")
         max_new = c1.number_input("Max new tokens", 1, 131072, int(d["max_new_tokens"]), key="run_max_new_tokens")
         temperature = c2.number_input("Temperature", 0.0, 2.0, float(d["temperature"]), format="%.3f")
