@@ -22,3 +22,10 @@ def build_demo(db: str | Path | None = None, *, progress: bool = False) -> str:
         return run_id
     analyze_store(resolve_db_path(db), runs=[run_id], progress=progress)
     return run_id
+
+
+def cluster_demo(db: str | Path | None = None) -> None:
+    """Cluster the demo run's flagged steps (k-means, 3 clusters) so the Clusters page and the report have
+    something to show on a first start; a later `workbench cluster` adds its own clustering beside it."""
+    from workbench.cluster import run_clustering
+    run_clustering(resolve_db_path(db), runs=[DEMO_RUN], unit="step", method="kmeans", k=3, seed=0)

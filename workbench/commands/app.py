@@ -34,6 +34,8 @@ def run(args: argparse.Namespace) -> int:
         from workbench.demo import build_demo
         print(f"workbench app: no store at {db}; building the synthetic demo run first")
         build_demo(db)
+        from workbench.demo import cluster_demo
+        cluster_demo(db)
         from workbench.probe.demo import can_probe, probe_demo
         if can_probe():
             print("workbench app: probing the demo with a tiny random Qwen2-VL (shows the probe views; its maps "

@@ -9,7 +9,7 @@ from workbench.commands import add_db_option
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="load the synthetic demo run (data/demo) into the store",
-                       description="Import and analyse the demo run: traces written by the project and images "
+                       description="Import, analyse and cluster the demo run: traces written by the project and images "
                                    "drawn by code (labelled synthetic), one per failure mode plus hard negatives. "
                                    "Idempotent.")
     add_db_option(p)
@@ -23,6 +23,8 @@ def run(args: argparse.Namespace) -> int:
     from workbench.demo import build_demo
     from workbench.store import resolve_db_path
     run_id = build_demo(args.db)
+    from workbench.demo import cluster_demo
+    cluster_demo(args.db)
     print(f"demo run '{run_id}' is in {resolve_db_path(args.db)}")
     if args.probe:
         from workbench.errors import UsageError
