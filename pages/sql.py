@@ -8,7 +8,8 @@ from workbench.config import setting
 from workbench.errors import WorkbenchError
 from workbench.store.console import run_query
 from workbench.ui.data import db_path
-from workbench.ui.sql_console import EXAMPLES, display_frame, plain_markdown, refusal_parts
+from workbench.ui.safe import md_text
+from workbench.ui.sql_console import EXAMPLES, display_frame, refusal_parts
 
 st.title("SQL")
 st.caption(f"Read-only: the console queries copies of the store's tables and nothing else (no files, no writes, "
@@ -27,17 +28,17 @@ if st.button("Run", type="primary", key="sql_run") and sql.strip():
             res = run_query(sql, db_path())
     except WorkbenchError as exc:
         head, rest = refusal_parts(str(exc))
-        st.error(f"Query refused: {plain_markdown(head)}")
+        st.error(f"Query refused: {md_text(head)}")
         if rest:
             st.code(rest, language=None)
     except Exception as exc:  # noqa: BLE001 - a bug in the console still shows as a message, never a traceback
-        st.error(f"Query failed: {plain_markdown(type(exc).__name__)}")
+        st.error(f"Query failed: {md_text(type(exc).__name__)}")
     else:
         df = display_frame(res.columns, res.rows)
         st.caption(f"{len(df):,} rows in {res.elapsed_s * 1000:.0f} ms ({res.total_s:.1f} s with starting the "
                    f"query's process and copying the tables it reads)")
         if res.truncated:
-            st.warning(f"Truncated: {plain_markdown(res.note)}; the download holds the same rows.")
+            st.warning(f"Truncated: {md_text(res.note)}; the download holds the same rows.")
         st.dataframe(df, hide_index=True, key="sql_result")
         st.download_button("Download CSV", df.to_csv(index=False).encode("utf-8"), "query.csv", "text/csv",
                            key="sql_csv")

@@ -15,7 +15,8 @@ from workbench.errors import QueryRefused
 from workbench.store import connect
 from workbench.store.console import check_filter, parse_bytes, run_query
 from workbench.store.console_rules import check_statement, parser, readable_error
-from workbench.ui.sql_console import display_frame, plain_markdown, refusal_parts
+from workbench.ui.safe import md_text
+from workbench.ui.sql_console import display_frame, refusal_parts
 
 
 @pytest.fixture
@@ -146,8 +147,8 @@ def test_display_frame_makes_any_result_showable():
     pa.Table.from_pandas(df)  # what st.dataframe needs
 
 
-def test_plain_markdown_and_refusal_parts():
-    assert "![" not in plain_markdown("![x](http://h/p.png)") and "<b>" not in plain_markdown("<b>")
+def test_md_text_and_refusal_parts():
+    assert "![" not in md_text("![x](http://h/p.png)") and "<b>" not in md_text("<b>")
     assert refusal_parts("parser error: x\n\nLINE 1: y\n  ^") == ("parser error: x", "LINE 1: y\n  ^")
 
 

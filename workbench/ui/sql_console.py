@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 
 import pandas as pd
 
 _INT64 = (-(2**63), 2**63 - 1)
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$&:])")  # CommonMark punctuation + Streamlit's $ and :
 
 
 def display_frame(columns: list[str], rows: list[tuple]) -> pd.DataFrame:
@@ -44,11 +42,6 @@ def _text(v: object) -> object:
     if isinstance(v, (dt.date, dt.time, dt.timedelta)):
         return v.isoformat() if hasattr(v, "isoformat") else str(v)
     return str(v)
-
-
-def plain_markdown(text: str) -> str:
-    """`text` escaped so Streamlit's markdown shows it literally (no links, images, HTML, LaTeX)."""
-    return _MD_SPECIAL.sub(r"\\\1", text)
 
 
 def refusal_parts(message: str) -> tuple[str, str]:
