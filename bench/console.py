@@ -88,7 +88,7 @@ def import_seconds(db: Path, tmp: Path, tag: str) -> float:
     return time.perf_counter() - t
 
 
-def while_slow(action, db: Path) -> tuple[float, bool]:  # noqa: ANN001
+def while_slow(action, db: Path) -> tuple[float, bool]:
     """Run `action` while a console query that runs into the time limit is going; (seconds, slow still running)."""
     started = threading.Event()
     done = threading.Event()

@@ -23,6 +23,7 @@ from workbench.store import clusters as store_clusters
 from workbench.store import connect
 from workbench.store.runs import resolve_runs, run_ids
 
+
 @dataclass
 class ClusterResult:
     cluster_run_id: str
@@ -39,7 +40,7 @@ FILLER = {"like", "option", "options", "think", "doesn", "don", "didn", "isn", "
           "seems", "seem", "probably", "possible", "possibly", "alternatively", "specifically", "exactly", "good",
           "well", "yes", "no", "also", "again", "first", "second", "next", "now", "then", "thus", "therefore",
           "hence", "since", "because", "though", "although", "however", "still", "yet", "can", "could", "would",
-          "should", "might", "must", "will", "shall", "use", "used", "using", "based", "think", "thinking",
+          "should", "might", "must", "will", "shall", "use", "used", "using", "based", "thinking",
           "recall", "remember", "assume", "assuming", "suppose", "figure", "wrong", "calculate", "calculation"}
 
 
@@ -163,7 +164,7 @@ def _assign_noise(X: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, int]:
     nearest = np.argmin(np.linalg.norm(X[noise][:, None, :] - centres[None, :, :], axis=2), axis=1)
     out = labels.copy()
     out[noise] = np.array(clusters)[nearest]
-    return out, int(len(noise))
+    return out, len(noise)
 
 
 def cluster_units(units: pd.DataFrame, *, method: str = "hdbscan", k: int | None = None, seed: int = 0,

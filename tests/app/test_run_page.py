@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_run_page_starts_a_worker_and_shows_progress(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from streamlit.testing.v1 import AppTest
+
     from workbench.models import jobs
     from workbench.models.testdata import write_questions
     from workbench.models.tiny import build_tiny_model

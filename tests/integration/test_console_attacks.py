@@ -276,7 +276,7 @@ def worker_pids(parent: int) -> list[int]:
     return found
 
 
-def wait_for(cond, timeout: float = 30) -> None:  # noqa: ANN001
+def wait_for(cond, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while not cond():
         assert time.monotonic() < deadline, "condition not met in time"

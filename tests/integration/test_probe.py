@@ -25,13 +25,13 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def eager(tiny: Path):  # noqa: ANN201
+def eager(tiny: Path):
     from workbench.models.loader import load_model
     return load_model(tiny, dtype="float32", attn_implementation="eager")
 
 
 @pytest.fixture(scope="module")
-def sdpa(tiny: Path):  # noqa: ANN201
+def sdpa(tiny: Path):
     from workbench.models.loader import load_model
     return load_model(tiny, dtype="float32", attn_implementation="sdpa")
 
@@ -109,7 +109,7 @@ def test_image_token_to_cell_mapping_with_a_painted_block(sdpa, size: tuple, cel
     assert out.getpixel((0 if c else size[0] - 1, 0 if r else size[1] - 1)) == tuple(overlay.colormap("inferno")[0])
 
 
-def long_trace(tokenizer, n_tokens: int) -> str:  # noqa: ANN001
+def long_trace(tokenizer, n_tokens: int) -> str:
     sentences = ["Let me look at the image carefully and think step by step.",
                  "The triangle has sides of length 3, 4 and 5, so it is a right triangle.",
                  "The bar chart shows sales per year; the highest bar is in 2019.",
@@ -124,7 +124,7 @@ def long_trace(tokenizer, n_tokens: int) -> str:  # noqa: ANN001
             return text + "\n\nSo the final answer is 42."
 
 
-def write_store(tmp: Path, tokenizer, n_tokens: int) -> Path:  # noqa: ANN001
+def write_store(tmp: Path, tokenizer, n_tokens: int) -> Path:
     from workbench.cli import main
     picture((448, 336)).save(tmp / "pic.png")
     rows = [{"id": "long", "question": QUESTION, "response": long_trace(tokenizer, n_tokens), "image": "pic.png",

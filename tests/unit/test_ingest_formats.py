@@ -176,6 +176,7 @@ def test_vlmevalkit_summary_alone_says_what_to_import(tmp_path, tmp_db):
 def test_vlmevalkit_tsv_with_thinking_and_base64_image(tmp_path, tmp_db):
     import base64
     import io
+
     from PIL import Image
     buf = io.BytesIO()
     Image.new("RGB", (12, 12), (9, 9, 9)).save(buf, format="PNG")

@@ -7,7 +7,7 @@ import pytest
 from workbench.cli import build_parser
 
 
-def opts(*argv: str):  # noqa: ANN201
+def opts(*argv: str):
     from workbench.commands.run import options_from_args
     return options_from_args(build_parser().parse_args(["run", "--model", "m", "--data", "d.jsonl", *argv]))
 
@@ -63,6 +63,7 @@ def test_throughput_options_and_their_checks() -> None:
 
 def test_probe_is_composed_by_the_command_not_the_runner() -> None:
     import pickle
+
     from workbench.commands.run import ProbeAfterCommit, probe_hook
     from workbench.errors import UsageError
     args = build_parser().parse_args(["run", "--model", "m", "--data", "d.jsonl", "--probe", "--probe-layers", "all"])

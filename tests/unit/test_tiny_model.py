@@ -12,6 +12,7 @@ pytestmark = pytest.mark.models
 
 def test_tiny_model_builds_loads_and_generates(tmp_path: Path) -> None:
     from PIL import Image
+
     from workbench.cli import main
     from workbench.models.loader import load_model
     out = tmp_path / "tiny"
@@ -31,8 +32,8 @@ def test_tiny_model_builds_loads_and_generates(tmp_path: Path) -> None:
 
 
 def test_tiny_model_flexible_shape(tmp_path: Path) -> None:
-    from workbench.models.tiny import build_tiny_model
     from workbench.models.loader import load_model
+    from workbench.models.tiny import build_tiny_model
     out = build_tiny_model(tmp_path / "t16", layers=3, heads=16, kv_heads=4, hidden=256)
     lm = load_model(out, dtype="float32")
     tc = lm.model.config.text_config
@@ -64,6 +65,7 @@ def test_sampling_is_seeded_and_text_only_prompts_work(tmp_path: Path) -> None:
 
 def test_token_texts_keep_multibyte_characters_whole(tmp_path: Path) -> None:
     from transformers import AutoTokenizer
+
     from workbench.models.backends.transformers_backend import build_records
     from workbench.models.tiny import build_tiny_model
     tok = AutoTokenizer.from_pretrained(str(build_tiny_model(tmp_path / "m")))

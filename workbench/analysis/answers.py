@@ -17,9 +17,10 @@ Truncation (workbench.analysis.truncation): ran out of tokens, not merely "has n
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any
 
 from workbench.analysis import grading, truncation
 from workbench.analysis.base import Step

@@ -17,11 +17,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.errors import UsageError
 from workbench.analysis import registry
+from workbench.errors import UsageError
 from workbench.store import connect
-from workbench.store.findings import AnalysisRows, count_samples, finding_row, pending_analysis, \
-    samples_in_rowid_range, write_analysis
+from workbench.store.findings import (
+    AnalysisRows,
+    count_samples,
+    finding_row,
+    pending_analysis,
+    samples_in_rowid_range,
+    write_analysis,
+)
 from workbench.store.runs import resolve_runs
 
 STEPS = "steps"

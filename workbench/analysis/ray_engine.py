@@ -110,9 +110,11 @@ def _open(path: str) -> Any:
 def analyse_file(path: str, versions: dict[str, str]) -> tuple[AnalysisRows, list[str], int, dict]:
     """One Ray task: analyse the samples of one exported Parquet file exactly as a local worker does.
     Returns the rows to write, per-sample errors, the sample count and each sample's content hash."""
-    import pyarrow.parquet as pq
-    from workbench.store.parquet import INPUT_COLUMNS
     import socket
+
+    import pyarrow.parquet as pq
+
+    from workbench.store.parquet import INPUT_COLUMNS
     try:
         mine = pipeline._versions([d for d in versions if d != pipeline.STEPS])
     except WorkbenchError as exc:   # a detector the driver has and this node does not

@@ -21,7 +21,7 @@ traces (no GPU to probe them here); `detect(..., fraction=...)` and `workbench p
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -41,9 +41,9 @@ from __future__ import annotations
 import difflib
 import re
 from collections import Counter
+from collections.abc import Sequence
 from itertools import accumulate
 from operator import itemgetter
-from typing import Sequence
 
 from workbench.analysis.base import Step, step_at
 from workbench.analysis.registry import DetectorSpec, Measure, Severity
@@ -235,7 +235,7 @@ def detect(response: str, *, question: str | None = None, steps: Sequence[Step] 
     for a, b, period_chars, copies, period_units, near in sorted(loops):
         rest = response[b:tail].strip()
         block = response[a:a + period_chars].strip()
-        ran_to_end = not rest or (len(rest) < len(block) and (block.startswith(rest) or near and _partial_copy(rest, block)))
+        ran_to_end = not rest or (len(rest) < len(block) and (block.startswith(rest) or (near and _partial_copy(rest, block))))
         wasted = period_chars * (copies - 1)
         findings.append(Finding(
             NAME, "runaway" if ran_to_end else "loop", round(min(1.0, wasted / max(1, len(response))), 4),

@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from workbench.errors import InputError, UsageError
 from workbench.ingest.formats import BY_NAME, FileInfo, Format, detect
@@ -241,6 +242,7 @@ class _memory_store:
 
     def __enter__(self):
         import duckdb
+
         from workbench.store.migrations import apply_migrations
         self.con = duckdb.connect(":memory:")
         apply_migrations(self.con)

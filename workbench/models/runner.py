@@ -23,8 +23,9 @@ import queue
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from workbench.errors import UsageError, WorkbenchError
 from workbench.models import jobs

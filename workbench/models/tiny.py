@@ -101,8 +101,7 @@ def build_tiny_model(out_dir: str | Path, *, layers: int = 2, heads: int = 4, kv
     layers=16, heads=16, kv_heads=4/8, hidden=256.
     """
     import torch
-    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLImageProcessorPil
-    from transformers import AutoTokenizer
+    from transformers import AutoTokenizer, Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLImageProcessorPil
 
     if hidden % heads or (hidden // heads) % 8 or heads % kv_heads:
         raise ValueError(f"tiny model: hidden={hidden} must split into {heads} heads with head_dim "

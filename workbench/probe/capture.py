@@ -57,7 +57,7 @@ class ImageAttentionCapture:
         self.captured: dict[int, LayerCapture] = {}
         self._handles: list[Any] = []
 
-    def __enter__(self) -> "ImageAttentionCapture":
+    def __enter__(self) -> ImageAttentionCapture:
         mods = decoder_layers(self.model)
         for li in self.layers:
             if not 0 <= li < len(mods):

@@ -100,7 +100,6 @@ def probe_overlay(con, run_id: str, sample_id: str, flags: list[dict], image: by
     maps_path = probe_maps_path(con, run_id, sample_id)
     if maps_path is None:
         return None
-    from pathlib import Path
 
     from workbench.config import probe_dir
     from workbench.errors import WorkbenchError

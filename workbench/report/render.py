@@ -11,7 +11,6 @@ a CommonMark viewer shows it as text: no link, image, HTML tag or heading can co
 from __future__ import annotations
 
 import base64
-import html
 import json
 import re
 from urllib.parse import quote
@@ -20,7 +19,8 @@ from workbench import urls
 from workbench.analysis import registry
 from workbench.report.data import Failure, ReportData
 from workbench.ui.safe import html_text, md_escape, md_lines, md_text
-from workbench.viz.trace_html import css as trace_css, render_range, spans_and_collapses
+from workbench.viz.trace_html import css as trace_css
+from workbench.viz.trace_html import render_range, spans_and_collapses
 
 STEP_CHARS = 3000          # offending steps longer than this are cut (the app shows them whole)
 e = html_text

@@ -39,13 +39,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
-
 from workbench.config import setting
 from workbench.errors import QueryRefused
 from workbench.store.console_rules import check_where, parser, readable_error
 from workbench.store.console_worker import memory_message, time_limit_message
-from workbench.store.db import open_with_retry, process_lock, resolve_db_path
+from workbench.store.db import resolve_db_path
 
 __all__ = ["QueryResult", "check_filter", "locked_connection", "readable_error", "run_query"]
 

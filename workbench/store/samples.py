@@ -10,8 +10,9 @@ name or task) is refused unless the import says `allow_update`.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import duckdb
 import pyarrow as pa

@@ -58,7 +58,7 @@ def show(sample: pd.Series, flags: pd.DataFrame, images: pd.DataFrame, selected:
     if pt is None:
         st.info("This trace has not been probed. Probe it with the model that wrote it (attention on the image "
                 "and visual dependence per step, with overlays here), e.g.:")
-        import shlex   # the command as plain text (st.code): ids are data, never Markdown
+        import shlex  # the command as plain text (st.code): ids are data, never Markdown
         st.code(f"workbench probe --run {shlex.quote(run_id)} --sample {shlex.quote(sample_id)} --model PATH",
                 language=None)
         return

@@ -13,7 +13,8 @@ from __future__ import annotations
 import base64
 import io
 import json
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image

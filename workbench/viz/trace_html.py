@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
+
 from workbench import urls
 from workbench.analysis import registry
 from workbench.ui.safe import MATH_CSS, render_markdown

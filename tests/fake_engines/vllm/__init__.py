@@ -26,8 +26,8 @@ from typing import Any
 
 from vllm.sampling_params import RequestOutputKind, SamplingParams
 
-__all__ = ["EngineArgs", "LLMEngine", "SamplingParams", "RequestOutput", "CompletionOutput", "Logprob"]
-ENGINES: list["LLMEngine"] = []
+__all__ = ["CompletionOutput", "EngineArgs", "LLMEngine", "Logprob", "RequestOutput", "SamplingParams"]
+ENGINES: list[LLMEngine] = []
 STEP_SECONDS = 0.0     # a test may give each step some duration, like a GPU's
 EOS = 0
 VOCAB = 50
@@ -109,7 +109,7 @@ class LLMEngine:
 
     @classmethod
     def from_engine_args(cls, engine_args: EngineArgs, usage_context: Any = None, stat_loggers: Any = None,
-                         enable_multiprocessing: bool = False) -> "LLMEngine":
+                         enable_multiprocessing: bool = False) -> LLMEngine:
         return cls(engine_args)
 
     def get_tokenizer(self) -> FakeTokenizer:

@@ -21,8 +21,16 @@ import time
 from typing import Any
 
 from workbench.errors import InputError, WorkbenchError
-from workbench.models.backends.base import (Backend, Event, GenerationRequest, GenerationResult, Sampling,
-                                            TokenRecord, decode_images, spans_from_texts)
+from workbench.models.backends.base import (
+    Backend,
+    Event,
+    GenerationRequest,
+    GenerationResult,
+    Sampling,
+    TokenRecord,
+    decode_images,
+    spans_from_texts,
+)
 
 VLLM_MISSING = ("the vllm backend needs vLLM, which is not installed here: on a CUDA machine run "
                 "`pip install -e '.[models,vllm]'`, or use --backend transformers or --backend openai "
