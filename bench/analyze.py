@@ -25,10 +25,10 @@ def end_to_end(path: Path, tmp: Path) -> tuple[float, float]:
     db = tmp / f"{path.stem}.duckdb"
     wb = [sys.executable, "-m", "workbench.cli"]
     t = time.perf_counter()
-    subprocess.run(wb + ["import", str(path), "--db", str(db)], check=True, capture_output=True)
+    subprocess.run([*wb, "import", str(path), "--db", str(db)], check=True, capture_output=True)
     t_import = time.perf_counter() - t
     t = time.perf_counter()
-    subprocess.run(wb + ["analyze", "--db", str(db)], check=True, capture_output=True)
+    subprocess.run([*wb, "analyze", "--db", str(db)], check=True, capture_output=True)
     return t_import, time.perf_counter() - t
 
 

@@ -58,10 +58,10 @@ def build_store(tmp: Path) -> Path:
     db = tmp / "bench.duckdb"
     wb = [sys.executable, "-m", "workbench.cli"]
     if DEV.exists():
-        subprocess.run(wb + ["import", str(DEV), "--db", str(db)], check=True, capture_output=True, cwd=ROOT)
-        subprocess.run(wb + ["analyze", "--db", str(db)], check=True, capture_output=True, cwd=ROOT)
+        subprocess.run([*wb, "import", str(DEV), "--db", str(db)], check=True, capture_output=True, cwd=ROOT)
+        subprocess.run([*wb, "analyze", "--db", str(db)], check=True, capture_output=True, cwd=ROOT)
     else:
-        subprocess.run(wb + ["demo", "--db", str(db)], check=True, capture_output=True, cwd=ROOT)
+        subprocess.run([*wb, "demo", "--db", str(db)], check=True, capture_output=True, cwd=ROOT)
     return db
 
 

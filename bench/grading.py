@@ -180,8 +180,8 @@ def dev_set(path: Path) -> None:
         db = Path(tmp) / "dev.duckdb"
         wb = [sys.executable, "-m", "workbench.cli"]
         t = time.perf_counter()
-        subprocess.run(wb + ["import", str(path), "--db", str(db)], check=True, capture_output=True)
-        subprocess.run(wb + ["analyze", "--db", str(db)], check=True, capture_output=True)
+        subprocess.run([*wb, "import", str(path), "--db", str(db)], check=True, capture_output=True)
+        subprocess.run([*wb, "analyze", "--db", str(db)], check=True, capture_output=True)
         took = time.perf_counter() - t
         con = duckdb.connect(str(db), read_only=True)
         rows = con.execute("""

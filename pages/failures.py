@@ -33,7 +33,7 @@ with user_errors():
     sort_options = ["sample", "score", *tables.measure_columns()]
     sort = c4.selectbox("Sort by", sort_options, key="fsort", bind=BIND)
     desc = c5.toggle("Descending", key="fdesc", bind=BIND, value=False)
-    df = cached_df(failures_sql(q.SCOPE_SQL), q.scope_params(*scope) + [detectors, detectors, severities, severities])
+    df = cached_df(failures_sql(q.SCOPE_SQL), [*q.scope_params(*scope), detectors, detectors, severities, severities])
     tag_rows = cached_df(store_tags.TAGS_OF_RUNS, [scope[0]])
     if not tag_rows.empty:
         per_sample = (tag_rows.dropna(subset=["tag"]).groupby(["run_id", "sample_id"])["tag"]

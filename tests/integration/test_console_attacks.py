@@ -221,7 +221,7 @@ def test_cli_gives_one_message_per_attack(store, capsys):
 def test_cli_processes_never_show_a_traceback(store):
     for sql in ["UPDATE EXTENSIONS", f"SELECT * FROM read_blob('{store['db']}')", "SELECT * FROM duckdb_settings()",
                 "SELECT length(repeat('y', 3000000000))", "SELEC 1"]:
-        out = subprocess.run(WB + ["sql", sql, "--db", str(store["db"]), "--memory-limit", "1GB"],
+        out = subprocess.run([*WB, "sql", sql, "--db", str(store["db"]), "--memory-limit", "1GB"],
                              capture_output=True, text=True, cwd=ROOT)
         assert out.returncode == 1, (sql, out.stderr)
         assert "Traceback" not in out.stderr and out.stderr.startswith("workbench sql: error: "), (sql, out.stderr)
@@ -296,14 +296,14 @@ def test_import_does_not_wait_for_a_slow_console_query(store, tmp_path):
     Killing the CLI kills its query process too. Runs on a copy: the import writes."""
     db = tmp_path / "copy.duckdb"
     shutil.copyfile(store["db"], db)
-    slow = subprocess.Popen(WB + ["sql", SLOW, "--db", str(db), "--timeout", "30"], cwd=ROOT,
+    slow = subprocess.Popen([*WB, "sql", SLOW, "--db", str(db), "--timeout", "30"], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         wait_for(lambda: worker_pids(slow.pid))
         wait_for(lambda: store_free(db))  # the query process has copied what it needs and let go
         src = tmp_path / "more.jsonl"
         src.write_text("".join(json.dumps({"id": f"m{i}", "response": f"trace {i}"}) + "\n" for i in range(20)))
-        out = subprocess.run(WB + ["import", str(src), "--db", str(db), "--run", "during-console"],
+        out = subprocess.run([*WB, "import", str(src), "--db", str(db), "--run", "during-console"],
                              capture_output=True, text=True, cwd=ROOT)
         assert out.returncode == 0, out.stderr
         assert slow.poll() is None  # the console query is still running: the import did not wait for it

@@ -98,7 +98,7 @@ def test_sigkill_mid_batched_run_marks_the_job_dead_and_resume_gives_every_sampl
     st = jobs.job_status(db, "batched")
     assert st["status"] == "dead" and not st["alive"] and st["finished_at"] is not None
     assert rows(db, "SELECT status FROM run_jobs WHERE job_id = 'batched'") == [("dead",)]
-    resumed = subprocess.run(cmd[:-2] + ["--resume"], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    resumed = subprocess.run([*cmd[:-2], "--resume"], cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     after = rows(db, "SELECT sample_id, status, completion_tokens FROM samples ORDER BY sample_id")
     assert [r[0] for r in after] == [f"q{i}" for i in range(8)] and {r[1] for r in after} == {"ok"}

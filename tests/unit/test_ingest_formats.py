@@ -141,8 +141,8 @@ def vlm_folder(tmp_path: Path) -> Path:
     rows = [[str(1000 + i), f"q{i}", "cat", "dog", "A", "coarse perception", "image scene", "dev", "['1_1.jpg']",
              "A" if i < 3 else "B"] for i in range(5)]
     write_xlsx(folder / "Qwen2.5-VL-7B-Instruct_MMStar.xlsx", header, rows)
-    write_xlsx(folder / "Qwen2.5-VL-7B-Instruct_MMStar_openai_result.xlsx", header + ["hit", "log"],
-               [r + [1 if i < 3 else 0, "matched"] for i, r in enumerate(rows)])
+    write_xlsx(folder / "Qwen2.5-VL-7B-Instruct_MMStar_openai_result.xlsx", [*header, "hit", "log"],
+               [[*r, 1 if i < 3 else 0, "matched"] for i, r in enumerate(rows)])
     (folder / "Qwen2.5-VL-7B-Instruct_MMStar_acc.csv").write_text(
         '"split","Overall","coarse perception"\n"dev","0.6","0.6"\n', encoding="utf-8")
     return folder

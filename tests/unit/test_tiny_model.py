@@ -70,7 +70,7 @@ def test_token_texts_keep_multibyte_characters_whole(tmp_path: Path) -> None:
     from workbench.models.tiny import build_tiny_model
     tok = AutoTokenizer.from_pretrained(str(build_tiny_model(tmp_path / "m")))
     text = "Wait, 让我们再想一想 émoji 🙂 so x = 42"
-    ids = tok.encode(text, add_special_tokens=False) + [tok.convert_tokens_to_ids("<|im_end|>")]
+    ids = [*tok.encode(text, add_special_tokens=False), tok.convert_tokens_to_ids("<|im_end|>")]
     response, recs = build_records(tok, ids, [0.0] * len(ids), [1.0] * len(ids))
     assert response == text and "\ufffd" not in "".join(r.text for r in recs[:-1])
     assert all(response[r.char_start:r.char_end] == r.text for r in recs[:-1])

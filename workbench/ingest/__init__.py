@@ -29,7 +29,7 @@ from workbench.records import RunRecord, slugify_run
 if TYPE_CHECKING:   # the image loader pulls in DuckDB and Arrow: imported when an import runs, not by the CLI parser
     from workbench.ingest.images import ImageBatch
 
-FORMAT_CHOICES = ("auto",) + CONTAINERS + tuple(n for n, f in BY_NAME.items() if f.role != "summary")
+FORMAT_CHOICES = ("auto", *CONTAINERS, *tuple(n for n, f in BY_NAME.items() if f.role != "summary"))
 
 
 @dataclass

@@ -98,7 +98,7 @@ def stem(path: Path) -> str:
     if name.lower().endswith(".gz"):
         name = name[:-3]
     suffix = base_suffix(path)
-    if suffix in CONTAINERS + ("ndjson", "pq"):
+    if suffix in (*CONTAINERS, "ndjson", "pq"):
         name = name[: -(len(suffix) + 1)]
     return name
 

@@ -177,7 +177,7 @@ def _make_decisive(model, tok, seed: int) -> None:  # noqa: ANN001 - lazy torch 
         proj = torch.eye(emb.shape[1]) - torch.outer(n, n)
         unit = emb / emb.norm(dim=1, keepdim=True)
         sources = [i for i in range(emb.shape[0]) if i not in special and i != last]
-        targets = sources + [eos]
+        targets = [*sources, eos]
         perm = torch.randperm(len(targets), generator=g).tolist()
         head = torch.zeros_like(model.lm_head.weight)
         for k, a in enumerate(sources):

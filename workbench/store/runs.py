@@ -233,7 +233,7 @@ def merge_runs(con: duckdb.DuckDBPyConnection, runs: list[str], into: str, *, pr
     if not prefix:
         clash = con.execute(
             f"""SELECT sample_id, count(*) FROM samples WHERE run_id IN ({', '.join('?' * (len(sources) + 1))})
-                GROUP BY sample_id HAVING count(*) > 1 LIMIT 1""", sources + [target]).fetchone()
+                GROUP BY sample_id HAVING count(*) > 1 LIMIT 1""", [*sources, target]).fetchone()
         if clash:
             raise UsageError(f"sample id {clash[0]!r} is in more than one of these runs; merge with --prefix to "
                              f"keep them apart as '<run>/<id>'")

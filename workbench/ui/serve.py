@@ -52,7 +52,7 @@ def running_server(argv: list[str], *, cwd, port_flag: str = "--server.port", ti
     import urllib.request
 
     port = free_port()
-    proc = subprocess.Popen(argv + [port_flag, str(port)],
+    proc = subprocess.Popen([*argv, port_flag, str(port)],
                             cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:

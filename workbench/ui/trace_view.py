@@ -67,7 +67,7 @@ def show_findings(flags: pd.DataFrame) -> None:
         details = json.loads(f["details"]) if f["details"] else {}
         spec = next((x for x in registry.specs() if x.name == f["detector"]), None)
         keys = [m.key for m in spec.measures] if spec else []
-        extra = ", ".join(f"{k}: {v}" for k, v in details.items() if k in keys + ["language", "ran_to_end", "rule"])
+        extra = ", ".join(f"{k}: {v}" for k, v in details.items() if k in [*keys, "language", "ran_to_end", "rule"])
         tier = "" if (f.get("tier") or "text") == "text" else f" ({f['tier']} tier)"
         step = "" if pd.isna(f["step_index"]) else f" · step {int(f['step_index'])}"
         st.text(f"• {spec.label if spec else f['detector']}{tier} · {f['severity']}{step} · score {f['score']:.2f}"

@@ -32,7 +32,7 @@ IMAGE_FIELDS = ("images", "image", "image_path", "image_paths", "image_ref", "im
                 "image_1", "image_2", "image_3", "image_4", "image_5", "image_6", "image_7")
 # A separate reasoning field beside the answer: the reasoning is the trace, the answer the final answer.
 THINKING_FIELDS = ("thinking", "reasoning", "reasoning_content", "thought")
-MAPPABLE = tuple(GENERIC_FIELDS) + ("images",)
+MAPPABLE = (*tuple(GENERIC_FIELDS), "images")
 
 
 @dataclass
