@@ -27,6 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import contextlib
+
 from workbench.config import setting  # noqa: E402
 from workbench.errors import QueryRefused  # noqa: E402
 from workbench.store.console import run_query  # noqa: E402
@@ -95,10 +97,8 @@ def while_slow(action, db: Path) -> tuple[float, bool]:
 
     def slow() -> None:
         started.set()
-        try:
+        with contextlib.suppress(QueryRefused):
             run_query(SLOW, db)
-        except QueryRefused:
-            pass
         done.set()
 
     th = threading.Thread(target=slow)

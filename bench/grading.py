@@ -198,7 +198,7 @@ def dev_set(path: Path) -> None:
         con.close()
     print(f"dev set ({path.name}, import + analyze {took:.1f} s):")
     tot = [0] * 4
-    for bench, n, agree, complete, c_agree, loops, cut, none in rows:
+    for bench, n, agree, complete, c_agree, loops, cut, _none in rows:
         print(f"  {bench:<28} {n:6,d} graded: extracted_correct agrees {agree / n:7.2%}; conclusion agrees on "
               f"{complete:,} complete traces {c_agree / max(complete, 1):7.2%}; truncated {loops} loop + {cut} cut")
         tot = [tot[0] + n, tot[1] + agree, tot[2] + complete, tot[3] + c_agree]

@@ -3,6 +3,7 @@ dependence, a 4,000-token trace end to end through `workbench probe`, and `run -
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -171,7 +172,7 @@ def test_probe_of_a_4000_token_trace_stores_summaries_and_is_idempotent(tiny: Pa
                              len(layer_shares), peak_row FROM probe_steps WHERE sample_id = 'long' ORDER BY 1""")
     assert [s[0] for s in psteps] == [s[0] for s in steps] and len(steps) > 20
     assert psteps[0][1] == 0 and psteps[-1][2] == n_tok
-    assert all(a[2] == b[1] for a, b in zip(psteps, psteps[1:]))            # steps tile the tokens
+    assert all(a[2] == b[1] for a, b in itertools.pairwise(psteps))            # steps tile the tokens
     assert all(p[3] is not None and 0 < p[3] < 1 and p[4] is not None and p[5] == 3 for p in psteps)
     pf = maps.read(tmp_path / "probes" / path)
     assert size == (tmp_path / "probes" / path).stat().st_size and size < 3_000_000

@@ -107,7 +107,7 @@ def test_openai_backend_end_to_end_with_429_retry(server: TinyChatServer, tmp_pa
     got = con.execute("SELECT sample_id, status, finish_reason, completion_tokens, response FROM samples "
                       "ORDER BY 1").fetchall()
     assert [g[:2] for g in got] == [("q0", "ok"), ("q1", "ok"), ("q2", "ok")]
-    for sid, _, finish, n, response in got:
+    for sid, _, finish, _n, response in got:
         assert finish in ("eos", "length")
         toks = con.execute("SELECT text, logprob, char_start, char_end FROM tokens WHERE sample_id = ? "
                            "ORDER BY token_index", [sid]).fetchall()

@@ -20,6 +20,7 @@ No answer found for a sample with a ground truth grades as wrong (the benchmarks
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -356,10 +357,8 @@ def _numbers(s: str) -> list[float]:
         except ValueError:
             pass
     for m in _NUMBER.finditer(s):
-        try:
+        with contextlib.suppress(ValueError):
             out.append((float(m.group(0).replace(",", "")), m.start()))
-        except ValueError:
-            pass
     return [v for v, _ in sorted(out, key=lambda x: x[1])]
 
 

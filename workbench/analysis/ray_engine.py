@@ -25,7 +25,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -163,10 +163,8 @@ def _workdir(export_dir: str | None, keep: bool) -> Iterator[_Workdir]:
         if wd.remote is not None and not keep:
             from pyarrow import fs
             filesystem, inner = fs.FileSystem.from_uri(wd.remote)
-            try:
+            with suppress(OSError):
                 filesystem.delete_dir(inner)
-            except OSError:
-                pass
         if tmp_root is not None and (wd.remote is not None or not keep):
             shutil.rmtree(tmp_root, ignore_errors=True)
         elif not keep:

@@ -185,7 +185,7 @@ def summarise(arr: Any, steps: list[dict[str, Any]], spans: np.ndarray) -> dict[
             row["peak_row"], row["peak_col"] = r, c
         rows.append(row)
     q, scale = maps.quantize_rows(arr.attn_mean.mean(axis=0))
-    k20 = max(1, int(round(0.2 * n)))
+    k20 = max(1, round(0.2 * n))
     trace = {"early_image_share": float(share_mean[:k20].mean()), "late_image_share": float(share_mean[-k20:].mean()),
              "early_visual_dependence": float(vd[:k20].mean()) if vd is not None else None,
              "late_visual_dependence": float(vd[-k20:].mean()) if vd is not None else None}

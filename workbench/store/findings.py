@@ -7,6 +7,7 @@ Writers own their rows: `workbench analyze` replaces the text-tier rows of the d
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -129,10 +130,8 @@ def write_analysis(con: duckdb.DuckDBPyConnection, rows: AnalysisRows, versions:
         raise
     finally:
         for name in ("_done", "_steps", "_stats", "_flags"):
-            try:
+            with contextlib.suppress(duckdb.Error):
                 con.unregister(name)
-            except duckdb.Error:
-                pass
 
 
 def finding_row(run_id: str, sample_id: str, index: int, f: Finding) -> dict[str, Any]:

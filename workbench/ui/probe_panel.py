@@ -46,7 +46,7 @@ def _select_step_from_curve(key: str, run_id: str, sample_id: str) -> None:
     state = st.session_state.get(f"{key}_probe_curve")
     points = (state or {}).get("selection", {}).get("points", []) if state else []
     if points:
-        step = int(round(float(points[0]["x"])))
+        step = round(float(points[0]["x"]))
         st.session_state[f"{key}_step"] = step
         st.query_params.update({"run": run_id, "sample": sample_id, "step": str(step)})
 

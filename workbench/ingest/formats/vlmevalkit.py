@@ -67,9 +67,8 @@ def parse_stem(name: str, folders: tuple[str | None, ...] = ()) -> StemParts | N
 def _candidates(rest: str) -> list[str]:
     out = []
     for j in range(len(rest), 0, -1):
-        if j == len(rest) or rest[j] == "_":
-            if rest[:j] in DATASETS:
-                out.append(rest[:j])
+        if (j == len(rest) or rest[j] == "_") and rest[:j] in DATASETS:
+            out.append(rest[:j])
     return out
 
 
