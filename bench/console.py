@@ -15,6 +15,7 @@ are timed against the same actions with nothing else running.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import subprocess
@@ -26,8 +27,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-import contextlib
 
 from workbench.config import setting  # noqa: E402
 from workbench.errors import QueryRefused  # noqa: E402

@@ -37,7 +37,7 @@ def langdetect_tool() -> Callable[[str], tuple[str, float]]:
     def f(s: str) -> tuple[str, float]:
         try:
             top = detect_langs(s)[0]
-        except Exception:
+        except Exception:  # noqa: BLE001 - langdetect raises on text without letters; count it as a miss
             return "en", 0.0
         return top.lang, top.prob
     return f

@@ -140,9 +140,9 @@ def test_a_sample_changed_during_the_run_stays_pending(two_runs, ray_local, monk
 
 def test_a_worker_with_other_detector_versions_is_refused(two_runs, ray_local):
     # The driver's registry says another version than the workers' code: nothing may be written.
-    with registry.overridden("repetition_loop", version="repetition-driver-only"):
-        with pytest.raises(WorkbenchError, match="detector versions"):
-            analyze_store_ray(two_runs, progress=False)
+    with (registry.overridden("repetition_loop", version="repetition-driver-only"),
+          pytest.raises(WorkbenchError, match="detector versions")):
+        analyze_store_ray(two_runs, progress=False)
     assert q(two_runs, "SELECT count(*) FROM analysis_status") == [(0,)]
 
 

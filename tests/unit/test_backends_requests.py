@@ -39,7 +39,7 @@ def test_vllm_request_building_without_vllm() -> None:
 def test_vllm_corrupt_image_is_an_input_error() -> None:
     from workbench.errors import InputError
     from workbench.models.backends.vllm_backend import build_vllm_request
-    with pytest.raises(InputError, match="sample 's9'.*image 1 cannot be decoded"):
+    with pytest.raises(InputError, match=r"sample 's9'.*image 1 cannot be decoded"):
         build_vllm_request(GenerationRequest("s9", "q", [b"junk"]))
 
 

@@ -19,12 +19,12 @@ def sql_strings(path: Path) -> list[tuple[int, str]]:
     found = []
     tokens = tokenize.generate_tokens(io.StringIO(path.read_text(encoding="utf-8")).readline)
     for tok in tokens:
-        if tok.type == tokenize.STRING and SQL.search(tok.string) and not tok.string.startswith(('"""', "'''")):
+        if tok.type != tokenize.STRING or not SQL.search(tok.string):
+            continue
+        triple = tok.string.startswith(('"""', "'''"))
+        # a triple-quoted string is SQL unless it is a docstring-like prose block (no FROM clause)
+        if not triple or re.search(r"\bFROM\s+\w+", tok.string):
             found.append((tok.start[0], tok.string[:80]))
-        elif tok.type == tokenize.STRING and tok.string.startswith(('"""', "'''")) and SQL.search(tok.string):
-            # a triple-quoted string: SQL unless it is a docstring-like prose block
-            if re.search(r"\bFROM\s+\w+", tok.string):
-                found.append((tok.start[0], tok.string[:80]))
     return found
 
 

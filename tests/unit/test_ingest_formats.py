@@ -87,7 +87,7 @@ def test_lmms_eval_new_schema_with_results_beside(tmp_path, tmp_db):
 
 def test_lmms_eval_results_file_alone_says_what_it_is(tmp_path, tmp_db):
     folder = lmms_folder(tmp_path)
-    with pytest.raises(InputError, match="an lmms-eval aggregated results file .*import the samples files"):
+    with pytest.raises(InputError, match=r"an lmms-eval aggregated results file .*import the samples files"):
         import_paths([folder / "20250301_101010_results.json"], tmp_db, progress=False)
     # named together with its samples: read once, attached
     s = import_paths(sorted(folder.iterdir()), tmp_db, progress=False)
@@ -168,7 +168,7 @@ def test_vlmevalkit_predictions_join_judged_and_summary(tmp_path, tmp_db):
 
 def test_vlmevalkit_summary_alone_says_what_to_import(tmp_path, tmp_db):
     folder = vlm_folder(tmp_path)
-    with pytest.raises(InputError, match="VLMEvalKit score summary of Qwen2.5-VL-7B-Instruct on MMStar; import the "
+    with pytest.raises(InputError, match=r"VLMEvalKit score summary of Qwen2.5-VL-7B-Instruct on MMStar; import the "
                                          "predictions file"):
         import_paths([folder / "Qwen2.5-VL-7B-Instruct_MMStar_acc.csv"], tmp_db, progress=False)
 

@@ -43,10 +43,10 @@ def test_tiny_model_flexible_shape(tmp_path: Path) -> None:
 def test_missing_model_path_is_a_clear_error(tmp_path: Path) -> None:
     from workbench.errors import WorkbenchError
     from workbench.models.loader import load_model
-    with pytest.raises(WorkbenchError, match="does not exist|no config.json"):
+    with pytest.raises(WorkbenchError, match=r"does not exist|no config.json"):
         load_model(tmp_path / "nope")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(WorkbenchError, match="no config.json"):
+    with pytest.raises(WorkbenchError, match=r"no config.json"):
         load_model(tmp_path / "empty")
 
 

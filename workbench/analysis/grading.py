@@ -189,11 +189,10 @@ def parse_options(question: str) -> dict[str, str]:
     runs = [r for r in runs if len(r) >= 2]
     if runs:
         return runs[-1]
-    start = None
-    for start in _INLINE_START.finditer(question):
-        pass
-    if start is None:
+    starts = list(_INLINE_START.finditer(question))
+    if not starts:
         return {}
+    start = starts[-1]   # the last inline option list is the one the question ends with
     tail = question[start.end():]
     marks = [m for m in _INLINE_MARK.finditer(tail)]
     out: dict[str, str] = {}

@@ -260,9 +260,7 @@ def _run_tasks(ray: Any, db: Path, paths: list[str], versions: dict[str, str], r
                 bar.update(n)
     finally:
         for ref in inflight:   # an error or Ctrl-C: stop the rest (what was written stays)
-            try:
+            with suppress(Exception):  # already finished or gone: ray raises several kinds
                 ray.cancel(ref, force=True)
-            except Exception:  # already finished or gone
-                pass
         if bar:
             bar.close()

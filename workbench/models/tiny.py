@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import ClassVar
 
 # Qwen2-VL's chat template (from the model's tokenizer_config.json), images as vision pads.
 CHAT_TEMPLATE = (
@@ -74,7 +75,7 @@ def image_only_processor(tokenizer, image_processor=None):  # noqa: ANN001,ANN20
 
     class ImageOnlyQwen2VLProcessor(Qwen2VLProcessor):
         # The stock processor insists on a video processor, whose auto class needs torchvision.
-        attributes = ["image_processor", "tokenizer"]
+        attributes: ClassVar[list[str]] = ["image_processor", "tokenizer"]
 
         def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):  # noqa: ANN001
             from transformers.processing_utils import ProcessorMixin

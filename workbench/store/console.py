@@ -38,6 +38,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from workbench.config import setting
 from workbench.errors import QueryRefused
@@ -45,7 +46,7 @@ from workbench.store.console_rules import check_where, parser, readable_error
 from workbench.store.console_worker import memory_message, time_limit_message
 from workbench.store.db import resolve_db_path
 
-__all__ = ["QueryResult", "check_filter", "locked_connection", "readable_error", "run_query"]
+__all__ = ["QueryResult", "check_filter", "readable_error", "run_query"]
 
 MIN_MEMORY = 768 * 2**20
 GRACE_S = 2.0          # after the child's own interrupt, before it is killed
@@ -292,7 +293,7 @@ def _died(child: _Child, limits: Limits, *, stalled: bool = False) -> str:
 class _SafeUnpickler(pickle.Unpickler):
     """Rows come back as plain Python values; no other class may be built from the child's bytes."""
 
-    ALLOWED = {("datetime", "date"), ("datetime", "time"), ("datetime", "datetime"), ("datetime", "timedelta"),
+    ALLOWED: ClassVar[set[tuple[str, str]]] = {("datetime", "date"), ("datetime", "time"), ("datetime", "datetime"), ("datetime", "timedelta"),
                ("datetime", "timezone"), ("decimal", "Decimal"), ("uuid", "UUID")}
 
     def find_class(self, module: str, name: str) -> type:

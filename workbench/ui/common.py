@@ -21,7 +21,7 @@ def user_errors() -> Iterator[None]:
         yield
     except WorkbenchError as exc:
         st.error(md_text(str(exc)))   # messages quote ids and URL parameters: escaped, never Markdown
-    except Exception as exc:  # anything else: still a message, with the type for bug reports
+    except Exception as exc:  # noqa: BLE001 - anything else: still a message, with the type for bug reports
         st.error(md_text(f"Something went wrong: {type(exc).__name__}: {exc}"))
 
 

@@ -128,7 +128,7 @@ def latex_html(latex: str, display: bool = False) -> str:
         from latex2mathml.converter import convert
         tree = ElementTree.fromstring(convert(latex, display="block" if display else "inline"))
         return f'<span class="wb-math{" wb-display" if display else ""}">{_math_html(tree)}</span>'
-    except Exception:  # anything odd (unsupported macro, raw markup): show the source as text
+    except Exception:  # noqa: BLE001 - anything odd (unsupported macro, raw markup): show the source as text
         return f'<code class="wb-latex">{html_text(latex)}</code>'
 
 

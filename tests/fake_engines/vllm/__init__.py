@@ -22,7 +22,7 @@ import hashlib
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from vllm.sampling_params import RequestOutputKind, SamplingParams
 
@@ -76,7 +76,7 @@ class RequestOutput:
 
 
 class FakeTokenizer:
-    all_special_ids = [EOS]
+    all_special_ids: ClassVar[list[int]] = [EOS]
 
     @staticmethod
     def decode_one(tid: int) -> str:
