@@ -122,7 +122,8 @@ def _loop_tail(unit: str, copies: int) -> str:
 def samples() -> list[dict]:
     s: list[dict] = []
 
-    def add(sid, subset, image, question, response, answer, correct, finish="eos", note=""):
+    def add(sid: str, subset: str, image: str | None, question: str, response: str, answer: str,
+            correct: bool | None, finish: str = "eos", note: str = "") -> None:
         s.append({"id": sid, "benchmark": "demo", "subset": subset, "image": image, "question": question,
                   "response": response, "answer": answer, "correct": correct, "finish_reason": finish,
                   "model": MODEL, "synthetic": True, "demo_note": note})

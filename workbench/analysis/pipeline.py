@@ -13,6 +13,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,7 +140,7 @@ def analyze_store(db: str | Path, *, runs: list[str] | None = None, detectors: l
         from tqdm import tqdm
         bar = tqdm(total=len(todo), unit="sample", desc="analyze", file=sys.stderr)
 
-    def jobs():
+    def jobs() -> Iterator[list[dict]]:
         for keys in chunks:
             yield _read_chunk(db, keys)
 

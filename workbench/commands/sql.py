@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _cell(v) -> str:
+def _cell(v: object) -> str:
     if v is None:
         return "NULL"
     s = str(v).replace("\n", "\\n")

@@ -140,7 +140,7 @@ def _rows(p: Planned, mapping: dict[str, str], images: ImageBatch, warnings: lis
         yield out
 
 
-def _progress(total_bytes: int, enabled: bool):
+def _progress(total_bytes: int, enabled: bool) -> Any:  # a tqdm bar (imported lazily) or None
     if not enabled:
         return None
     from tqdm import tqdm
@@ -240,7 +240,7 @@ def import_paths(paths: list[Path], db: str | Path | None = None, *, run: str | 
 class _memory_store:
     """A migrated in-memory store for --dry-run (the real store is not even opened)."""
 
-    def __enter__(self):
+    def __enter__(self) -> Any:  # a duckdb connection (imported lazily)
         import duckdb
 
         from workbench.store.migrations import apply_migrations

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 # Qwen2-VL's chat template (from the model's tokenizer_config.json), images as vision pads.
 CHAT_TEMPLATE = (
@@ -69,7 +69,7 @@ def _train_tokenizer(out: Path, vocab_size: int) -> None:
     hf.save_pretrained(str(out))
 
 
-def image_only_processor(tokenizer, image_processor=None):  # noqa: ANN001,ANN201 - lazy types
+def image_only_processor(tokenizer: Any, image_processor: Any = None) -> Any:  # transformers types: imported lazily
     """A Qwen2-VL processor without a video processor (works without torchvision)."""
     from transformers import Qwen2VLImageProcessorPil, Qwen2VLProcessor
 
@@ -77,7 +77,8 @@ def image_only_processor(tokenizer, image_processor=None):  # noqa: ANN001,ANN20
         # The stock processor insists on a video processor, whose auto class needs torchvision.
         attributes: ClassVar[list[str]] = ["image_processor", "tokenizer"]
 
-        def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):  # noqa: ANN001
+        def __init__(self, image_processor: Any = None, tokenizer: Any = None, chat_template: str | None = None,
+                     **kwargs: Any) -> None:
             from transformers.processing_utils import ProcessorMixin
             self.image_token = getattr(tokenizer, "image_token", "<|image_pad|>")
             self.video_token = getattr(tokenizer, "video_token", "<|video_pad|>")
@@ -154,7 +155,7 @@ EMBED_SCALE = 5.0   # the current token's embedding dominates the residual strea
 HEAD_SCALE = 0.8    # ... and its successor's logit leads the runner-up by ~3 nats (measured: >= 2.8)
 
 
-def _make_decisive(model, tok, seed: int) -> None:  # noqa: ANN001 - lazy torch types
+def _make_decisive(model: Any, tok: Any, seed: int) -> None:  # torch/transformers types: imported lazily
     """Rewrite the output layer as a strong successor map, keeping the first token context-driven.
 
     Each ordinary token `a` gets one successor `succ(a)` (a random permutation over the ordinary

@@ -91,8 +91,8 @@ def load_report(db: str | os.PathLike | None, run: str, *, where: str | None = N
     return data
 
 
-def probe_overlay(con, run_id: str, sample_id: str, flags: list[dict], image: bytes | None,  # noqa: ANN001,ANN201
-                  db: str | os.PathLike | None = None):
+def probe_overlay(con: duckdb.DuckDBPyConnection, run_id: str, sample_id: str, flags: list[dict],
+                  image: bytes | None, db: str | os.PathLike | None = None) -> tuple[str, bytes] | None:
     """The probe's attention overlay for a report: at the onset of a model-tier grounding finding,
     else at the first flagged step, else the first step with tokens. None when not probed."""
     if image is None:

@@ -19,8 +19,8 @@ from workbench import urls
 from workbench.analysis import registry
 from workbench.report.data import Failure, ReportData
 from workbench.ui.safe import html_text, md_escape, md_lines, md_text
+from workbench.viz.trace_html import Span, render_range, spans_and_collapses
 from workbench.viz.trace_html import css as trace_css
-from workbench.viz.trace_html import render_range, spans_and_collapses
 
 STEP_CHARS = 3000          # offending steps longer than this are cut (the app shows them whole)
 e = html_text
@@ -147,7 +147,7 @@ def render_html(d: ReportData) -> str:
     return "\n".join(out)
 
 
-def _md_steptext(text: str, a: int, b: int, spans) -> str:
+def _md_steptext(text: str, a: int, b: int, spans: list[Span]) -> str:
     """A step as a Markdown blockquote: escaped text, flagged spans in <mark> (our only HTML)."""
     cut = min(b, a + STEP_CHARS)
     pieces, pos = [], a

@@ -35,6 +35,7 @@ import threading
 import time
 import uuid
 from decimal import Decimal
+from typing import BinaryIO
 
 import duckdb
 
@@ -193,7 +194,7 @@ def memory_message(label: str) -> str:
             f"aggregate, add a LIMIT or select fewer or shorter columns")
 
 
-def _send(out, payload: dict) -> None:  # noqa: ANN001
+def _send(out: BinaryIO, payload: dict) -> None:
     try:
         data = pickle.dumps(payload, protocol=5)
     except MemoryError:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pandas as pd
@@ -34,7 +34,7 @@ def require_runs() -> pd.DataFrame:
     return runs
 
 
-def run_label(runs: pd.DataFrame):
+def run_label(runs: pd.DataFrame) -> Callable[[str], str]:
     names = dict(zip(runs["run_id"], runs["name"]))
     synth = set(runs.loc[runs["synthetic"], "run_id"])
     return lambda r: f"{names.get(r, r)}" + (" · synthetic" if r in synth else "")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -18,16 +19,19 @@ from workbench.ui.data import cached_df
 from workbench.ui.safe import md_text
 from workbench.viz import overlay, probe_charts
 
+if TYPE_CHECKING:
+    from workbench.probe.maps import ProbeFile
+
 HOVER_TOKENS = 400   # tokens in the hover strip (the selected step's first ones)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _read_probe_file(path: str, mtime: float):  # noqa: ANN202 - maps.ProbeFile; mtime: cache key only
+def _read_probe_file(path: str, mtime: float) -> ProbeFile:  # mtime: the cache key only
     from workbench.probe import maps
     return maps.read(Path(path))
 
 
-def probe_file(maps_path: str):  # noqa: ANN201
+def probe_file(maps_path: str) -> ProbeFile:
     from workbench.ui.data import db_path
     path = probe_dir(db_path()) / maps_path
     mtime = os.path.getmtime(path) if path.exists() else 0.0

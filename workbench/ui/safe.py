@@ -24,6 +24,7 @@ from __future__ import annotations
 import html
 import re
 import string
+from typing import Any
 from xml.etree import ElementTree
 
 _PUNCT = re.compile("([" + re.escape(string.punctuation) + "])")
@@ -140,7 +141,7 @@ def _markdown() -> object:
     rules["link_open"] = lambda *a, **k: '<span class="wb-link">'
     rules["link_close"] = lambda *a, **k: "</span>"
 
-    def image(tokens, idx, options, env):  # noqa: ANN001 - markdown-it's renderer signature
+    def image(tokens: Any, idx: int, options: Any, env: Any) -> str:  # markdown-it's renderer signature
         alt = "".join(t.content for t in (tokens[idx].children or [])) or tokens[idx].content
         return f'<span class="wb-img">[image: {html_text(alt)}]</span>'
     rules["image"] = image

@@ -41,7 +41,7 @@ def show_images(images: pd.DataFrame, n_images: int) -> None:
 
 
 def show_answers(s: pd.Series) -> None:
-    def verdict(v) -> str:
+    def verdict(v: object) -> str:
         return "—" if v is None or pd.isna(v) else ("correct" if v else "wrong")
     c1, c2, c3 = st.columns(3)
     # metric values and help render Markdown: data goes through md_text

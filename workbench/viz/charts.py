@@ -12,6 +12,8 @@ and on the overview that was about 0.7 s of the browser's time with four charts.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,17 +28,17 @@ _MARGIN = dict(l=64, r=10, t=40, b=52)   # room for the y tick labels and title,
 _PLOT_WIDTH = 420                        # px of plot area of a chart in a half-width column (for label fitting)
 
 
-def _axis(title: str = "", **kw) -> dict:
+def _axis(title: str = "", **kw: Any) -> dict:
     return dict(automargin=False, title=dict(text=title), **kw)
 
 
 def _figure(traces: list, title: str, *, margin: dict | None = None, title_style: dict | None = None,
-            **layout) -> go.Figure:
+            **layout: Any) -> go.Figure:
     return go.Figure(data=traces, layout={**_LAYOUT, "title": {"text": title, **(title_style or {})},
                                           "margin": {**_MARGIN, **(margin or {})}, **layout})
 
 
-def _category_axis(categories, title: str) -> tuple[dict, int]:
+def _category_axis(categories: Iterable[object], title: str) -> tuple[dict, int]:
     """An x axis for category labels and the bottom margin it needs: horizontal labels when they
     fit, else vertical ones cut to 18 characters, thinned out when crowded (the hover shows every
     bar's whole name)."""
@@ -51,7 +53,7 @@ def _category_axis(categories, title: str) -> tuple[dict, int]:
             12 + 7 * max(len(x) for x in short))
 
 
-def _colors(keys, fixed: dict[str, str] | None = None) -> dict:
+def _colors(keys: Iterable[str], fixed: dict[str, str] | None = None) -> dict:
     fixed = fixed or {}
     return {k: fixed.get(k, PALETTE[i % len(PALETTE)]) for i, k in enumerate(keys)}
 
