@@ -83,7 +83,8 @@ with user_errors():
             else:
                 for i in picked:
                     r = table.iloc[i]
-                    step = None if r["step_index"] != r["step_index"] or r["step_index"] is None else int(r["step_index"])
+                    missing = r["step_index"] is None or r["step_index"] != r["step_index"]   # None or NaN
+                    step = None if missing else int(r["step_index"])
                     write(store_tags.add_tag, r["run_id"], r["sample_id"], step, tag.strip(), note.strip() or None)
                 st.rerun()
     export = tables.csv_table(table, urls.app_base_url())

@@ -126,7 +126,8 @@ def _top_terms(vectoriser: Any, matrix: Any, idx: np.ndarray, n: int) -> list[st
     return terms
 
 
-def label_clusters(labels: np.ndarray, words: tuple[Any, Any], wm: tuple[Any, Any], units: pd.DataFrame, n_terms: int = 3) -> dict[int, tuple]:
+def label_clusters(labels: np.ndarray, words: tuple[Any, Any], wm: tuple[Any, Any], units: pd.DataFrame,
+                   n_terms: int = 3) -> dict[int, tuple]:
     """Label = the flagged spans' most distinctive words, "about:" the context's, and the failure kinds
     the cluster mixes (with their shares)."""
     (span_words, ctx_words), (sw, cw) = words, wm

@@ -55,7 +55,8 @@ class AnswerInfo:
     """A conclusion found in a text: the answer as written, its pattern, where it lies, and the
     distinct normalised candidate answers stated along the way."""
     answer: str | None
-    source: str | None          # final_answer_block | boxed | answer_line | answer_is | short | option_letter | last_paragraph
+    # final_answer_block | boxed | answer_line | answer_is | short | option_letter | last_paragraph
+    source: str | None
     candidates: tuple[str, ...]
     start: int | None = None
     end: int | None = None

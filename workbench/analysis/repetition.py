@@ -6,11 +6,11 @@ gets an integer id. A loop is a block of consecutive units
 repeated back to back at least MIN_COPIES times; the block may be of any number of units as long as
 it is at most MAX_PERIOD_CHARS characters long. Candidate periods d come from units (or units' first or last
 LOOSE_KEY characters) that occur at i, i + d and i + 2d; each such seed is grown in both directions
-while unit k matches unit k + d, so the cost stays linear in practice. Because cutting a periodic string at fixed characters yields a
-periodic unit sequence, this finds sentence loops, alternating line pairs, paragraphs repeated
-whole and inline expressions that contain a period or a break. Units of LONG_UNIT characters or
-more (an expression repeated with no break) are also cut into whitespace tokens and searched the
-same way, and long units with almost no spaces (CJK, symbol runs) character by character. Traces
+while unit k matches unit k + d, so the cost stays linear in practice. Because cutting a periodic
+string at fixed characters yields a periodic unit sequence, this finds sentence loops, alternating
+line pairs, paragraphs repeated whole and inline expressions that contain a period or a break.
+Units of LONG_UNIT characters or more (an expression repeated with no break) are also cut into
+whitespace tokens and searched the same way, and long units with almost no spaces (CJK, symbol runs) character by character. Traces
 with no evenly spaced repeat and no long unit (most of them) stop after the split.
 
 Near-verbatim copies. Two units of the same number of words that differ in exactly one word (not a
@@ -71,7 +71,8 @@ _FILLER = re.compile(r"^(?:(?:alternatively|perhaps|maybe|wait|but|so|hmm|well|o
                      r"let me|i think|or|and|also|still|hold on|no)\s+)+")
 _CUT = re.compile(r"(?<=[.!?。！？\n])")
 _HEAD, _TAIL = itemgetter(slice(0, LOOSE_KEY)), itemgetter(slice(-LOOSE_KEY, None))
-_LEAD = " \t\r\n\f\v\"'“”‘’)]}*»-•#"  # a closing quote or bracket of the previous sentence, a list bullet: not part of a unit
+# a closing quote or bracket of the previous sentence, a list bullet: not part of a unit
+_LEAD = " \t\r\n\f\v\"'“”‘’)]}*»-•#"
 
 
 def _seeds(cols: list[list[str]], min_len: int) -> dict[int, list[int]]:
@@ -235,7 +236,8 @@ def detect(response: str, *, question: str | None = None, steps: Sequence[Step] 
     for a, b, period_chars, copies, period_units, near in sorted(loops):
         rest = response[b:tail].strip()
         block = response[a:a + period_chars].strip()
-        ran_to_end = not rest or (len(rest) < len(block) and (block.startswith(rest) or (near and _partial_copy(rest, block))))
+        ran_to_end = not rest or (len(rest) < len(block)
+                                  and (block.startswith(rest) or (near and _partial_copy(rest, block))))
         wasted = period_chars * (copies - 1)
         findings.append(Finding(
             NAME, "runaway" if ran_to_end else "loop", round(min(1.0, wasted / max(1, len(response))), 4),

@@ -111,7 +111,8 @@ def probe_overlay(con: duckdb.DuckDBPyConnection, run_id: str, sample_id: str, f
         return None
     order = list(pf.meta.get("step_index", range(len(pf.step_tokens))))
     has_tokens = [s for k, s in enumerate(order) if pf.step_tokens[k, 1] > pf.step_tokens[k, 0]]
-    model = [f for f in flags if f.get("tier") in ("attention", "visual_dependence") and f.get("step_index") is not None]
+    model = [f for f in flags
+             if f.get("tier") in ("attention", "visual_dependence") and f.get("step_index") is not None]
     flagged = [f["step_index"] for f in sorted(flags, key=lambda f: (f.get("step_index") is None, f.get("step_index")))
                if f.get("step_index") is not None]
     candidates = [f["step_index"] for f in model] + flagged + has_tokens

@@ -296,8 +296,9 @@ def _died(child: _Child, limits: Limits, *, stalled: bool = False) -> str:
 class _SafeUnpickler(pickle.Unpickler):
     """Rows come back as plain Python values; no other class may be built from the child's bytes."""
 
-    ALLOWED: ClassVar[set[tuple[str, str]]] = {("datetime", "date"), ("datetime", "time"), ("datetime", "datetime"), ("datetime", "timedelta"),
-               ("datetime", "timezone"), ("decimal", "Decimal"), ("uuid", "UUID")}
+    ALLOWED: ClassVar[set[tuple[str, str]]] = {
+        ("datetime", "date"), ("datetime", "time"), ("datetime", "datetime"), ("datetime", "timedelta"),
+        ("datetime", "timezone"), ("decimal", "Decimal"), ("uuid", "UUID")}
 
     def find_class(self, module: str, name: str) -> type:
         if (module, name) not in self.ALLOWED:

@@ -34,7 +34,8 @@ def view_sql(what: str) -> str:
                    LEFT JOIN trace_stats t USING (run_id, sample_id)"""
     if what == "steps":
         return """SELECT st.run_id, st.sample_id, st.step_index, st.char_start, st.char_end, st.role, st.n_chars,
-                         st.image_ref_count, substring(s.response, st.char_start + 1, st.char_end - st.char_start) AS text,
+                         st.image_ref_count,
+                         substring(s.response, st.char_start + 1, st.char_end - st.char_start) AS text,
                          coalesce(n.n_flags, 0) AS n_flags
                   FROM steps st JOIN samples s USING (run_id, sample_id)
                   LEFT JOIN (SELECT run_id, sample_id, step_index, count(*) AS n_flags FROM flags

@@ -158,7 +158,8 @@ def import_batch(con: duckdb.DuckDBPyConnection, run_id: str, table: pa.Table, *
         con.unregister("_incoming")
     repeated = con.execute(
         """SELECT (SELECT count(*) - count(DISTINCT sample_id) FROM _new) + (SELECT count(*) FROM _new n
-             WHERE EXISTS (SELECT 1 FROM _import_seen s WHERE s.run_id = ? AND s.path = ? AND s.base_id = n.base_id))""",
+             WHERE EXISTS (SELECT 1 FROM _import_seen s
+                           WHERE s.run_id = ? AND s.path = ? AND s.base_id = n.base_id))""",
         [run_id, path]).fetchone()[0]
     if repeated:
         _separate_repeats(con, run_id, path, res)
@@ -195,7 +196,8 @@ def _separate_repeats(con: duckdb.DuckDBPyConnection, run_id: str, path: str, re
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _new AS
         SELECT * EXCLUDE (base_id, row_hash, k) REPLACE ({_HASH_SQL} AS content_hash), base_id, row_hash, k
         FROM (SELECT * REPLACE (CASE WHEN k = 1 THEN base_id ELSE base_id || '#' || k END AS sample_id)
-              FROM (SELECT u.*, coalesce(p.n, 0) + row_number() OVER (PARTITION BY u.base_id ORDER BY u.source_line) AS k
+              FROM (SELECT u.*,
+                           coalesce(p.n, 0) + row_number() OVER (PARTITION BY u.base_id ORDER BY u.source_line) AS k
                     FROM _u u LEFT JOIN (SELECT base_id, count(DISTINCT row_hash) AS n FROM _import_seen
                                          WHERE run_id = ? AND path = ? GROUP BY base_id) p USING (base_id)))""",
                 [run_id, path])

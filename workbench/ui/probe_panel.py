@@ -74,7 +74,8 @@ def show(sample: pd.Series, flags: pd.DataFrame, images: pd.DataFrame, selected:
     except WorkbenchError as exc:
         st.error(md_text(exc))
         return
-    st.caption(md_text(f"{int(pt['n_tokens']):,} tokens ({pt['token_source']}) · {int(pt['n_image_tokens'])} image tokens · "
+    st.caption(md_text(f"{int(pt['n_tokens']):,} tokens ({pt['token_source']}) · "
+               f"{int(pt['n_image_tokens'])} image tokens · "
                f"layers {', '.join(map(str, pf.layers))} · model {pt['model']} · "
                f"attention share {pt['early_image_share']:.3f} in the first 20% → {pt['late_image_share']:.3f} "
                "in the last 20%" + (f" · visual dependence {pt['early_visual_dependence']:.3f} → "

@@ -54,7 +54,8 @@ def show_answers(s: pd.Series) -> None:
     bits = [f"{int(s['n_steps'])} steps" if pd.notna(s["n_steps"]) else "not analysed",
             f"{int(s['n_switches'])} switches" if pd.notna(s["n_switches"]) else "",
             f"{int(s['n_candidates'])} candidate answers" if pd.notna(s["n_candidates"]) else "",
-            "truncated" if s["truncated"] is True else "", f"finish: {s['finish_reason']}" if s["finish_reason"] else "",
+            "truncated" if s["truncated"] is True else "",
+            f"finish: {s['finish_reason']}" if s["finish_reason"] else "",
             f"{len(s['response'] or ''):,} characters"]
     st.caption(md_text(" · ".join(b for b in bits if b)))
 

@@ -141,7 +141,8 @@ def _histogram(values: pd.Series, groups: pd.Series, edges: np.ndarray, colors: 
     for k in colors:
         v = values[groups == k].to_numpy(dtype=float)
         counts, _ = np.histogram(v, bins=edges)
-        traces.append(go.Bar(x=centers, y=counts, width=width, name=plotly_text(k), marker_color=colors[k], opacity=0.75,
+        traces.append(go.Bar(x=centers, y=counts, width=width, name=plotly_text(k), marker_color=colors[k],
+                             opacity=0.75,
                              customdata=np.stack([edges[:-1], edges[1:]], axis=1),
                              hovertemplate=f"%{{customdata[0]:{fmt}}}–%{{customdata[1]:{fmt}}} {unit}: "
                                            "%{y:,} traces<extra>%{fullData.name}</extra>"))
