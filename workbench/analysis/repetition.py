@@ -10,8 +10,9 @@ while unit k matches unit k + d, so the cost stays linear in practice. Because c
 string at fixed characters yields a periodic unit sequence, this finds sentence loops, alternating
 line pairs, paragraphs repeated whole and inline expressions that contain a period or a break.
 Units of LONG_UNIT characters or more (an expression repeated with no break) are also cut into
-whitespace tokens and searched the same way, and long units with almost no spaces (CJK, symbol runs) character by character. Traces
-with no evenly spaced repeat and no long unit (most of them) stop after the split.
+whitespace tokens and searched the same way, and long units with almost no spaces (CJK, symbol
+runs) character by character. Traces with no evenly spaced repeat and no long unit (most of them)
+stop after the split.
 
 Near-verbatim copies. Two units of the same number of words that differ in exactly one word (not a
 number, not a one-letter label such as an option letter or a variable) count as the same unit when
