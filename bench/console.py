@@ -42,7 +42,8 @@ SHAPES = [
     ("string_agg of samples x 100", "SELECT length(string_agg(response, '')) FROM samples, range(100)"),
     ("2-billion-element list", "SELECT range(2000000000)"),
     ("list() of 1e9 rows", "SELECT list(range) FROM range(1000000000)"),
-    ("unbounded recursive CTE", "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t) SELECT count(*) FROM t"),
+    ("unbounded recursive CTE",
+     "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t) SELECT count(*) FROM t"),
     ("doubling-string recursive CTE", "WITH RECURSIVE t(n, s) AS (SELECT 1, 'x' UNION ALL SELECT n + 1, s || s FROM t "
                                       "WHERE n < 40) SELECT max(length(s)) FROM t"),
     ("cross join count (1e11 rows)", SLOW),

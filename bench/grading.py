@@ -203,7 +203,8 @@ def dev_set(path: Path) -> None:
               f"{complete:,} complete traces {c_agree / max(complete, 1):7.2%}; truncated {loops} loop + {cut} cut")
         tot = [tot[0] + n, tot[1] + agree, tot[2] + complete, tot[3] + c_agree]
     print(f"  all: extracted_correct agrees with the set's `correct` on {tot[1] / tot[0]:.2%} of {tot[0]:,} "
-          f"(target >= 98%); the trace's own conclusion on complete traces: {tot[3] / max(tot[2], 1):.2%} of {tot[2]:,}")
+          f"(target >= 98%); the trace's own conclusion on complete traces: "
+          f"{tot[3] / max(tot[2], 1):.2%} of {tot[2]:,}")
     print(f"  answer_mismatch findings: {', '.join(f'{s} {c}' for s, c in flags) or 'none'}")
 
 

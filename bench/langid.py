@@ -79,7 +79,8 @@ def real_sentences(n: int) -> list[str]:
     for r in rows:
         for m in _SENT.finditer(r["response"]):
             s = m.group(0).strip()
-            if len(s.split()) >= 3 and re.search(r"[A-Za-z]{3}", s) and not re.search(r"[\u0370-\u03ff\u0400-\uffff]", s):
+            latin_only = not re.search(r"[\u0370-\u03ff\u0400-\uffff]", s)
+            if len(s.split()) >= 3 and re.search(r"[A-Za-z]{3}", s) and latin_only:
                 out.append(s)
         if len(out) >= 3 * n:
             break

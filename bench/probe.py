@@ -61,7 +61,8 @@ else:
     arr = probe_arrays(lm, "How many circles?", [img], ids, layers=list(range(16)), dependence="none")
     kept = arr.attn_mean.nbytes
 secs = time.perf_counter() - t
-print(json.dumps({{"peak": rss("VmHWM") - base, "kept": kept, "seconds": secs, "T": int(inputs["input_ids"].shape[1])}}))
+print(json.dumps({{"peak": rss("VmHWM") - base, "kept": kept, "seconds": secs,
+                  "T": int(inputs["input_ids"].shape[1])}}))
 '''
 
 

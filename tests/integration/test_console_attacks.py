@@ -73,7 +73,8 @@ WRITES = [
     "CREATE MACRO m(x) AS x",
     "CREATE SECRET s (TYPE s3, KEY_ID 'a', SECRET 'b')",
     "WITH x AS (SELECT 1) INSERT INTO runs (run_id, name) SELECT 'a', 'a'",
-    "MERGE INTO runs USING (SELECT 'z' AS run_id) s USING (run_id) WHEN NOT MATCHED THEN INSERT (run_id, name) VALUES ('z', 'z')",
+    "MERGE INTO runs USING (SELECT 'z' AS run_id) s USING (run_id) "
+    "WHEN NOT MATCHED THEN INSERT (run_id, name) VALUES ('z', 'z')",
     "COMMENT ON TABLE samples IS 'x'",
     "CHECKPOINT",
     "VACUUM",

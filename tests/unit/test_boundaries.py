@@ -8,8 +8,9 @@ import tokenize
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+# SQL is written in capitals here
 SQL = re.compile(r"\b(SELECT\s+[\w*(]|INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+"
-                 r"(OR\s+REPLACE\s+)?(TEMP\s+)?TABLE|ALTER\s+TABLE|DROP\s+TABLE|WITH\s+\w+\s+AS\s*\()")   # SQL is written in capitals here
+                 r"(OR\s+REPLACE\s+)?(TEMP\s+)?TABLE|ALTER\s+TABLE|DROP\s+TABLE|WITH\s+\w+\s+AS\s*\()")
 # The SQL console's own example queries and help texts are SQL by design (issue 11).
 ALLOWED = {"workbench/ui/sql_console.py", "pages/sql.py", "workbench/commands/sql.py"}
 PENDING: set[str] = set()   # modules still waiting to move their SQL into store/ (none left)

@@ -12,7 +12,8 @@ from workbench.cluster import cluster_units, run_clustering
 from workbench.store import connect
 
 KINDS = {
-    "repetition_loop:loop": ("So the total is {a} plus {b} equals {c}. Wait, let me add again: {a} plus {b} equals {c}. "
+    "repetition_loop:loop": ("So the total is {a} plus {b} equals {c}. "
+                             "Wait, let me add again: {a} plus {b} equals {c}. "
                              "Adding once more {a} plus {b}.", 40.0, 0.0),
     "language_mixing:drift": ("所以 我们 需要 计算 这个 面积 {a} 然后 再 看 {b} 的 长度 因此 答案 是 {c} 。", 0.0, 0.6),
     "grounding_loss:cannot_see": ("I'm sorry, I can't see the image you provided, so I cannot tell what the figure "

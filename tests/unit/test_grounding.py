@@ -58,7 +58,8 @@ def test_hard_negatives_are_not_flagged(text):
     assert detect(text) == []
 
 
-@pytest.mark.parametrize("case", PARAPHRASES, ids=[f"{c['label']}-{c['family']}-{i}" for i, c in enumerate(PARAPHRASES)])
+@pytest.mark.parametrize("case", PARAPHRASES,
+                         ids=[f"{c['label']}-{c['family']}-{i}" for i, c in enumerate(PARAPHRASES)])
 def test_paraphrase_set(case):
     found = [f for f in detect(case["text"]) if f.severity == "cannot_see"]
     assert bool(found) == bool(case["label"]), case["text"]

@@ -26,7 +26,8 @@ def db(tmp_path_factory):
          "answer": "C", "correct": True},
         {"id": "b-loop", "question": "Count the apples", "response": "First.\n\n" + loop + "\n\nThe answer is 4.",
          "answer": "5", "correct": False},
-        {"id": "c-mix", "question": "What colour?", "response": "The car is red 这是红色的汽车，颜色很明显。\n\nThe answer is red.",
+        {"id": "c-mix", "question": "What colour?",
+         "response": "The car is red 这是红色的汽车，颜色很明显。\n\nThe answer is red.",
          "answer": "red", "correct": True},
         {"id": "d-plain", "question": "Sum?", "response": "Two plus two.\n\nThe answer is 4.", "answer": "4"},
     ]

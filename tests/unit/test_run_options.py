@@ -45,7 +45,8 @@ def test_throughput_options_and_their_checks() -> None:
     v = opts("--backend", "vllm", "--gpus", "0,1,2,3,4,5,6,7", "--replicas", "2", "--tensor-parallel", "2",
              "--pipeline-parallel", "2")
     assert (v.tensor_parallel, v.pipeline_parallel, v.distributed_executor) == (2, 2, None)
-    ray = opts("--backend", "vllm", "--tensor-parallel", "8", "--pipeline-parallel", "4", "--distributed-executor", "ray")
+    ray = opts("--backend", "vllm", "--tensor-parallel", "8", "--pipeline-parallel", "4",
+               "--distributed-executor", "ray")
     assert ray.distributed_executor == "ray" and ray.tensor_parallel == 8
     for argv, message in [
         (("--batch-size", "0"), "--batch-size must be at least 1"),
