@@ -304,6 +304,9 @@ def trace_stats(response: str | None, steps: Sequence[Step], *, ground_truth: st
         conclusion_ok = grading.is_correct(r.conclusion, q)
         if final_answer is not None and str(final_answer).strip():
             reported_ok = grading.is_correct(r.reported, q)
+    basis: str | None
+    answer: str | None
+    source: str | None
     if final_answer is not None and str(final_answer).strip():
         basis, answer, source, correct = "reported", r.reported, "reported", reported_ok
     else:

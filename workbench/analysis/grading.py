@@ -288,7 +288,7 @@ _LATEX_REPLACE = (("\\%", "%"), ("\\,", ""), ("\\!", ""), ("\\ ", " "), ("\\$", 
 
 def boxed_contents(text: str) -> list[tuple[int, str]]:
     """(offset, content) of every \\boxed{...}, balancing nested braces."""
-    out = []
+    out: list[tuple[int, str]] = []
     start = 0
     while True:
         i = text.find(_BOXED, start)
@@ -370,10 +370,10 @@ def choose_option(text: str, q: Question) -> str | None:
     m = _BARE.match(s) or _BARE_LOWER.match(s)   # MATH-V writes its extracted letters in lower case
     if m and m.group(1).upper() in letters:
         return m.group(1).upper()
-    stated = [x for x in _STATED.findall(s) if x in letters] + [x for x in _ZH_STATED.findall(s) if x in letters]
+    stated: list[str] = [x for x in _STATED.findall(s) + _ZH_STATED.findall(s) if x in letters]
     if stated:
         return stated[-1]
-    parens = [x for x in _PAREN.findall(s) if x in letters]   # MMMU: the last "(B)" mentioned
+    parens: list[str] = [x for x in _PAREN.findall(s) if x in letters]   # MMMU: the last "(B)" mentioned
     if parens and (len(set(parens)) == 1 or len(s) > 40):
         return parens[-1]
     m = _LEAD.match(s)
@@ -471,7 +471,7 @@ def _edit_distance(a: str, b: str) -> int:
 
 def _close(a: float, b: float, precision: int | None = None, rel: float | None = None) -> bool:
     if precision is not None:
-        return abs(round(a, precision) - round(b, precision)) < 10 ** (-precision) / 2
+        return bool(abs(round(a, precision) - round(b, precision)) < 10 ** (-precision) / 2)
     if rel is not None:
         return abs(a - b) <= max(1e-9, rel * abs(b))
     return abs(a - b) <= max(1e-9, 1e-6 * abs(b))

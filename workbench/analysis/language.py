@@ -127,7 +127,7 @@ def _script_of(text: str) -> str:
     counts = {name: len(rx.findall(text)) for name, rx in _SCRIPT_RE.items()}
     if counts["kana"]:
         return "kana"
-    return max(counts, key=counts.get)
+    return max(counts, key=counts.__getitem__)
 
 
 def _marked(s: str, lang: str) -> bool:

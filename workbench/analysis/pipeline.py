@@ -83,7 +83,7 @@ def analyse_sample(s: dict[str, Any], todo: list[str], out: AnalysisRows, errors
 
 def _analyse_chunk(samples: list[dict[str, Any]]) -> tuple[AnalysisRows, list[str], int]:
     """Worker: pure analysis of a chunk of samples (each with its `todo` list)."""
-    out, errors = AnalysisRows(), []
+    out, errors = AnalysisRows(), list[str]()
     for s in samples:
         analyse_sample(s, s["todo"], out, errors)
     return out, errors, len(samples)

@@ -172,7 +172,8 @@ def _workdir(export_dir: str | None, keep: bool) -> Iterator[_Workdir]:
 
 
 def _drop_stale(out: AnalysisRows, stale: set[tuple[str, str]]) -> AnalysisRows:
-    keep = lambda r: (r["run_id"], r["sample_id"]) not in stale  # noqa: E731
+    def keep(r: dict[str, Any]) -> bool:
+        return (r["run_id"], r["sample_id"]) not in stale
     return AnalysisRows(steps=[r for r in out.steps if keep(r)], stats=[r for r in out.stats if keep(r)],
                         flags=[r for r in out.flags if keep(r)],
                         done=[d for d in out.done if (d[0], d[1]) not in stale])

@@ -216,7 +216,8 @@ def detect(response: str, *, question: str | None = None, steps: Sequence[Step] 
     if not response or len(response) < 40:
         return []
     starts, ends, keys, seeds = _units(response)
-    loops = _loops(starts, ends, keys, max_chars=MAX_PERIOD_CHARS, seeds=seeds, loose=True)
+    loops: list[tuple[int, int, int, int, int | None, bool]] = list(
+        _loops(starts, ends, keys, max_chars=MAX_PERIOD_CHARS, seeds=seeds, loose=True))
     for s, e, k in zip(starts, ends, keys):
         found: list[tuple[int, int, int, int, int | None, bool]] = []
         if len(k) >= LONG_UNIT:  # an expression repeated with no sentence break inside one unit
@@ -245,7 +246,7 @@ def detect(response: str, *, question: str | None = None, steps: Sequence[Step] 
             a, b, step_at(steps, a), _excerpt(block),
             {"period_chars": period_chars, "period_units": period_units, "copies": copies,
              "chars_wasted": wasted, "ran_to_end": ran_to_end, "near_verbatim": near}))
-    findings += _cycles(response, steps, [(f.char_start, f.char_end) for f in findings])
+    findings += _cycles(response, steps, [(a, b) for a, b, *_ in sorted(loops)])   # the loops' spans
     return findings
 
 
@@ -315,7 +316,7 @@ def _cycles(response: str, steps: Sequence[Step], covered: list[tuple[int, int]]
                                {"period_chars": period, "period_units": None, "copies": len(same),
                                 "chars_wasted": wasted, "ran_to_end": not rest, "near_verbatim": True,
                                 "steps": [m[0].index for m in same]}))
-    out.sort(key=lambda f: f.char_start)
+    out.sort(key=lambda f: f.char_start or 0)   # every cycle has a span
     return out
 
 

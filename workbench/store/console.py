@@ -183,12 +183,12 @@ class _Child:
 
     def wait(self, timeout: float) -> int:
         deadline = time.monotonic() + timeout
-        while self.poll() is None:
+        while (code := self.poll()) is None:
             if time.monotonic() >= deadline:
                 self.kill()
                 deadline = float("inf")
             time.sleep(0.005)
-        return self.code
+        return code
 
     def kill(self) -> None:
         if self.code is None:
@@ -214,9 +214,11 @@ def _run_child(sql: str, path: Path, limits: Limits) -> QueryResult:
         shutil.rmtree(home, ignore_errors=True)
         raise
     try:
+        stdin = child.proc.stdin
+        assert stdin is not None   # the child is started with stdin=PIPE
         try:
-            child.proc.stdin.write(json.dumps(request).encode())
-            child.proc.stdin.close()
+            stdin.write(json.dumps(request).encode())
+            stdin.close()
         except BrokenPipeError:
             pass
         payload = _receive(child, limits, start)
@@ -233,6 +235,7 @@ def _run_child(sql: str, path: Path, limits: Limits) -> QueryResult:
 
 
 def _receive(child: _Child, limits: Limits, start: float) -> dict:
+    assert child.proc.stdout is not None   # the child is started with stdout=PIPE
     fd = child.proc.stdout.fileno()
     # loading: waiting for the store's lock, then copying its tables
     load_s = limits.lock_timeout + limits.timeout_s + 30
@@ -258,7 +261,8 @@ def _receive(child: _Child, limits: Limits, start: float) -> dict:
     data = _read(fd, size, deadline)
     if data is None or len(data) < size:
         raise QueryRefused(_died(child, limits, stalled=data is None))
-    return _SafeUnpickler(io.BytesIO(data)).load()
+    payload: dict = _SafeUnpickler(io.BytesIO(data)).load()
+    return payload
 
 
 def _read(fd: int, n: int, deadline: float) -> bytes | None:
@@ -303,7 +307,8 @@ class _SafeUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> type:
         if (module, name) not in self.ALLOWED:
             raise QueryRefused(f"the query result holds a value of an unexpected type ({module}.{name})")
-        return super().find_class(module, name)
+        cls: type = super().find_class(module, name)
+        return cls
 
 
 def check_filter(where: str) -> str:

@@ -16,6 +16,7 @@ import duckdb
 import pyarrow as pa
 
 from workbench.records import Finding
+from workbench.store.rows import one_row
 
 # Sample fields an analysis worker reads (detectors may ask for any of them through `needs`).
 ANALYSIS_FIELDS = ("run_id", "sample_id", "response", "question", "ground_truth", "final_answer", "finish_reason",
@@ -58,8 +59,8 @@ def pending_analysis(con: duckdb.DuckDBPyConnection, runs: list[str] | None, ver
 
 
 def count_samples(con: duckdb.DuckDBPyConnection, runs: list[str] | None) -> int:
-    return con.execute("SELECT count(*) FROM samples WHERE ? OR run_id IN (SELECT unnest(?::VARCHAR[]))",
-                       [runs is None, runs or []]).fetchone()[0]
+    return int(one_row(con.execute("SELECT count(*) FROM samples WHERE ? OR run_id IN (SELECT unnest(?::VARCHAR[]))",
+                       [runs is None, runs or []]))[0])
 
 
 def samples_in_rowid_range(con: duckdb.DuckDBPyConnection, lo: int, hi: int) -> list[dict[str, Any]]:
