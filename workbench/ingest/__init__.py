@@ -368,9 +368,3 @@ def preview_text(summary: ImportSummary) -> str:
             s = json.dumps(v, ensure_ascii=False, default=str)
             out.append(f"    {k:<18} {s if len(s) <= 160 else s[:157] + '...'}")
     return "\n".join(out)
-
-
-def summary_json(summary: ImportSummary) -> str:
-    return json.dumps({"files": [f.__dict__ for f in summary.files], "images_stored": summary.images_stored,
-                       "images_missing": summary.images_missing, "warnings": summary.warnings,
-                       "dry_run": summary.dry_run})

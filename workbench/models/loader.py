@@ -21,8 +21,6 @@ from typing import Any
 
 from workbench.errors import WorkbenchError
 
-QWEN2VL_TYPES = {"qwen2_vl", "qwen2_5_vl"}
-
 
 @dataclass
 class LoadedModel:

@@ -38,16 +38,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from workbench.config import setting
 from workbench.errors import QueryRefused
 from workbench.store.console_rules import check_where, parser, readable_error
 from workbench.store.console_worker import memory_message, time_limit_message
 from workbench.store.db import resolve_db_path
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 __all__ = ["QueryResult", "check_filter", "readable_error", "run_query"]
 
@@ -69,10 +66,6 @@ class QueryResult:
     note: str = ""                     # why the rows were cut, when truncated
     peak_mb: float | None = None       # the query process's peak resident memory
     total_s: float = 0.0               # wall time including process start and loading the tables
-
-    def to_pandas(self) -> pd.DataFrame:  # pandas is imported lazily
-        import pandas as pd
-        return pd.DataFrame.from_records(self.rows, columns=self.columns)
 
 
 class ConsoleRefusal(QueryRefused):

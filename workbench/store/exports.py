@@ -114,7 +114,6 @@ def out_of_memory_message(exc: Exception) -> str | None:
             f"temporary folder ({tempfile.gettempdir()})")
 
 
-FLAGGED_SAMPLE_IDS = "SELECT DISTINCT sample_id FROM flags WHERE run_id = ? ORDER BY sample_id"
 FIRST_IMAGE = """SELECT i.image_id, i.format, b.data
                  FROM (SELECT unnest(image_ids) AS image_id, generate_subscripts(image_ids, 1) AS pos FROM samples
                        WHERE run_id = ? AND sample_id = ?) u

@@ -90,10 +90,6 @@ class Format:
     def post(self, row: dict[str, Any], raw: dict[str, Any], info: FileInfo) -> None:
         """Adjust the normalised row (subset from the id, answers from metric dicts, ...)."""
 
-    def read_summary(self, src: Source) -> dict[str, Any]:
-        """For summary formats: the reported metrics in the file."""
-        raise NotImplementedError
-
 
 def folder_name(path: Path, up: int = 1) -> str | None:
     """Name of the folder `up` levels above the file ('' and '.' as None)."""
