@@ -1,5 +1,5 @@
 # The two commands of the README. Both set everything up first (scripts/setup.sh is idempotent).
-.PHONY: app test setup bench demo-data
+.PHONY: app test lint setup bench demo-data
 
 setup:
 	@bash scripts/setup.sh
@@ -7,8 +7,13 @@ setup:
 app: setup
 	.venv/bin/workbench app
 
-test: setup
+# Lint and type check first (settings in pyproject.toml): a finding fails the command before pytest starts.
+test: lint
 	.venv/bin/python -m pytest -n 2 --dist loadgroup
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/mypy
 
 bench: setup
 	.venv/bin/python bench/import.py

@@ -25,10 +25,10 @@ def end_to_end(path: Path, tmp: Path) -> tuple[float, float]:
     db = tmp / f"{path.stem}.duckdb"
     wb = [sys.executable, "-m", "workbench.cli"]
     t = time.perf_counter()
-    subprocess.run(wb + ["import", str(path), "--db", str(db)], check=True, capture_output=True)
+    subprocess.run([*wb, "import", str(path), "--db", str(db)], check=True, capture_output=True)
     t_import = time.perf_counter() - t
     t = time.perf_counter()
-    subprocess.run(wb + ["analyze", "--db", str(db)], check=True, capture_output=True)
+    subprocess.run([*wb, "analyze", "--db", str(db)], check=True, capture_output=True)
     return t_import, time.perf_counter() - t
 
 
@@ -75,7 +75,8 @@ def main() -> int:
             ti, ta = end_to_end(p, tmp)
             size = p.stat().st_size / 1e6
             results[label] = ti + ta
-            print(f"{label}: {size:6.1f} MB, {sum(1 for _ in p.open()):6d} traces: import {ti:5.1f} s + analyze {ta:5.1f} s"
+            print(f"{label}: {size:6.1f} MB, {sum(1 for _ in p.open()):6d} traces: "
+                  f"import {ti:5.1f} s + analyze {ta:5.1f} s"
                   f" = {ti + ta:5.1f} s end to end ({size / (ti + ta):.1f} MB/s)")
         print(f"4x / 1x time ratio: {results['4x'] / results['1x']:.2f} (linear = 4.0); "
               f"target for 1x: < 20 s: {'met' if results['1x'] < 20 else 'NOT met'} (input {mb:.0f} MB)")

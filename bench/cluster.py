@@ -29,8 +29,8 @@ def main() -> int:
                 return 0
             db = Path(tmp) / "dev.duckdb"
             wb = [sys.executable, "-m", "workbench.cli"]
-            subprocess.run(wb + ["import", str(DEV), "--db", str(db)], check=True, capture_output=True)
-            subprocess.run(wb + ["analyze", "--db", str(db)], check=True, capture_output=True)
+            subprocess.run([*wb, "import", str(DEV), "--db", str(db)], check=True, capture_output=True)
+            subprocess.run([*wb, "analyze", "--db", str(db)], check=True, capture_output=True)
         for method in ("hdbscan", "kmeans"):
             t = time.perf_counter()
             res = run_clustering(db, unit="step", method=method, seed=0)

@@ -15,6 +15,7 @@ are timed against the same actions with nothing else running.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import subprocess
@@ -41,7 +42,8 @@ SHAPES = [
     ("string_agg of samples x 100", "SELECT length(string_agg(response, '')) FROM samples, range(100)"),
     ("2-billion-element list", "SELECT range(2000000000)"),
     ("list() of 1e9 rows", "SELECT list(range) FROM range(1000000000)"),
-    ("unbounded recursive CTE", "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t) SELECT count(*) FROM t"),
+    ("unbounded recursive CTE",
+     "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t) SELECT count(*) FROM t"),
     ("doubling-string recursive CTE", "WITH RECURSIVE t(n, s) AS (SELECT 1, 'x' UNION ALL SELECT n + 1, s || s FROM t "
                                       "WHERE n < 40) SELECT max(length(s)) FROM t"),
     ("cross join count (1e11 rows)", SLOW),
@@ -58,10 +60,10 @@ def build_store(tmp: Path) -> Path:
     db = tmp / "bench.duckdb"
     wb = [sys.executable, "-m", "workbench.cli"]
     if DEV.exists():
-        subprocess.run(wb + ["import", str(DEV), "--db", str(db)], check=True, capture_output=True, cwd=ROOT)
-        subprocess.run(wb + ["analyze", "--db", str(db)], check=True, capture_output=True, cwd=ROOT)
+        subprocess.run([*wb, "import", str(DEV), "--db", str(db)], check=True, capture_output=True, cwd=ROOT)
+        subprocess.run([*wb, "analyze", "--db", str(db)], check=True, capture_output=True, cwd=ROOT)
     else:
-        subprocess.run(wb + ["demo", "--db", str(db)], check=True, capture_output=True, cwd=ROOT)
+        subprocess.run([*wb, "demo", "--db", str(db)], check=True, capture_output=True, cwd=ROOT)
     return db
 
 
@@ -88,17 +90,15 @@ def import_seconds(db: Path, tmp: Path, tag: str) -> float:
     return time.perf_counter() - t
 
 
-def while_slow(action, db: Path) -> tuple[float, bool]:  # noqa: ANN001
+def while_slow(action, db: Path) -> tuple[float, bool]:
     """Run `action` while a console query that runs into the time limit is going; (seconds, slow still running)."""
     started = threading.Event()
     done = threading.Event()
 
     def slow() -> None:
         started.set()
-        try:
+        with contextlib.suppress(QueryRefused):
             run_query(SLOW, db)
-        except QueryRefused:
-            pass
         done.set()
 
     th = threading.Thread(target=slow)

@@ -23,7 +23,8 @@ sys.path.insert(0, str(ROOT))
 READ_EVERY_TABLE = """
 import duckdb, sys
 con = duckdb.connect(sys.argv[1], read_only=True)
-tables = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()]
+tables = [r[0] for r in con.execute(
+    "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()]
 n = {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}
 print(duckdb.__version__, len(tables), n.get("samples"))
 """
@@ -58,7 +59,8 @@ def main() -> int:
             env = Path(tmp) / f"duckdb-{v}"
             venv.create(env, with_pip=True)
             py = env / "bin" / "python"
-            inst = subprocess.run([str(py), "-m", "pip", "install", "-q", f"duckdb=={v}"], capture_output=True, text=True)
+            inst = subprocess.run([str(py), "-m", "pip", "install", "-q", f"duckdb=={v}"],
+                                  capture_output=True, text=True)
             if inst.returncode != 0:
                 print(f"DuckDB {v}: could not install ({inst.stderr.strip().splitlines()[-1:]})")
                 continue

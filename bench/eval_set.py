@@ -29,7 +29,8 @@ ZH_WORDS = ["因此", "所以", "明显", "可能", "需要", "计算", "结果"
             "影响", "例如", "增加", "减少", "选择", "正确", "错误", "方法", "原因", "关系", "部分", "情况", "过程",
             "主要", "特别", "一般", "理解", "假设", "条件", "变化", "确定", "相同", "不同", "显著", "大约", "最终"]
 ZH_SENTENCES = ["我们需要再检查一下这个计算结果。", "这个选项看起来是正确的。", "所以答案应该是第二个选项。",
-                "让我重新考虑一下这个问题的条件。", "根据题目的描述，这里的关系是线性的。", "这两个数值之间的差别很小。",
+                "让我重新考虑一下这个问题的条件。", "根据题目的描述，这里的关系是线性的。",
+                "这两个数值之间的差别很小。",
                 "首先，我们来分析每一个选项。", "这种情况下，结果会明显增加。"]
 OTHER = [("ja", "これは重要なポイントです"), ("ko", "이것은 중요한 점입니다"), ("ru", "это важный момент"),
          ("ru", "правильный ответ"), ("ja", "答えはたぶんBです"), ("ar", "هذه نقطة مهمة"), ("hi", "यह महत्वपूर्ण है")]
@@ -95,7 +96,8 @@ def build(seed: int = 0, n_per_kind: int = 40, path: Path | None = DEV) -> list[
         rows = own_traces(random.Random(seed + 7), 40 * n_per_kind)
     else:
         rows = [json.loads(line) for line in path.open(encoding="utf-8")]
-    script = re.compile(r"[\u0400-\u04ff\u0590-\u06ff\u0900-\u097f\u0e00-\u0e7f\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+    script = re.compile(r"[\u0400-\u04ff\u0590-\u06ff\u0900-\u097f\u0e00-\u0e7f"
+                        r"\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
     labelled_pos = {json.loads(line)["id"] for line in (ROOT / "bench" / "labels" / "natural.jsonl").open()
                     if json.loads(line)["label"]}
     unseen = re.compile(r"(can't|cannot|don't|do not)\s+(see|have|view)|without (the|seeing)|not (provided|visible)",
@@ -118,13 +120,13 @@ def build(seed: int = 0, n_per_kind: int = 40, path: Path | None = DEV) -> list[
         r = base()
         words = "".join(rng.sample(ZH_WORDS, rng.randint(1, 2)))
         t, pos = _insert_at_word(r["response"], rng, words + " ")
-        cases.append(Case(f"mix-word-{i}", t, r["question"], False, {"language_mixing": 1}, span=(pos, pos + len(words)),
-                          kind="mix-word"))
+        cases.append(Case(f"mix-word-{i}", t, r["question"], False, {"language_mixing": 1},
+                          span=(pos, pos + len(words)), kind="mix-word"))
         r = base()
         s = rng.choice(ZH_SENTENCES)
         t, pos = _insert_at_word(r["response"], rng, s + " ")
-        cases.append(Case(f"mix-sentence-{i}", t, r["question"], False, {"language_mixing": 1}, span=(pos, pos + len(s)),
-                          kind="mix-sentence"))
+        cases.append(Case(f"mix-sentence-{i}", t, r["question"], False, {"language_mixing": 1},
+                          span=(pos, pos + len(s)), kind="mix-sentence"))
         r = base()
         ends = _paragraph_ends(r["response"])
         cut = ends[len(ends) // 2]

@@ -180,8 +180,8 @@ def dev_set(path: Path) -> None:
         db = Path(tmp) / "dev.duckdb"
         wb = [sys.executable, "-m", "workbench.cli"]
         t = time.perf_counter()
-        subprocess.run(wb + ["import", str(path), "--db", str(db)], check=True, capture_output=True)
-        subprocess.run(wb + ["analyze", "--db", str(db)], check=True, capture_output=True)
+        subprocess.run([*wb, "import", str(path), "--db", str(db)], check=True, capture_output=True)
+        subprocess.run([*wb, "analyze", "--db", str(db)], check=True, capture_output=True)
         took = time.perf_counter() - t
         con = duckdb.connect(str(db), read_only=True)
         rows = con.execute("""
@@ -198,12 +198,13 @@ def dev_set(path: Path) -> None:
         con.close()
     print(f"dev set ({path.name}, import + analyze {took:.1f} s):")
     tot = [0] * 4
-    for bench, n, agree, complete, c_agree, loops, cut, none in rows:
+    for bench, n, agree, complete, c_agree, loops, cut, _none in rows:
         print(f"  {bench:<28} {n:6,d} graded: extracted_correct agrees {agree / n:7.2%}; conclusion agrees on "
               f"{complete:,} complete traces {c_agree / max(complete, 1):7.2%}; truncated {loops} loop + {cut} cut")
         tot = [tot[0] + n, tot[1] + agree, tot[2] + complete, tot[3] + c_agree]
     print(f"  all: extracted_correct agrees with the set's `correct` on {tot[1] / tot[0]:.2%} of {tot[0]:,} "
-          f"(target >= 98%); the trace's own conclusion on complete traces: {tot[3] / max(tot[2], 1):.2%} of {tot[2]:,}")
+          f"(target >= 98%); the trace's own conclusion on complete traces: "
+          f"{tot[3] / max(tot[2], 1):.2%} of {tot[2]:,}")
     print(f"  answer_mismatch findings: {', '.join(f'{s} {c}' for s, c in flags) or 'none'}")
 
 

@@ -20,8 +20,8 @@ import random
 import re
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV = ROOT.parent / "shared" / "data" / "qvq-traces" / "dev.jsonl"
@@ -37,7 +37,7 @@ def langdetect_tool() -> Callable[[str], tuple[str, float]]:
     def f(s: str) -> tuple[str, float]:
         try:
             top = detect_langs(s)[0]
-        except Exception:
+        except Exception:  # noqa: BLE001 - langdetect raises on text without letters; count it as a miss
             return "en", 0.0
         return top.lang, top.prob
     return f
@@ -79,7 +79,8 @@ def real_sentences(n: int) -> list[str]:
     for r in rows:
         for m in _SENT.finditer(r["response"]):
             s = m.group(0).strip()
-            if len(s.split()) >= 3 and re.search(r"[A-Za-z]{3}", s) and not re.search(r"[\u0370-\u03ff\u0400-\uffff]", s):
+            latin_only = not re.search(r"[\u0370-\u03ff\u0400-\uffff]", s)
+            if len(s.split()) >= 3 and re.search(r"[A-Za-z]{3}", s) and latin_only:
                 out.append(s)
         if len(out) >= 3 * n:
             break

@@ -61,7 +61,8 @@ else:
     arr = probe_arrays(lm, "How many circles?", [img], ids, layers=list(range(16)), dependence="none")
     kept = arr.attn_mean.nbytes
 secs = time.perf_counter() - t
-print(json.dumps({{"peak": rss("VmHWM") - base, "kept": kept, "seconds": secs, "T": int(inputs["input_ids"].shape[1])}}))
+print(json.dumps({{"peak": rss("VmHWM") - base, "kept": kept, "seconds": secs,
+                  "T": int(inputs["input_ids"].shape[1])}}))
 '''
 
 
@@ -131,7 +132,7 @@ def main() -> int:
         print("|---|---|---|---|---|---|---|---|")
         for T in [int(x) for x in args.tokens.split(",")]:
             h = measure("hooks", model, T, args.dtype)
-            e = measure("eager", model, T, args.dtype) if T <= args.skip_eager_above else {"error": "skipped"}
+            e = measure("eager", model, T, args.dtype) if args.skip_eager_above >= T else {"error": "skipped"}
             mb = lambda b: f"{b / 1e6:,.0f} MB"             # noqa: E731
             if "error" in h or "error" in e:
                 print(f"| {T:,} | {e.get('error') or mb(e['peak'])} | {h.get('error') or mb(h['peak'])} | | | | | |")

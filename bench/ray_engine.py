@@ -60,7 +60,7 @@ def main() -> int:
         t_local = time.perf_counter() - t
         print(f"  local engine   : {t_local:6.1f} s  {mb / t_local:5.1f} MB/s")
 
-        versions, todo, _ = pipeline.plan(ray_db, None, None, False)
+        _versions, todo, _ = pipeline.plan(ray_db, None, None, False)
         t = time.perf_counter()
         with connect(ray_db) as con:
             export_pending_samples(con, todo, pipeline.CHUNK, tmp / "pending")

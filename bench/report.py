@@ -47,8 +47,8 @@ def main() -> int:
                 print(f"skipped: {DEV} not found (the real traces live in ../shared)")
                 return 0
             db = tmp / "dev.duckdb"
-            subprocess.run(WB + ["import", str(DEV), "--db", str(db), "--run", "dev"], check=True, capture_output=True)
-            subprocess.run(WB + ["analyze", "--db", str(db)], check=True, capture_output=True)
+            subprocess.run([*WB, "import", str(DEV), "--db", str(db), "--run", "dev"], check=True, capture_output=True)
+            subprocess.run([*WB, "analyze", "--db", str(db)], check=True, capture_output=True)
         import duckdb
         con = duckdb.connect(str(db), read_only=True)
         run, n = con.execute("SELECT run_id, count(*) FROM samples GROUP BY 1 ORDER BY 2 DESC LIMIT 1").fetchone()

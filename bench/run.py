@@ -48,6 +48,7 @@ def main() -> None:
     ap.add_argument("--heads", type=int, default=4)
     a = ap.parse_args()
     import torch
+
     from workbench.models.backends.base import GenerationRequest, Sampling
     from workbench.models.backends.transformers_backend import TransformersBackend
     from workbench.models.tiny import build_tiny_model

@@ -83,10 +83,10 @@ def main() -> int:
         tmp = Path(tmp_s)
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         demo = tmp / "demo.duckdb"
-        subprocess.run(WB + ["demo", "--db", str(demo)], check=True, capture_output=True, cwd=ROOT)
-        subprocess.run(WB + ["import", str(long_trace_file(tmp)), "--db", str(demo), "--run", "long"], check=True,
+        subprocess.run([*WB, "demo", "--db", str(demo)], check=True, capture_output=True, cwd=ROOT)
+        subprocess.run([*WB, "import", str(long_trace_file(tmp)), "--db", str(demo), "--run", "long"], check=True,
                        capture_output=True, cwd=ROOT)
-        subprocess.run(WB + ["analyze", "--db", str(demo)], check=True, capture_output=True, cwd=ROOT)
+        subprocess.run([*WB, "analyze", "--db", str(demo)], check=True, capture_output=True, cwd=ROOT)
         with running_app(demo) as url:
             content, charts, trace, select = [], [], [], []
             for _ in range(3):
@@ -110,8 +110,8 @@ def main() -> int:
         results["(reference) bare Streamlit page"] = (statistics.median(bare_page_times(browser, tmp)), None)
         if DEV.exists():
             dev = tmp / "dev.duckdb"
-            subprocess.run(WB + ["import", str(DEV), "--db", str(dev)], check=True, capture_output=True, cwd=ROOT)
-            subprocess.run(WB + ["analyze", "--db", str(dev)], check=True, capture_output=True, cwd=ROOT)
+            subprocess.run([*WB, "import", str(DEV), "--db", str(dev)], check=True, capture_output=True, cwd=ROOT)
+            subprocess.run([*WB, "analyze", "--db", str(dev)], check=True, capture_output=True, cwd=ROOT)
             with running_app(dev) as url:
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 cold = timed(page, url + "/", ".js-plotly-plot")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pandas as pd
 import streamlit as st
 
 from workbench.store import queries as q
@@ -11,7 +14,8 @@ from workbench.ui.safe import md_text
 from workbench.viz.compare_html import render_compare
 
 
-def pick(col, side: str, runs, default_run: str, default_sample: str | None) -> tuple[str, str | None]:
+def pick(col: Any, side: str, runs: pd.DataFrame, default_run: str,
+         default_sample: str | None) -> tuple[str, str | None]:
     ids = runs["run_id"].tolist()
     run = col.selectbox(f"{side} run", ids, index=ids.index(default_run) if default_run in ids else 0,
                         format_func=run_label(runs), key=f"compare_{side}_run")

@@ -33,7 +33,7 @@ with user_errors():
     sort_options = ["sample", "score", *tables.measure_columns()]
     sort = c4.selectbox("Sort by", sort_options, key="fsort", bind=BIND)
     desc = c5.toggle("Descending", key="fdesc", bind=BIND, value=False)
-    df = cached_df(failures_sql(q.SCOPE_SQL), q.scope_params(*scope) + [detectors, detectors, severities, severities])
+    df = cached_df(failures_sql(q.SCOPE_SQL), [*q.scope_params(*scope), detectors, detectors, severities, severities])
     tag_rows = cached_df(store_tags.TAGS_OF_RUNS, [scope[0]])
     if not tag_rows.empty:
         per_sample = (tag_rows.dropna(subset=["tag"]).groupby(["run_id", "sample_id"])["tag"]
@@ -83,7 +83,8 @@ with user_errors():
             else:
                 for i in picked:
                     r = table.iloc[i]
-                    step = None if r["step_index"] != r["step_index"] or r["step_index"] is None else int(r["step_index"])
+                    missing = r["step_index"] is None or r["step_index"] != r["step_index"]   # None or NaN
+                    step = None if missing else int(r["step_index"])
                     write(store_tags.add_tag, r["run_id"], r["sample_id"], step, tag.strip(), note.strip() or None)
                 st.rerun()
     export = tables.csv_table(table, urls.app_base_url())

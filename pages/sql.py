@@ -16,7 +16,7 @@ st.caption(f"Read-only: the console queries copies of the store's tables and not
            f"no extensions, no settings or paths). Each query runs in its own process, limited to "
            f"{setting('sql_timeout')} s, {setting('sql_memory_limit')} of memory, {setting('sql_row_cap')} rows "
            f"and {setting('sql_result_mb')} MB of results, so it never holds up other pages or an import.")
-example = st.selectbox("Example queries", ["(write your own)"] + list(EXAMPLES), key="sql_example")
+example = st.selectbox("Example queries", ["(write your own)", *list(EXAMPLES)], key="sql_example")
 if example != "(write your own)" and st.session_state.get("sql_loaded") != example:
     st.session_state["sql_text"] = EXAMPLES[example]
     st.session_state["sql_loaded"] = example

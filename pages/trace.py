@@ -97,7 +97,7 @@ with user_errors():
     if steps.empty:
         st.warning("This trace has not been analysed yet: run `workbench analyze` to see steps and findings.")
     else:
-        options = [-1] + steps["step_index"].astype(int).tolist()      # -1: no step selected
+        options = [-1, *steps["step_index"].astype(int).tolist()]      # -1: no step selected
         if st.session_state.get("_trace_step_for") != (run_id, sample_id, selected):
             st.session_state["trace_step"] = selected if selected in options else -1   # follow the URL
             st.session_state["_trace_step_for"] = (run_id, sample_id, selected)

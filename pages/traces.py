@@ -69,8 +69,9 @@ with user_errors():
         table, hide_index=True, key="traces_table", on_select="rerun", selection_mode="single-row",
         column_config={
             "open": st.column_config.LinkColumn("open", display_text="open ↗", width="small"),
-            "id": st.column_config.TextColumn("sample", width=300, help="the id without the prefix many ids share; the full "
-                                              "id is in the sample_id column and the link"),
+            "id": st.column_config.TextColumn("sample", width=300,
+                                              help="the id without the prefix many ids share; the full "
+                                                   "id is in the sample_id column and the link"),
             "correct": st.column_config.CheckboxColumn("correct", width="small"),
             "n_flags": st.column_config.NumberColumn("findings", width="small"),
             "chars": st.column_config.NumberColumn("chars", format="%d", width="small"),

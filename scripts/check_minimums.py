@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     wanted = [d.install_arg() for d in deps]
     print(f"installing {len(wanted)} pins (log: {log}); first time takes a few minutes", flush=True)
     if any(d.name == "torch" for d in deps):  # first, alone: only the CPU wheel on disk may be chosen
-        ok, out = run(pip + [TORCH_PIN], log, env)
+        ok, out = run([*pip, TORCH_PIN], log, env)
         if not outcome.add(f"install {TORCH_PIN}", ok):
             print(tail(out))
             return 1
@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     if not outcome.add("install the minimums", ok, " ".join(wanted) if not ok else ""):
         print(tail(out, 40))
         return summary(outcome, deps, skipped, {}, started, log)
-    ok, out = run(pip + ["--no-deps", "-e", "."], log, env)
+    ok, out = run([*pip, "--no-deps", "-e", "."], log, env)
     if not outcome.add("install the project (--no-deps -e .)", ok):
         print(tail(out))
         return summary(outcome, deps, skipped, {}, started, log)

@@ -13,7 +13,10 @@ accuracy and the units closest to its centre as representatives (their flagged s
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,6 +25,7 @@ from workbench.errors import UsageError, WorkbenchError
 from workbench.store import clusters as store_clusters
 from workbench.store import connect
 from workbench.store.runs import resolve_runs, run_ids
+
 
 @dataclass
 class ClusterResult:
@@ -39,7 +43,7 @@ FILLER = {"like", "option", "options", "think", "doesn", "don", "didn", "isn", "
           "seems", "seem", "probably", "possible", "possibly", "alternatively", "specifically", "exactly", "good",
           "well", "yes", "no", "also", "again", "first", "second", "next", "now", "then", "thus", "therefore",
           "hence", "since", "because", "though", "although", "however", "still", "yet", "can", "could", "would",
-          "should", "might", "must", "will", "shall", "use", "used", "using", "based", "think", "thinking",
+          "should", "might", "must", "will", "shall", "use", "used", "using", "based", "thinking",
           "recall", "remember", "assume", "assuming", "suppose", "figure", "wrong", "calculate", "calculation"}
 
 
@@ -104,7 +108,7 @@ def features(units: pd.DataFrame, seed: int) -> tuple[np.ndarray, tuple, tuple]:
     return X, (span_words, ctx_words), (sw, cw)
 
 
-def _top_terms(vectoriser, matrix, idx: np.ndarray, n: int) -> list[str]:
+def _top_terms(vectoriser: Any, matrix: Any, idx: np.ndarray, n: int) -> list[str]:
     """A cluster's most distinctive terms (class-based TF-IDF, weighted by how many of its units use
     them); a word inside an already chosen phrase is not repeated."""
     if vectoriser is None or matrix is None:
@@ -125,7 +129,8 @@ def _top_terms(vectoriser, matrix, idx: np.ndarray, n: int) -> list[str]:
     return terms
 
 
-def label_clusters(labels: np.ndarray, words, wm, units: pd.DataFrame, n_terms: int = 3) -> dict[int, tuple]:
+def label_clusters(labels: np.ndarray, words: tuple[Any, Any], wm: tuple[Any, Any], units: pd.DataFrame,
+                   n_terms: int = 3) -> dict[int, tuple]:
     """Label = the flagged spans' most distinctive words, "about:" the context's, and the failure kinds
     the cluster mixes (with their shares)."""
     (span_words, ctx_words), (sw, cw) = words, wm
@@ -145,7 +150,7 @@ def label_clusters(labels: np.ndarray, words, wm, units: pd.DataFrame, n_terms: 
     return out
 
 
-def purity(cluster_ids, kinds) -> float:
+def purity(cluster_ids: Sequence[Any], kinds: Sequence[str]) -> float:
     """Share of units whose (first) detector:severity is their cluster's most common one: 1.0 means the
     clusters only restate detector:severity; a detector-blind grouping of k equally common kinds
     would score about 1/k."""
@@ -166,7 +171,7 @@ def _assign_noise(X: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, int]:
     nearest = np.argmin(np.linalg.norm(X[noise][:, None, :] - centres[None, :, :], axis=2), axis=1)
     out = labels.copy()
     out[noise] = np.array(clusters)[nearest]
-    return out, int(len(noise))
+    return out, len(noise)
 
 
 def cluster_units(units: pd.DataFrame, *, method: str = "hdbscan", k: int | None = None, seed: int = 0,
@@ -234,7 +239,7 @@ def run_clustering(db: str | os.PathLike | None, *, runs: list[str] | None = Non
     return result
 
 
-def _store(db, result: ClusterResult, unit: str, method: str, runs: list[str]) -> None:
+def _store(db: str | Path | None, result: ClusterResult, unit: str, method: str, runs: list[str]) -> None:
     with connect(db) as con:
         store_clusters.write_clustering(con, result.cluster_run_id, unit, method, runs, result.params,
                                         result.units, result.clusters)

@@ -90,7 +90,7 @@ def table_image() -> Image.Image:
 def shapes() -> Image.Image:
     im = Image.new("RGB", (336, 336), (250, 250, 245))
     d = ImageDraw.Draw(im)
-    for i, (x, y) in enumerate([(40, 40), (150, 70), (250, 40), (70, 200), (200, 230)]):
+    for x, y in [(40, 40), (150, 70), (250, 40), (70, 200), (200, 230)]:
         d.ellipse((x, y, x + 56, y + 56), fill=(52, 168, 83))
     for x, y in [(120, 160), (240, 150)]:
         d.rectangle((x, y, x + 50, y + 50), fill=(251, 188, 5))
@@ -122,7 +122,8 @@ def _loop_tail(unit: str, copies: int) -> str:
 def samples() -> list[dict]:
     s: list[dict] = []
 
-    def add(sid, subset, image, question, response, answer, correct, finish="eos", note=""):
+    def add(sid: str, subset: str, image: str | None, question: str, response: str, answer: str,
+            correct: bool | None, finish: str = "eos", note: str = "") -> None:
         s.append({"id": sid, "benchmark": "demo", "subset": subset, "image": image, "question": question,
                   "response": response, "answer": answer, "correct": correct, "finish_reason": finish,
                   "model": MODEL, "synthetic": True, "demo_note": note})

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -76,7 +76,7 @@ class _Writer:
         self.w.close()
 
 
-def write_batches(batches, schema: pa.Schema, out: Path, fmt: str) -> int:
+def write_batches(batches: Iterable[pa.RecordBatch], schema: pa.Schema, out: Path, fmt: str) -> int:
     """Write record batches to `out` in `fmt`; a crash never leaves a half-written file under the real name."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")

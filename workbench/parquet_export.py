@@ -18,7 +18,7 @@ import os
 import shutil
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from workbench.errors import UsageError
@@ -74,7 +74,7 @@ def export_parquet(db: str | os.PathLike | None, out: str | os.PathLike, *, runs
         for t in chosen:
             _move_into_place(staging / t.name, out / t.name, t.partitioned, result.runs)
         manifest = {"format": "hive-partitioned parquet", "partition_column": "run_id", "schema_version": version,
-                    "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
                     "runs": result.runs or "all",
                     "tables": {t.name: {"partitioned": t.partitioned, "rows": result.rows[t.name],
                                         "columns": [c for c, _ in t.columns]} for t in chosen}}

@@ -3,9 +3,8 @@ app at a store for a while."""
 
 from __future__ import annotations
 
-import re
-
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path

@@ -26,7 +26,8 @@ def toy_detect(response: str, *, question=None, steps=(), has_image=False, final
 
 SPEC = registry.DetectorSpec(
     name=TOY, version="toy-1", label="toy detector", colour=COLOUR,
-    severities=(registry.Severity("toy_high", "toy high", "#654321"), registry.Severity("toy_low", "toy low", "#abcdef")),
+    severities=(registry.Severity("toy_high", "toy high", "#654321"),
+                registry.Severity("toy_low", "toy low", "#abcdef")),
     measures=(registry.Measure("toy_len", "toy length"),), needs=("final_answer",), detect=toy_detect)
 
 
@@ -84,7 +85,8 @@ def test_toy_detector_in_report_charts_and_trace_view(toy_store):
     fig = charts.flag_rate_by_subset(pd.DataFrame({"subset": ["x", "x"], "detector": [TOY, "repetition_loop"],
                                                    "flag_rate": [0.5, 0.1], "samples": [2, 2]}))
     assert {t.name: t.marker.color for t in fig.data}["toy detector"] == COLOUR
-    out = render_trace("Then TOYWORD here.", [{"step_index": 0, "char_start": 0, "char_end": 18, "role": "computation"}],
+    out = render_trace("Then TOYWORD here.",
+                       [{"step_index": 0, "char_start": 0, "char_end": 18, "role": "computation"}],
                        [{"detector": TOY, "severity": "toy_high", "char_start": 5, "char_end": 12, "details": "{}"}])
     assert '<mark class="wb-toy-detector"' in out and f"mark.wb-toy-detector{{background:{COLOUR}33" in out
 

@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_run_page_starts_a_worker_and_shows_progress(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from streamlit.testing.v1 import AppTest
+
     from workbench.models import jobs
     from workbench.models.testdata import write_questions
     from workbench.models.tiny import build_tiny_model
@@ -35,7 +36,8 @@ def test_run_page_starts_a_worker_and_shows_progress(tmp_path: Path, monkeypatch
     assert not at.exception
     at.button[0].click().run()
     assert not at.exception
-    assert any("started" in s.value for s in at.success), ([e.value for e in at.error], [b.label for b in at.button], [t.value for t in at.text_input])
+    assert any("started" in s.value for s in at.success), (
+        [e.value for e in at.error], [b.label for b in at.button], [t.value for t in at.text_input])
     job = at.query_params["job"]
     job = job[0] if isinstance(job, list) else job
     deadline = time.monotonic() + 600

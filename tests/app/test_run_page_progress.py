@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_progress_shows_metrics_and_escapes_the_streaming_trace(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     from streamlit.testing.v1 import AppTest
+
     from workbench.models import jobs
     from workbench.store import generation as gstore
     db = tmp_path / "s.duckdb"

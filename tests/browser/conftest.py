@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from workbench.ui.serve import CHROMIUM, CHROMIUM_ARGS, running_app
+
 XSS = "Here <script>alert(1)</script> and <img src=x onerror=alert(1)> end.\n\nThe answer is A."
 
 

@@ -20,6 +20,7 @@ def test_run_page_follows_a_worker_across_reloads_and_cancels_it(tmp_path: Path,
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian chromium is not installed (scripts/setup.sh installs it)")
     from playwright.sync_api import sync_playwright
+
     from workbench.models import jobs
     from workbench.models.testdata import write_questions
     from workbench.models.tiny import build_tiny_model

@@ -192,7 +192,7 @@ def test_tables_show_link_id_and_detectors_without_scrolling(server, page, artif
     path = tmp_path / "findings.csv"
     dl.value.save_as(path)
     rows = list(csv.DictReader(path.open(encoding="utf-8")))
-    assert rows and list(rows[0])[0] == "trace_link" and {"copies", "chars_wasted", "period_chars"} <= set(rows[0])
+    assert rows and next(iter(rows[0])) == "trace_link" and {"copies", "chars_wasted", "period_chars"} <= set(rows[0])
     assert rows[0]["trace_link"].startswith("trace?run=") and "sample=" in rows[0]["trace_link"]
     wasted = [float(r["chars_wasted"]) for r in rows if r["chars_wasted"]]
     assert wasted == sorted(wasted, reverse=True)           # sorted by the measurement, as on the page
@@ -228,7 +228,7 @@ def test_charts_label_every_subset_and_show_n(server, page, artifacts_dir):
 
 # ---- 6. clusters: span highlighted; the report works on this run -----------------------------------
 def test_clusters_mark_the_span_and_the_report_downloads(server, page, artifacts_dir, tmp_path):
-    url, db = server
+    url, _db = server
     page.goto(url + "/clusters")
     settle(page, "mark.wb-span")
     assert page.get_by_text("purity against detector:severity", exact=False).count() == 1

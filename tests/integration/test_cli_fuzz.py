@@ -33,7 +33,8 @@ def _args(command: str, db: Path, tmp: Path) -> list[list[str]]:
                    for w in ("flags", "steps", "samples") for f in ("csv", "jsonl", "parquet")]
                   + [["export", "flags", *d, "--format", "csv", "--out", str(tmp / "y.csv"), "--filter", "nonsense("],
                      ["export", "samples", *d, "--format", "csv", "--out", str(tmp / "z.csv"), "--run", "nope"]],
-        "export-parquet": [["export-parquet", *d, str(tmp / "pq")], ["export-parquet", *d, "--run", "nope", str(tmp / "pq2")],
+        "export-parquet": [["export-parquet", *d, str(tmp / "pq")],
+                           ["export-parquet", *d, "--run", "nope", str(tmp / "pq2")],
                            ["export-parquet", *d, "--tables", "nope", str(tmp / "pq3")]],
         "import": [["import", *d, str(tmp / "missing.jsonl")], ["import", *d, str(tmp)]],
         "plan": [["plan", "--gpus", "1", "--gpu-memory", "1GiB"], ["plan", "--gpus", "0", "--gpu-memory", "x"]],

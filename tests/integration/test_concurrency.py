@@ -50,7 +50,7 @@ def test_import_waits_for_another_writer_and_loses_nothing(tmp_path, tmp_db):
         pass
     holder = hold_store(tmp_db, 2.5)
     start = time.monotonic()
-    out = subprocess.run(WB + ["import", str(jsonl(tmp_path / "a.jsonl", 50, "a")), "--db", str(tmp_db)],
+    out = subprocess.run([*WB, "import", str(jsonl(tmp_path / "a.jsonl", 50, "a")), "--db", str(tmp_db)],
                          capture_output=True, text=True, cwd=ROOT)
     waited = time.monotonic() - start
     assert holder.wait(10) == 0
@@ -65,7 +65,7 @@ def test_readers_wait_too(tmp_path, tmp_db):
     with connect(tmp_db):
         pass
     holder = hold_store(tmp_db, 1.5)
-    out = subprocess.run(WB + ["sql", "SELECT count(*) AS n FROM runs", "--db", str(tmp_db), "--format", "csv"],
+    out = subprocess.run([*WB, "sql", "SELECT count(*) AS n FROM runs", "--db", str(tmp_db), "--format", "csv"],
                          capture_output=True, text=True, cwd=ROOT)
     assert holder.wait(10) == 0
     assert out.returncode == 0, out.stderr
@@ -76,7 +76,7 @@ def test_lock_timeout_gives_a_clear_message(tmp_path, tmp_db):
     with connect(tmp_db):
         pass
     holder = hold_store(tmp_db, 3)
-    out = subprocess.run(WB + ["import", str(jsonl(tmp_path / "b.jsonl", 3, "b")), "--db", str(tmp_db)],
+    out = subprocess.run([*WB, "import", str(jsonl(tmp_path / "b.jsonl", 3, "b")), "--db", str(tmp_db)],
                          capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, WORKBENCH_LOCK_TIMEOUT="0.5"))
     holder.wait(10)
     assert out.returncode == 1
@@ -88,7 +88,7 @@ def test_app_stays_up_while_import_writes_and_shows_new_data_after_refresh(tmp_p
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian chromium is not installed (scripts/setup.sh installs it)")
     from playwright.sync_api import sync_playwright
-    subprocess.run(WB + ["import", str(jsonl(tmp_path / "first.jsonl", 5, "f")), "--db", str(tmp_db)],
+    subprocess.run([*WB, "import", str(jsonl(tmp_path / "first.jsonl", 5, "f")), "--db", str(tmp_db)],
                    check=True, capture_output=True, cwd=ROOT)
     with running_app(tmp_db) as url, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -97,7 +97,7 @@ def test_app_stays_up_while_import_writes_and_shows_new_data_after_refresh(tmp_p
         page.get_by_text("Runs", exact=True).wait_for(timeout=30000)
         page.get_by_text("first", exact=True).first.wait_for(state="attached", timeout=30000)
         # an import in another process while the app is open and has read the store
-        out = subprocess.run(WB + ["import", str(jsonl(tmp_path / "second.jsonl", 7, "s")), "--db", str(tmp_db)],
+        out = subprocess.run([*WB, "import", str(jsonl(tmp_path / "second.jsonl", 7, "s")), "--db", str(tmp_db)],
                              capture_output=True, text=True, cwd=ROOT)
         assert out.returncode == 0, out.stderr
         page.reload()

@@ -73,7 +73,8 @@ WRITES = [
     "CREATE MACRO m(x) AS x",
     "CREATE SECRET s (TYPE s3, KEY_ID 'a', SECRET 'b')",
     "WITH x AS (SELECT 1) INSERT INTO runs (run_id, name) SELECT 'a', 'a'",
-    "MERGE INTO runs USING (SELECT 'z' AS run_id) s USING (run_id) WHEN NOT MATCHED THEN INSERT (run_id, name) VALUES ('z', 'z')",
+    "MERGE INTO runs USING (SELECT 'z' AS run_id) s USING (run_id) "
+    "WHEN NOT MATCHED THEN INSERT (run_id, name) VALUES ('z', 'z')",
     "COMMENT ON TABLE samples IS 'x'",
     "CHECKPOINT",
     "VACUUM",
@@ -221,7 +222,7 @@ def test_cli_gives_one_message_per_attack(store, capsys):
 def test_cli_processes_never_show_a_traceback(store):
     for sql in ["UPDATE EXTENSIONS", f"SELECT * FROM read_blob('{store['db']}')", "SELECT * FROM duckdb_settings()",
                 "SELECT length(repeat('y', 3000000000))", "SELEC 1"]:
-        out = subprocess.run(WB + ["sql", sql, "--db", str(store["db"]), "--memory-limit", "1GB"],
+        out = subprocess.run([*WB, "sql", sql, "--db", str(store["db"]), "--memory-limit", "1GB"],
                              capture_output=True, text=True, cwd=ROOT)
         assert out.returncode == 1, (sql, out.stderr)
         assert "Traceback" not in out.stderr and out.stderr.startswith("workbench sql: error: "), (sql, out.stderr)
@@ -276,7 +277,7 @@ def worker_pids(parent: int) -> list[int]:
     return found
 
 
-def wait_for(cond, timeout: float = 30) -> None:  # noqa: ANN001
+def wait_for(cond, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while not cond():
         assert time.monotonic() < deadline, "condition not met in time"
@@ -296,14 +297,14 @@ def test_import_does_not_wait_for_a_slow_console_query(store, tmp_path):
     Killing the CLI kills its query process too. Runs on a copy: the import writes."""
     db = tmp_path / "copy.duckdb"
     shutil.copyfile(store["db"], db)
-    slow = subprocess.Popen(WB + ["sql", SLOW, "--db", str(db), "--timeout", "30"], cwd=ROOT,
+    slow = subprocess.Popen([*WB, "sql", SLOW, "--db", str(db), "--timeout", "30"], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         wait_for(lambda: worker_pids(slow.pid))
         wait_for(lambda: store_free(db))  # the query process has copied what it needs and let go
         src = tmp_path / "more.jsonl"
         src.write_text("".join(json.dumps({"id": f"m{i}", "response": f"trace {i}"}) + "\n" for i in range(20)))
-        out = subprocess.run(WB + ["import", str(src), "--db", str(db), "--run", "during-console"],
+        out = subprocess.run([*WB, "import", str(src), "--db", str(db), "--run", "during-console"],
                              capture_output=True, text=True, cwd=ROOT)
         assert out.returncode == 0, out.stderr
         assert slow.poll() is None  # the console query is still running: the import did not wait for it

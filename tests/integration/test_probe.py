@@ -3,6 +3,7 @@ dependence, a 4,000-token trace end to end through `workbench probe`, and `run -
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -25,13 +26,13 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def eager(tiny: Path):  # noqa: ANN201
+def eager(tiny: Path):
     from workbench.models.loader import load_model
     return load_model(tiny, dtype="float32", attn_implementation="eager")
 
 
 @pytest.fixture(scope="module")
-def sdpa(tiny: Path):  # noqa: ANN201
+def sdpa(tiny: Path):
     from workbench.models.loader import load_model
     return load_model(tiny, dtype="float32", attn_implementation="sdpa")
 
@@ -109,7 +110,7 @@ def test_image_token_to_cell_mapping_with_a_painted_block(sdpa, size: tuple, cel
     assert out.getpixel((0 if c else size[0] - 1, 0 if r else size[1] - 1)) == tuple(overlay.colormap("inferno")[0])
 
 
-def long_trace(tokenizer, n_tokens: int) -> str:  # noqa: ANN001
+def long_trace(tokenizer, n_tokens: int) -> str:
     sentences = ["Let me look at the image carefully and think step by step.",
                  "The triangle has sides of length 3, 4 and 5, so it is a right triangle.",
                  "The bar chart shows sales per year; the highest bar is in 2019.",
@@ -124,7 +125,7 @@ def long_trace(tokenizer, n_tokens: int) -> str:  # noqa: ANN001
             return text + "\n\nSo the final answer is 42."
 
 
-def write_store(tmp: Path, tokenizer, n_tokens: int) -> Path:  # noqa: ANN001
+def write_store(tmp: Path, tokenizer, n_tokens: int) -> Path:
     from workbench.cli import main
     picture((448, 336)).save(tmp / "pic.png")
     rows = [{"id": "long", "question": QUESTION, "response": long_trace(tokenizer, n_tokens), "image": "pic.png",
@@ -171,7 +172,7 @@ def test_probe_of_a_4000_token_trace_stores_summaries_and_is_idempotent(tiny: Pa
                              len(layer_shares), peak_row FROM probe_steps WHERE sample_id = 'long' ORDER BY 1""")
     assert [s[0] for s in psteps] == [s[0] for s in steps] and len(steps) > 20
     assert psteps[0][1] == 0 and psteps[-1][2] == n_tok
-    assert all(a[2] == b[1] for a, b in zip(psteps, psteps[1:]))            # steps tile the tokens
+    assert all(a[2] == b[1] for a, b in itertools.pairwise(psteps))            # steps tile the tokens
     assert all(p[3] is not None and 0 < p[3] < 1 and p[4] is not None and p[5] == 3 for p in psteps)
     pf = maps.read(tmp_path / "probes" / path)
     assert size == (tmp_path / "probes" / path).stat().st_size and size < 3_000_000

@@ -11,14 +11,14 @@ import pytest
 
 pytest.importorskip("ray", reason="the Ray engine needs the 'ray' extra (scripts/setup.sh installs it)")
 
-from workbench.analysis import ray_engine, registry  # noqa: E402
-from workbench.analysis.pipeline import analyze_store  # noqa: E402
-from workbench.analysis.ray_engine import analyze_store_ray  # noqa: E402
-from workbench.cli import main  # noqa: E402
-from workbench.demo import DEMO_FILE  # noqa: E402
-from workbench.errors import WorkbenchError  # noqa: E402
-from workbench.ingest import import_paths  # noqa: E402
-from workbench.store import connect  # noqa: E402
+from workbench.analysis import ray_engine, registry
+from workbench.analysis.pipeline import analyze_store
+from workbench.analysis.ray_engine import analyze_store_ray
+from workbench.cli import main
+from workbench.demo import DEMO_FILE
+from workbench.errors import WorkbenchError
+from workbench.ingest import import_paths
+from workbench.store import connect
 
 # One Ray instance for the module, on one xdist worker: Ray's start-up is the slow part.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
@@ -140,9 +140,9 @@ def test_a_sample_changed_during_the_run_stays_pending(two_runs, ray_local, monk
 
 def test_a_worker_with_other_detector_versions_is_refused(two_runs, ray_local):
     # The driver's registry says another version than the workers' code: nothing may be written.
-    with registry.overridden("repetition_loop", version="repetition-driver-only"):
-        with pytest.raises(WorkbenchError, match="detector versions"):
-            analyze_store_ray(two_runs, progress=False)
+    with (registry.overridden("repetition_loop", version="repetition-driver-only"),
+          pytest.raises(WorkbenchError, match="detector versions")):
+        analyze_store_ray(two_runs, progress=False)
     assert q(two_runs, "SELECT count(*) FROM analysis_status") == [(0,)]
 
 

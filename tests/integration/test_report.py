@@ -81,6 +81,7 @@ def test_html_report_offline_in_chromium(demo_db: Path, tmp_path: Path, artifact
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian chromium is not installed (scripts/setup.sh installs it)")
     from playwright.sync_api import sync_playwright
+
     from workbench.analysis.pipeline import analyze_store
     from workbench.ingest import import_paths
     from workbench.store import connect

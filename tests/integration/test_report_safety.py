@@ -87,7 +87,7 @@ def test_both_reports_in_chromium_fetch_nothing_and_run_nothing(hostile_reports,
         pytest.skip("Debian chromium is not installed (scripts/setup.sh installs it)")
     from playwright.sync_api import sync_playwright
     md, html, out = hostile_reports
-    pages = _markdown_pages(md) + [html]
+    pages = [*_markdown_pages(md), html]
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
         page = browser.new_page(viewport={"width": 1100, "height": 1400})

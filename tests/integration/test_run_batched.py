@@ -42,7 +42,7 @@ def requests(**sampling: object) -> list:
     return out
 
 
-def generate_all(backend, reqs) -> dict:  # noqa: ANN001
+def generate_all(backend, reqs) -> dict:
     for r in reqs:
         backend.submit(r)
     results = {}
@@ -57,6 +57,7 @@ def generate_all(backend, reqs) -> dict:  # noqa: ANN001
 def test_greedy_batch_of_4_is_token_identical_to_batch_1_and_to_transformers_generate(decisive: Path) -> None:
     import torch
     from transformers import GenerationConfig
+
     from workbench.models.backends.transformers_backend import TransformersBackend
     one = TransformersBackend(str(decisive), dtype="float32", batch_size=1)
     four = TransformersBackend(str(decisive), dtype="float32", batch_size=4)

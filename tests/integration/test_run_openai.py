@@ -31,7 +31,7 @@ class TinyChatServer:
             def log_message(self, *a: object) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server API
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with server.lock:
                     server.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), **body})
@@ -78,7 +78,7 @@ class TinyChatServer:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def server(tmp_path_factory: pytest.TempPathFactory):
     from workbench.models.tiny import build_tiny_model
     srv = TinyChatServer(build_tiny_model(tmp_path_factory.mktemp("tiny") / "m"))
     yield srv
@@ -87,8 +87,8 @@ def server(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
 
 def test_openai_backend_end_to_end_with_429_retry(server: TinyChatServer, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    from workbench.models.testdata import write_questions as make_data
     from workbench.cli import main
+    from workbench.models.testdata import write_questions as make_data
     monkeypatch.setenv("TINY_KEY", "sk-test-123")
     data = make_data(tmp_path / "d", 3)
     db = tmp_path / "s.duckdb"
@@ -107,7 +107,7 @@ def test_openai_backend_end_to_end_with_429_retry(server: TinyChatServer, tmp_pa
     got = con.execute("SELECT sample_id, status, finish_reason, completion_tokens, response FROM samples "
                       "ORDER BY 1").fetchall()
     assert [g[:2] for g in got] == [("q0", "ok"), ("q1", "ok"), ("q2", "ok")]
-    for sid, _, finish, n, response in got:
+    for sid, _, finish, _n, response in got:
         assert finish in ("eos", "length")
         toks = con.execute("SELECT text, logprob, char_start, char_end FROM tokens WHERE sample_id = ? "
                            "ORDER BY token_index", [sid]).fetchall()
@@ -118,10 +118,11 @@ def test_openai_backend_end_to_end_with_429_retry(server: TinyChatServer, tmp_pa
 
 def test_unreachable_endpoint_fails_samples_with_a_clear_reason(tmp_path: Path) -> None:
     import socket
-    from workbench.models.testdata import write_questions as make_data
+
     from workbench.models.backends.base import Sampling
     from workbench.models.backends.openai_backend import OpenAIBackend
     from workbench.models.runner import RunOptions, run_model
+    from workbench.models.testdata import write_questions as make_data
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]

@@ -98,13 +98,14 @@ def test_sigkill_mid_batched_run_marks_the_job_dead_and_resume_gives_every_sampl
     st = jobs.job_status(db, "batched")
     assert st["status"] == "dead" and not st["alive"] and st["finished_at"] is not None
     assert rows(db, "SELECT status FROM run_jobs WHERE job_id = 'batched'") == [("dead",)]
-    resumed = subprocess.run(cmd[:-2] + ["--resume"], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    resumed = subprocess.run([*cmd[:-2], "--resume"], cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     after = rows(db, "SELECT sample_id, status, completion_tokens FROM samples ORDER BY sample_id")
     assert [r[0] for r in after] == [f"q{i}" for i in range(8)] and {r[1] for r in after} == {"ok"}
     counts = dict(rows(db, "SELECT sample_id, count(*) FROM tokens GROUP BY 1"))
     assert counts == {r[0]: r[2] for r in after}
-    assert rows(db, "SELECT count(*), count(DISTINCT (sample_id, token_index)) FROM tokens")[0][0] == sum(counts.values())
+    n_tokens = rows(db, "SELECT count(*), count(DISTINCT (sample_id, token_index)) FROM tokens")[0][0]
+    assert n_tokens == sum(counts.values())
     assert f"{sum(s == 'ok' for s in before.values())} finished sample(s) skipped" in resumed.stderr
 
 
@@ -128,6 +129,7 @@ def test_missing_model_path_is_a_clear_error_and_the_job_is_marked_failed(tmp_pa
     assert main(["run", "--model", str(tmp_path / "no-such-model"), "--data", str(data), "--db", str(db),
                  "--job-id", "j1"]) == 1
     assert "does not exist" in capsys.readouterr().err
-    assert rows(db, "SELECT status, message LIKE '%does not exist%' FROM run_jobs WHERE job_id = 'j1'") == [("failed", True)]
+    assert rows(db, "SELECT status, message LIKE '%does not exist%' FROM run_jobs WHERE job_id = 'j1'") == [
+        ("failed", True)]
     assert main(["run", "--model", "x", "--data", str(tmp_path / "nope.jsonl"), "--db", str(db)]) == 1
     assert "nope.jsonl: no such file" in capsys.readouterr().err

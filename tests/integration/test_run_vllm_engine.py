@@ -19,7 +19,7 @@ pytestmark = pytest.mark.xdist_group("run_vllm")
 
 
 @pytest.fixture
-def fake_vllm(monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201 - yields the fake vllm module
+def fake_vllm(monkeypatch: pytest.MonkeyPatch):
     """`import vllm` / `import ray` find the fakes (spawned replicas inherit sys.path)."""
     monkeypatch.syspath_prepend(str(FAKES))
     for name in [m for m in sys.modules if m.split(".")[0] in ("vllm", "ray")]:
@@ -46,14 +46,14 @@ def rows(db: Path, sql: str) -> list[tuple]:
         con.close()
 
 
-def test_window_streaming_and_records_through_the_engine(fake_vllm, tmp_path: Path) -> None:  # noqa: ANN001
+def test_window_streaming_and_records_through_the_engine(fake_vllm, tmp_path: Path) -> None:
     from workbench.models.backends.base import Sampling
     from workbench.models.runner import RunOptions, run_model
     db = tmp_path / "s.duckdb"
     committed: list[tuple[str, int, int]] = []
     fake_vllm.STEP_SECONDS = 0.02   # each engine step takes a little time, as on a GPU
 
-    def hook(run_id: str, sid: str, backend, log) -> None:  # noqa: ANN001
+    def hook(run_id: str, sid: str, backend, log) -> None:
         # the writer committed this sample while the engine still had others running
         committed.append((sid, backend.engine.steps, backend.engine.get_num_unfinished_requests()))
         assert rows(db, f"SELECT status FROM samples WHERE sample_id = '{sid}'") == [("ok",)]
@@ -88,7 +88,7 @@ def test_window_streaming_and_records_through_the_engine(fake_vllm, tmp_path: Pa
         assert toks[0][6].count("[") == 4, "3 alternatives per token"
 
 
-def test_cancel_aborts_in_flight_requests_and_keeps_what_they_generated(fake_vllm, tmp_path: Path) -> None:  # noqa: ANN001
+def test_cancel_aborts_in_flight_requests_and_keeps_what_they_generated(fake_vllm, tmp_path: Path) -> None:
     from workbench.models.backends.base import GenerationRequest, Sampling
     from workbench.models.backends.vllm_backend import VLLMBackend
     b = VLLMBackend("m", batch_size=2, progress_interval=0.0)
@@ -107,7 +107,7 @@ def test_cancel_aborts_in_flight_requests_and_keeps_what_they_generated(fake_vll
 
 
 def test_tensor_pipeline_parallel_and_the_ray_executor_reach_the_engine(fake_vllm, tmp_path: Path,
-                                                                      capsys: pytest.CaptureFixture) -> None:  # noqa: ANN001
+                                                                      capsys: pytest.CaptureFixture) -> None:
     from workbench.cli import main
     db = tmp_path / "s.duckdb"
     assert main(["run", "--backend", "vllm", "--model", "Qwen/QVQ-72B-Preview", "--data", str(data(tmp_path, 3)),
@@ -128,7 +128,7 @@ def test_tensor_pipeline_parallel_and_the_ray_executor_reach_the_engine(fake_vll
 
 
 @pytest.mark.slow
-def test_two_vllm_replicas_store_every_sample_once(fake_vllm, tmp_path: Path) -> None:  # noqa: ANN001
+def test_two_vllm_replicas_store_every_sample_once(fake_vllm, tmp_path: Path) -> None:
     from workbench.cli import main
     db = tmp_path / "s.duckdb"
     assert main(["run", "--backend", "vllm", "--model", "m", "--data", str(data(tmp_path, 10)), "--db", str(db),

@@ -17,7 +17,7 @@ def test_long_traces_compare_only_within_the_band(monkeypatch):
     real = align.similarity
     monkeypatch.setattr(align, "similarity", lambda x, y: calls.append(1) or real(x, y))
     a = [f"step number {k} computes value {k * 7}" for k in range(200)]
-    b = ["an extra opening remark"] + a
+    b = ["an extra opening remark", *a]
     pairs = align.align(a, b)
     assert [(i, j) for i, j, _ in pairs if i is not None and j is not None] == [(k, k + 1) for k in range(200)]
     assert len(calls) < 0.6 * len(a) * len(b)   # the band skipped the far-off pairs

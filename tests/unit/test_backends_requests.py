@@ -39,7 +39,7 @@ def test_vllm_request_building_without_vllm() -> None:
 def test_vllm_corrupt_image_is_an_input_error() -> None:
     from workbench.errors import InputError
     from workbench.models.backends.vllm_backend import build_vllm_request
-    with pytest.raises(InputError, match="sample 's9'.*image 1 cannot be decoded"):
+    with pytest.raises(InputError, match=r"sample 's9'.*image 1 cannot be decoded"):
         build_vllm_request(GenerationRequest("s9", "q", [b"junk"]))
 
 
@@ -49,8 +49,8 @@ def test_vllm_output_parsing_gives_the_common_records() -> None:
     comp = SimpleNamespace(token_ids=[5, 6, 2], text="Hi there", finish_reason="stop",
                            logprobs=[{5: lp("Hi", -0.1), 9: lp("Yo", -2.5)}, {6: lp(" there", -0.3)},
                                      {2: lp("<|im_end|>", -0.01)}])
-    text, toks, finish, prompt, n = parse_vllm_output(SimpleNamespace(outputs=[comp], prompt_token_ids=[1] * 40, finished=True),
-                                                      special_ids={2}, top_alternatives=2)
+    out = SimpleNamespace(outputs=[comp], prompt_token_ids=[1] * 40, finished=True)
+    text, toks, finish, prompt, n = parse_vllm_output(out, special_ids={2}, top_alternatives=2)
     assert (text, finish, prompt, n) == ("Hi there", "eos", 40, 3)
     assert [(t.text, t.char_start, t.char_end) for t in toks] == [("Hi", 0, 2), (" there", 2, 8), ("<|im_end|>", 8, 8)]
     assert toks[0].top_alternatives == [("Hi", -0.1), ("Yo", -2.5)] and toks[1].logprob == -0.3
@@ -72,7 +72,8 @@ def test_openai_request_and_response_shapes() -> None:
     assert url.startswith("data:image/png;base64,") and base64.b64decode(url.split(",")[1]) == png()
     assert body["logprobs"] is True and body["top_logprobs"] == 3 and body["max_tokens"] == 7
     assert "logprobs" not in build_chat_request("qvq", GenerationRequest("s", "Q?"), logprobs=False)
-    text, toks, finish, p, n = parse_chat_response({"choices": [{"message": {"content": "ab"}, "finish_reason": "length",
+    text, toks, finish, p, n = parse_chat_response({"choices": [{
+        "message": {"content": "ab"}, "finish_reason": "length",
         "logprobs": {"content": [{"token": "a", "logprob": -1.0, "top_logprobs": []},
                                  {"token": "b", "logprob": -0.5, "top_logprobs": []}]}}],
         "usage": {"prompt_tokens": 9, "completion_tokens": 2}})

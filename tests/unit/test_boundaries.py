@@ -8,8 +8,9 @@ import tokenize
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+# SQL is written in capitals here
 SQL = re.compile(r"\b(SELECT\s+[\w*(]|INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+"
-                 r"(OR\s+REPLACE\s+)?(TEMP\s+)?TABLE|ALTER\s+TABLE|DROP\s+TABLE|WITH\s+\w+\s+AS\s*\()")   # SQL is written in capitals here
+                 r"(OR\s+REPLACE\s+)?(TEMP\s+)?TABLE|ALTER\s+TABLE|DROP\s+TABLE|WITH\s+\w+\s+AS\s*\()")
 # The SQL console's own example queries and help texts are SQL by design (issue 11).
 ALLOWED = {"workbench/ui/sql_console.py", "pages/sql.py", "workbench/commands/sql.py"}
 PENDING: set[str] = set()   # modules still waiting to move their SQL into store/ (none left)
@@ -19,12 +20,12 @@ def sql_strings(path: Path) -> list[tuple[int, str]]:
     found = []
     tokens = tokenize.generate_tokens(io.StringIO(path.read_text(encoding="utf-8")).readline)
     for tok in tokens:
-        if tok.type == tokenize.STRING and SQL.search(tok.string) and not tok.string.startswith(('"""', "'''")):
+        if tok.type != tokenize.STRING or not SQL.search(tok.string):
+            continue
+        triple = tok.string.startswith(('"""', "'''"))
+        # a triple-quoted string is SQL unless it is a docstring-like prose block (no FROM clause)
+        if not triple or re.search(r"\bFROM\s+\w+", tok.string):
             found.append((tok.start[0], tok.string[:80]))
-        elif tok.type == tokenize.STRING and tok.string.startswith(('"""', "'''")) and SQL.search(tok.string):
-            # a triple-quoted string: SQL unless it is a docstring-like prose block
-            if re.search(r"\bFROM\s+\w+", tok.string):
-                found.append((tok.start[0], tok.string[:80]))
     return found
 
 

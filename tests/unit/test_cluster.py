@@ -12,7 +12,8 @@ from workbench.cluster import cluster_units, run_clustering
 from workbench.store import connect
 
 KINDS = {
-    "repetition_loop:loop": ("So the total is {a} plus {b} equals {c}. Wait, let me add again: {a} plus {b} equals {c}. "
+    "repetition_loop:loop": ("So the total is {a} plus {b} equals {c}. "
+                             "Wait, let me add again: {a} plus {b} equals {c}. "
                              "Adding once more {a} plus {b}.", 40.0, 0.0),
     "language_mixing:drift": ("所以 我们 需要 计算 这个 面积 {a} 然后 再 看 {b} 的 长度 因此 答案 是 {c} 。", 0.0, 0.6),
     "grounding_loss:cannot_see": ("I'm sorry, I can't see the image you provided, so I cannot tell what the figure "
@@ -39,7 +40,7 @@ def synthetic_units(n_per_kind: int = 40, seed: int = 1) -> tuple[pd.DataFrame, 
 @pytest.mark.parametrize("method", ["hdbscan", "kmeans"])
 def test_each_kind_lands_in_clusters_it_dominates(method: str) -> None:
     units, truth = synthetic_units()
-    labels, coords, dist, params = cluster_units(units, method=method, k=3, seed=0)
+    labels, coords, dist, _params = cluster_units(units, method=method, k=3, seed=0)
     frame = pd.DataFrame({"kind": truth, "cluster": labels})
     dominant = frame[frame.cluster >= 0].groupby("cluster")["kind"].agg(lambda s: s.value_counts().index[0])
     for kind in KINDS:
@@ -52,7 +53,7 @@ def test_each_kind_lands_in_clusters_it_dominates(method: str) -> None:
 
 def test_labels_are_non_empty_and_distinctive() -> None:
     units, _ = synthetic_units()
-    labels, _, _, params = cluster_units(units, method="kmeans", k=3, seed=0)
+    _labels, _, _, params = cluster_units(units, method="kmeans", k=3, seed=0)
     info = params["labels"]
     names = [info[c][0] for c in sorted(info)]
     term_sets = [tuple(info[c][1]) for c in sorted(info)]

@@ -195,7 +195,7 @@ def test_memory_limit_holds_from_outside(db):
 
 
 def test_unknown_table_names_the_store_tables(db):
-    with pytest.raises(QueryRefused, match="no table no_such_table in the store.*samples"):
+    with pytest.raises(QueryRefused, match=r"no table no_such_table in the store.*samples"):
         run_query("SELECT * FROM no_such_table", db)
 
 

@@ -251,7 +251,7 @@ def test_decline_of_image_references():
     early = "Looking at the image, the figure shows five circles. The image is clear."
     later = [f"Case {i}: the count of arrangements is C({i + 2}, {i}) and the total grows accordingly." * 4
              for i in range(12)]
-    text = "\n\n".join([early] + later)
+    text = "\n\n".join([early, *later])
     assert run(grounding, text, has_image=True) == []          # opt-in (measured precision < 0.8)
     findings = run(grounding, text, has_image=True, decline=True)
     assert [f.severity for f in findings] == ["decline"]

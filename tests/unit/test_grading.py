@@ -9,9 +9,22 @@ import json
 
 import pytest
 
-from workbench.analysis.grading import (FREE, MC, NUMERIC, Question, benchmark_rule, choose_option, grade,
-                                        interpret, is_correct, mmmu_choice, options_from_metadata,
-                                        parse_options, question_spec, same_answer)
+from workbench.analysis.grading import (
+    FREE,
+    MC,
+    NUMERIC,
+    Question,
+    benchmark_rule,
+    choose_option,
+    grade,
+    interpret,
+    is_correct,
+    mmmu_choice,
+    options_from_metadata,
+    parse_options,
+    question_spec,
+    same_answer,
+)
 
 MMLU_STYLE = "Which value is the total?\n\nA. $660\nB. $632\nC. 8%\nD. none of these\n"
 

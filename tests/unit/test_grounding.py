@@ -58,7 +58,8 @@ def test_hard_negatives_are_not_flagged(text):
     assert detect(text) == []
 
 
-@pytest.mark.parametrize("case", PARAPHRASES, ids=[f"{c['label']}-{c['family']}-{i}" for i, c in enumerate(PARAPHRASES)])
+@pytest.mark.parametrize("case", PARAPHRASES,
+                         ids=[f"{c['label']}-{c['family']}-{i}" for i, c in enumerate(PARAPHRASES)])
 def test_paraphrase_set(case):
     found = [f for f in detect(case["text"]) if f.severity == "cannot_see"]
     assert bool(found) == bool(case["label"]), case["text"]
@@ -86,7 +87,7 @@ def test_text_only_samples_are_never_flagged():
 def _trace(early: str, n_late: int, late_len: int = 300) -> str:
     late = [(f"Step {i}: the sum of the first {i} terms is computed term by term and checked again. "
              * 10)[:late_len] for i in range(n_late)]
-    return "\n\n".join([early] + late)
+    return "\n\n".join([early, *late])
 
 
 def test_decline_needs_early_references_and_a_long_silent_remainder():

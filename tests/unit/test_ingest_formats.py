@@ -56,7 +56,8 @@ def lmms_folder(tmp_path: Path) -> Path:
         {"doc_id": i, "doc_hash": "h", "target": "Yes" if i % 2 == 0 else "No", "input": f"Is it {i}?",
          "resps": f"<think>hmm {i}</think>Yes", "filtered_resps": "Yes", "token_counts": [{"input_tokens": 100 + i,
          "output_tokens": 20}], "input_media": [f"/data/mme/{i}.png"],
-         "mme_cognition_score": {"question_id": f"q{i}", "category": "code_reasoning", "score": 1.0 if i % 2 == 0 else 0.0}}
+         "mme_cognition_score": {"question_id": f"q{i}", "category": "code_reasoning",
+                                 "score": 1.0 if i % 2 == 0 else 0.0}}
         for i in range(4)])
     write_json(folder / "20250301_101010_results.json", {
         "results": {"mme": {"alias": "mme", "mme_cognition_score,none": 125.0}},
@@ -87,7 +88,7 @@ def test_lmms_eval_new_schema_with_results_beside(tmp_path, tmp_db):
 
 def test_lmms_eval_results_file_alone_says_what_it_is(tmp_path, tmp_db):
     folder = lmms_folder(tmp_path)
-    with pytest.raises(InputError, match="an lmms-eval aggregated results file .*import the samples files"):
+    with pytest.raises(InputError, match=r"an lmms-eval aggregated results file .*import the samples files"):
         import_paths([folder / "20250301_101010_results.json"], tmp_db, progress=False)
     # named together with its samples: read once, attached
     s = import_paths(sorted(folder.iterdir()), tmp_db, progress=False)
@@ -111,9 +112,11 @@ def test_lmms_eval_old_schema_without_results(tmp_path, tmp_db):
 
 @pytest.mark.parametrize("stem, expected", [
     ("gpt-4.1-2025-04-14_CharXiv_reasoning_val", ("gpt-4.1-2025-04-14", "CharXiv_reasoning_val", "")),
-    ("Qwen2.5-VL-7B-Instruct_MMBench_DEV_EN_openai_result", ("Qwen2.5-VL-7B-Instruct", "MMBench_DEV_EN", "openai_result")),
+    ("Qwen2.5-VL-7B-Instruct_MMBench_DEV_EN_openai_result",
+     ("Qwen2.5-VL-7B-Instruct", "MMBench_DEV_EN", "openai_result")),
     ("qwen_chat_MMStar_acc", ("qwen_chat", "MMStar", "acc")),
-    ("InternVL-Chat-V1-5_MathVista_MINI_gpt-4o-mini_score", ("InternVL-Chat-V1-5", "MathVista_MINI", "gpt-4o-mini_score")),
+    ("InternVL-Chat-V1-5_MathVista_MINI_gpt-4o-mini_score",
+     ("InternVL-Chat-V1-5", "MathVista_MINI", "gpt-4o-mini_score")),
     ("InternVL2.5-8B_MME_auxmatch", ("InternVL2.5-8B", "MME", "auxmatch")),
 ])
 def test_vlmevalkit_stems_split_on_dataset_names(stem, expected):
@@ -141,8 +144,8 @@ def vlm_folder(tmp_path: Path) -> Path:
     rows = [[str(1000 + i), f"q{i}", "cat", "dog", "A", "coarse perception", "image scene", "dev", "['1_1.jpg']",
              "A" if i < 3 else "B"] for i in range(5)]
     write_xlsx(folder / "Qwen2.5-VL-7B-Instruct_MMStar.xlsx", header, rows)
-    write_xlsx(folder / "Qwen2.5-VL-7B-Instruct_MMStar_openai_result.xlsx", header + ["hit", "log"],
-               [r + [1 if i < 3 else 0, "matched"] for i, r in enumerate(rows)])
+    write_xlsx(folder / "Qwen2.5-VL-7B-Instruct_MMStar_openai_result.xlsx", [*header, "hit", "log"],
+               [[*r, 1 if i < 3 else 0, "matched"] for i, r in enumerate(rows)])
     (folder / "Qwen2.5-VL-7B-Instruct_MMStar_acc.csv").write_text(
         '"split","Overall","coarse perception"\n"dev","0.6","0.6"\n', encoding="utf-8")
     return folder
@@ -157,7 +160,8 @@ def test_vlmevalkit_predictions_join_judged_and_summary(tmp_path, tmp_db):
     row = q(tmp_db, "SELECT sample_id, subset, n_images, metadata FROM samples ORDER BY 1")[0]
     assert row[:3] == ("1000", "coarse perception", 1)
     assert json.loads(row[3])["log"] == "matched"
-    assert json.loads(q(tmp_db, "SELECT reported FROM runs")[0][0])["Qwen2.5-VL-7B-Instruct_MMStar_acc.csv"][0]["Overall"] == "0.6"
+    reported = json.loads(q(tmp_db, "SELECT reported FROM runs")[0][0])
+    assert reported["Qwen2.5-VL-7B-Instruct_MMStar_acc.csv"][0]["Overall"] == "0.6"
     # the judged file alone is the same source with the same content: nothing changes
     s = import_paths([folder / "Qwen2.5-VL-7B-Instruct_MMStar_openai_result.xlsx"], tmp_db, progress=False)
     assert s.files[0].counts["unchanged"] == 5
@@ -168,7 +172,7 @@ def test_vlmevalkit_predictions_join_judged_and_summary(tmp_path, tmp_db):
 
 def test_vlmevalkit_summary_alone_says_what_to_import(tmp_path, tmp_db):
     folder = vlm_folder(tmp_path)
-    with pytest.raises(InputError, match="VLMEvalKit score summary of Qwen2.5-VL-7B-Instruct on MMStar; import the "
+    with pytest.raises(InputError, match=r"VLMEvalKit score summary of Qwen2.5-VL-7B-Instruct on MMStar; import the "
                                          "predictions file"):
         import_paths([folder / "Qwen2.5-VL-7B-Instruct_MMStar_acc.csv"], tmp_db, progress=False)
 
@@ -176,6 +180,7 @@ def test_vlmevalkit_summary_alone_says_what_to_import(tmp_path, tmp_db):
 def test_vlmevalkit_tsv_with_thinking_and_base64_image(tmp_path, tmp_db):
     import base64
     import io
+
     from PIL import Image
     buf = io.BytesIO()
     Image.new("RGB", (12, 12), (9, 9, 9)).save(buf, format="PNG")
@@ -310,7 +315,8 @@ def test_every_format_into_one_store_keeps_every_sample(tmp_path, tmp_db):
 
 
 def test_lm_eval_one_record_per_filter_and_prompt_from_arguments(tmp_path, tmp_db):
-    rows = [{"doc_id": d, "doc": {"question": "q"}, "target": "4", "arguments": {"gen_args_0": {"arg_0": f"Q{d}: 2+2?"}},
+    rows = [{"doc_id": d, "doc": {"question": "q"}, "target": "4",
+             "arguments": {"gen_args_0": {"arg_0": f"Q{d}: 2+2?"}},
              "resps": [["The answer is 4."]], "filtered_resps": [f], "filter": flt, "metrics": ["exact_match"],
              "exact_match": 1.0 if f == "4" else 0.0}
             for d in range(2) for flt, f in (("strict-match", "[invalid]"), ("flexible-extract", "4"))]

@@ -91,9 +91,8 @@ def test_store_with_an_edited_migration_is_refused(tmp_db):
     con.execute("UPDATE schema_migrations SET checksum = 'deadbeef' || checksum WHERE version = 1")
     con.close()
     _MIGRATED.discard(str(tmp_db))
-    with pytest.raises(MigrationMismatch, match="0001_core.*edited after"):
-        with connect(tmp_db):
-            pass
+    with pytest.raises(MigrationMismatch, match=r"0001_core.*edited after"), connect(tmp_db):
+        pass
 
 
 def test_store_from_a_newer_version_is_refused(tmp_db):
@@ -103,9 +102,8 @@ def test_store_from_a_newer_version_is_refused(tmp_db):
     con.execute("INSERT INTO schema_migrations (version, name, checksum) VALUES (9999, 'future', 'x')")
     con.close()
     _MIGRATED.discard(str(tmp_db))
-    with pytest.raises(MigrationMismatch, match="9999_future.*newer version"):
-        with connect(tmp_db):
-            pass
+    with pytest.raises(MigrationMismatch, match=r"9999_future.*newer version"), connect(tmp_db):
+        pass
     assert main(["schema", "--db", str(tmp_db), "--version"]) == 1
 
 

@@ -34,7 +34,7 @@ def test_2x24gib_is_refused_fast_with_a_clear_message(capsys: pytest.CaptureFixt
     assert "DOES NOT FIT" in out.out and "does not fit" in out.err
 
 
-def test_run_refuses_before_loading_when_plan_fails(tmp_path) -> None:  # noqa: ANN001
+def test_run_refuses_before_loading_when_plan_fails(tmp_path) -> None:
     from workbench.errors import WorkbenchError
     from workbench.models.loader import planned_device_map
     with pytest.raises(WorkbenchError, match=r"(?s)does not fit on the chosen GPUs:.*DOES NOT FIT"):
@@ -49,7 +49,7 @@ def test_memory_sizes_parse() -> None:
         parse_memory("lots")
 
 
-def test_plan_for_a_local_checkpoint_and_cpu_only_gpu_request(tmp_path) -> None:  # noqa: ANN001
+def test_plan_for_a_local_checkpoint_and_cpu_only_gpu_request(tmp_path) -> None:
     pytest.importorskip("torch")
     from workbench.errors import WorkbenchError
     from workbench.models.loader import best_attention, device_map_args
@@ -66,7 +66,7 @@ def test_plan_for_a_local_checkpoint_and_cpu_only_gpu_request(tmp_path) -> None:
         device_map_args(str(path), [5], "75GiB", cuda={0: 80 * 2**30, 1: 80 * 2**30})
 
 
-def test_the_loader_places_weights_with_the_plans_device_map(tmp_path) -> None:  # noqa: ANN001
+def test_the_loader_places_weights_with_the_plans_device_map(tmp_path) -> None:
     """`workbench plan` and `workbench run` use one device map: the loader's placement on GPUs 2,3 is
     the plan's for 2 GPUs (same batch, context, dtype, memory), renumbered; and the map's module
     names are the real model class's (the tiny model loads with it, every device moved to the CPU)."""

@@ -22,7 +22,7 @@ def test_grid_geometry_square_and_non_square() -> None:
     w = ImageGrid(1, 12, 18, 600, 400)                # resized 252x168 -> 6 rows x 9 cols
     assert (w.rows, w.cols, w.n_tokens) == (6, 9, 54)
     assert w.cell_of_token(10) == (1, 1)
-    x0, y0, x1, y1 = w.cell_box(5, 8)                 # last cell ends at the image's corner
+    _x0, _y0, x1, y1 = w.cell_box(5, 8)                 # last cell ends at the image's corner
     assert (round(x1), round(y1)) == (600, 400)
     assert w.cell_at_pixel(599, 399) == (5, 8) and w.cell_at_pixel(0, 0) == (0, 0)
     with pytest.raises(IndexError):

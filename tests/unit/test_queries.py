@@ -26,7 +26,8 @@ def db(tmp_path_factory):
          "answer": "C", "correct": True},
         {"id": "b-loop", "question": "Count the apples", "response": "First.\n\n" + loop + "\n\nThe answer is 4.",
          "answer": "5", "correct": False},
-        {"id": "c-mix", "question": "What colour?", "response": "The car is red 这是红色的汽车，颜色很明显。\n\nThe answer is red.",
+        {"id": "c-mix", "question": "What colour?",
+         "response": "The car is red 这是红色的汽车，颜色很明显。\n\nThe answer is red.",
          "answer": "red", "correct": True},
         {"id": "d-plain", "question": "Sum?", "response": "Two plus two.\n\nThe answer is 4.", "answer": "4"},
     ]
@@ -68,7 +69,7 @@ def test_filters_correctness_length_detectors_and_total(db):
     long_only = _page(db, q.SampleFilter(runs=runs, min_chars=500))
     assert set(long_only.sample_id) == {"b-loop"}
     first = _page(db, q.SampleFilter(runs=runs, sort="length", descending=True), limit=2)
-    assert list(first.sample_id)[0] == "b-loop" and int(first.total.iloc[0]) == 4 and len(first) == 2
+    assert next(iter(first.sample_id)) == "b-loop" and int(first.total.iloc[0]) == 4 and len(first) == 2
     second = _page(db, q.SampleFilter(runs=runs, sort="length", descending=True), limit=2, offset=2)
     assert not set(second.sample_id) & set(first.sample_id)
 
@@ -79,7 +80,7 @@ def test_search_is_parameterised_and_case_insensitive(db):
     hostile = "x'); DROP TABLE samples; --"
     assert _page(db, q.SampleFilter(runs=runs, text=hostile)).empty
     # an unknown sort key falls back to the sample id instead of being spliced into SQL
-    assert list(_page(db, q.SampleFilter(runs=runs, sort="1; DROP TABLE runs")).sample_id)[0] == "a-clean"
+    assert next(iter(_page(db, q.SampleFilter(runs=runs, sort="1; DROP TABLE runs")).sample_id)) == "a-clean"
     with connect(db) as con:
         assert con.execute("SELECT count(*) FROM samples").fetchone()[0] == 4
 

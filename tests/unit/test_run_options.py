@@ -7,7 +7,7 @@ import pytest
 from workbench.cli import build_parser
 
 
-def opts(*argv: str):  # noqa: ANN201
+def opts(*argv: str):
     from workbench.commands.run import options_from_args
     return options_from_args(build_parser().parse_args(["run", "--model", "m", "--data", "d.jsonl", *argv]))
 
@@ -45,7 +45,8 @@ def test_throughput_options_and_their_checks() -> None:
     v = opts("--backend", "vllm", "--gpus", "0,1,2,3,4,5,6,7", "--replicas", "2", "--tensor-parallel", "2",
              "--pipeline-parallel", "2")
     assert (v.tensor_parallel, v.pipeline_parallel, v.distributed_executor) == (2, 2, None)
-    ray = opts("--backend", "vllm", "--tensor-parallel", "8", "--pipeline-parallel", "4", "--distributed-executor", "ray")
+    ray = opts("--backend", "vllm", "--tensor-parallel", "8", "--pipeline-parallel", "4",
+               "--distributed-executor", "ray")
     assert ray.distributed_executor == "ray" and ray.tensor_parallel == 8
     for argv, message in [
         (("--batch-size", "0"), "--batch-size must be at least 1"),
@@ -63,6 +64,7 @@ def test_throughput_options_and_their_checks() -> None:
 
 def test_probe_is_composed_by_the_command_not_the_runner() -> None:
     import pickle
+
     from workbench.commands.run import ProbeAfterCommit, probe_hook
     from workbench.errors import UsageError
     args = build_parser().parse_args(["run", "--model", "m", "--data", "d.jsonl", "--probe", "--probe-layers", "all"])

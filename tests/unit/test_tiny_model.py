@@ -12,6 +12,7 @@ pytestmark = pytest.mark.models
 
 def test_tiny_model_builds_loads_and_generates(tmp_path: Path) -> None:
     from PIL import Image
+
     from workbench.cli import main
     from workbench.models.loader import load_model
     out = tmp_path / "tiny"
@@ -31,8 +32,8 @@ def test_tiny_model_builds_loads_and_generates(tmp_path: Path) -> None:
 
 
 def test_tiny_model_flexible_shape(tmp_path: Path) -> None:
-    from workbench.models.tiny import build_tiny_model
     from workbench.models.loader import load_model
+    from workbench.models.tiny import build_tiny_model
     out = build_tiny_model(tmp_path / "t16", layers=3, heads=16, kv_heads=4, hidden=256)
     lm = load_model(out, dtype="float32")
     tc = lm.model.config.text_config
@@ -42,10 +43,10 @@ def test_tiny_model_flexible_shape(tmp_path: Path) -> None:
 def test_missing_model_path_is_a_clear_error(tmp_path: Path) -> None:
     from workbench.errors import WorkbenchError
     from workbench.models.loader import load_model
-    with pytest.raises(WorkbenchError, match="does not exist|no config.json"):
+    with pytest.raises(WorkbenchError, match=r"does not exist|no config.json"):
         load_model(tmp_path / "nope")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(WorkbenchError, match="no config.json"):
+    with pytest.raises(WorkbenchError, match=r"no config.json"):
         load_model(tmp_path / "empty")
 
 
@@ -64,11 +65,12 @@ def test_sampling_is_seeded_and_text_only_prompts_work(tmp_path: Path) -> None:
 
 def test_token_texts_keep_multibyte_characters_whole(tmp_path: Path) -> None:
     from transformers import AutoTokenizer
+
     from workbench.models.backends.transformers_backend import build_records
     from workbench.models.tiny import build_tiny_model
     tok = AutoTokenizer.from_pretrained(str(build_tiny_model(tmp_path / "m")))
     text = "Wait, 让我们再想一想 émoji 🙂 so x = 42"
-    ids = tok.encode(text, add_special_tokens=False) + [tok.convert_tokens_to_ids("<|im_end|>")]
+    ids = [*tok.encode(text, add_special_tokens=False), tok.convert_tokens_to_ids("<|im_end|>")]
     response, recs = build_records(tok, ids, [0.0] * len(ids), [1.0] * len(ids))
     assert response == text and "\ufffd" not in "".join(r.text for r in recs[:-1])
     assert all(response[r.char_start:r.char_end] == r.text for r in recs[:-1])

@@ -14,7 +14,8 @@ Score: 1.0 for `changes_grade`, 0.5 for `differs`. The finding spans the trace's
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from workbench.analysis import grading
 from workbench.analysis.answers import read_answers

@@ -17,9 +17,10 @@ Truncation (workbench.analysis.truncation): ran out of tokens, not merely "has n
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any
 
 from workbench.analysis import grading, truncation
 from workbench.analysis.base import Step
@@ -54,7 +55,8 @@ class AnswerInfo:
     """A conclusion found in a text: the answer as written, its pattern, where it lies, and the
     distinct normalised candidate answers stated along the way."""
     answer: str | None
-    source: str | None          # final_answer_block | boxed | answer_line | answer_is | short | option_letter | last_paragraph
+    # final_answer_block | boxed | answer_line | answer_is | short | option_letter | last_paragraph
+    source: str | None
     candidates: tuple[str, ...]
     start: int | None = None
     end: int | None = None
@@ -302,6 +304,9 @@ def trace_stats(response: str | None, steps: Sequence[Step], *, ground_truth: st
         conclusion_ok = grading.is_correct(r.conclusion, q)
         if final_answer is not None and str(final_answer).strip():
             reported_ok = grading.is_correct(r.reported, q)
+    basis: str | None
+    answer: str | None
+    source: str | None
     if final_answer is not None and str(final_answer).strip():
         basis, answer, source, correct = "reported", r.reported, "reported", reported_ok
     else:

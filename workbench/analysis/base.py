@@ -4,9 +4,8 @@ Detectors declare themselves in workbench/analysis/registry.py (DetectorSpec).""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Sequence
-
+from dataclasses import dataclass
 
 ROLES = ("perception", "computation", "reflection", "switch", "conclusion")
 

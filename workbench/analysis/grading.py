@@ -20,6 +20,7 @@ No answer found for a sample with a ground truth grades as wrong (the benchmarks
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -188,11 +189,10 @@ def parse_options(question: str) -> dict[str, str]:
     runs = [r for r in runs if len(r) >= 2]
     if runs:
         return runs[-1]
-    start = None
-    for start in _INLINE_START.finditer(question):
-        pass
-    if start is None:
+    starts = list(_INLINE_START.finditer(question))
+    if not starts:
         return {}
+    start = starts[-1]   # the last inline option list is the one the question ends with
     tail = question[start.end():]
     marks = [m for m in _INLINE_MARK.finditer(tail)]
     out: dict[str, str] = {}
@@ -288,7 +288,7 @@ _LATEX_REPLACE = (("\\%", "%"), ("\\,", ""), ("\\!", ""), ("\\ ", " "), ("\\$", 
 
 def boxed_contents(text: str) -> list[tuple[int, str]]:
     """(offset, content) of every \\boxed{...}, balancing nested braces."""
-    out = []
+    out: list[tuple[int, str]] = []
     start = 0
     while True:
         i = text.find(_BOXED, start)
@@ -356,10 +356,8 @@ def _numbers(s: str) -> list[float]:
         except ValueError:
             pass
     for m in _NUMBER.finditer(s):
-        try:
+        with contextlib.suppress(ValueError):
             out.append((float(m.group(0).replace(",", "")), m.start()))
-        except ValueError:
-            pass
     return [v for v, _ in sorted(out, key=lambda x: x[1])]
 
 
@@ -372,10 +370,10 @@ def choose_option(text: str, q: Question) -> str | None:
     m = _BARE.match(s) or _BARE_LOWER.match(s)   # MATH-V writes its extracted letters in lower case
     if m and m.group(1).upper() in letters:
         return m.group(1).upper()
-    stated = [x for x in _STATED.findall(s) if x in letters] + [x for x in _ZH_STATED.findall(s) if x in letters]
+    stated: list[str] = [x for x in _STATED.findall(s) + _ZH_STATED.findall(s) if x in letters]
     if stated:
         return stated[-1]
-    parens = [x for x in _PAREN.findall(s) if x in letters]   # MMMU: the last "(B)" mentioned
+    parens: list[str] = [x for x in _PAREN.findall(s) if x in letters]   # MMMU: the last "(B)" mentioned
     if parens and (len(set(parens)) == 1 or len(s) > 40):
         return parens[-1]
     m = _LEAD.match(s)
@@ -473,7 +471,7 @@ def _edit_distance(a: str, b: str) -> int:
 
 def _close(a: float, b: float, precision: int | None = None, rel: float | None = None) -> bool:
     if precision is not None:
-        return abs(round(a, precision) - round(b, precision)) < 10 ** (-precision) / 2
+        return bool(abs(round(a, precision) - round(b, precision)) < 10 ** (-precision) / 2)
     if rel is not None:
         return abs(a - b) <= max(1e-9, rel * abs(b))
     return abs(a - b) <= max(1e-9, 1e-6 * abs(b))

@@ -34,11 +34,11 @@ tiers of the probe measure that.
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from workbench.analysis.base import Step, step_at
-from workbench.analysis.registry import DetectorSpec, Severity
 from workbench.analysis.imagerefs import REF_NOUN_PATTERN, STATEMENT_NOUN_PATTERN
+from workbench.analysis.registry import DetectorSpec, Severity
 from workbench.records import Finding
 
 NAME = "grounding_loss"

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 REF_NOUNS = ("image", "figure", "diagram", "picture", "photo", "photograph", "graph", "chart", "plot",
              "illustration", "drawing", "screenshot", "schematic")
-STATEMENT_NOUNS = REF_NOUNS + ("map", "visual", "pedigree", "graphic", "circuit", "scan", "x-ray", "ecg",
-                               "sheet music", "attachment", "photo attachment")
+STATEMENT_NOUNS = (*REF_NOUNS, "map", "visual", "pedigree", "graphic", "circuit", "scan", "x-ray", "ecg", "sheet music",
+                   "attachment", "photo attachment")
 _NOT_AFTER = {"figure": (" out", "s out")}  # "figure out" is not the figure
 
 

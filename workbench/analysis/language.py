@@ -33,11 +33,12 @@ the trace's letters) in the other language, 0..1, higher is worse.
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from workbench.analysis.base import Step, step_at
-from workbench.analysis.steps import paragraphs
 from workbench.analysis.registry import DetectorSpec, Measure, Severity
+from workbench.analysis.steps import paragraphs
 from workbench.records import Finding
 
 NAME = "language_mixing"
@@ -85,29 +86,13 @@ _MARKERS = {
     "nl": (" de ", " het ", " een ", " en ", " is ", " niet ", " van ", " dat ", " met ", " voor "),
 }
 _FUNCTION_WORDS = {  # lowercase; words that are also common English words are left out
-    "fr": set("bon voyons donc alors ainsi alors au aussi aux avec avons bien c'est ce ceci cela ces cette comme d'abord dans de des "
-           "donc du déjà elle en encore entre est et fait faut il ils je l'option la le les leur leurs lui "
-           "mais mes moins n'est ne nos nous ont où pas peu peut pour puis qu'il quand que qui sa sans se "
-           "sera ses si sommes sont sous suis sur tous tout toutes trop très un une voici vous ça était été "
-           "être".split()),
-    "es": set("bueno pues así voy vamos entonces al aún como con cuando cómo de del donde el ello en entonces entre es esa ese eso esta estar "
-           "estas este esto estos está fue ha han hay hemos la las le les lo los menos mi muy más ni nos "
-           "para pero por porque puede que qué se ser si sobre su sus también tiene todo todos un una vamos "
-           "ya yo".split()),
-    "de": set("deshalb daher nun doch gut ja aber auch auf aus bei bist dann das dass dem den der die diese dieser dieses dort du durch ein "
-           "eine einem einen einer es für gegen habe haben hier ich ihr ist jetzt kann kein keine können mal "
-           "mein meiner mit muss müssen nach nicht noch nur ob oder ohne schon sehr seit sich sie sind soll "
-           "und uns unter vom waren warum weil wenn wer werden wie wir wird wo zu zum zwischen über".split()),
-    "pt": set("bem vou assim e portanto então ainda ao aos até com como da das de dos ela ele em entre então esta estar este está eu foi isso "
-           "isto já lhe mais mas menos meu minha muito na nas nos não nós o onde os ou para pela pelo pode "
-           "porque portanto quando que se sem ser seu seus sobre sua suas são também tem temos todas todos "
-           "tudo um uma vamos você à às é".split()),
-    "it": set("allora bene così dunque vediamo e abbiamo agli al alla allo anche ancora che ci con cosa cui dal dalla degli dei del della delle "
-           "di essere fra già gli ha hai hanno ho i il la le lo ma meno mi molto ne negli nel nella non "
-           "perché però più quando quella quello questa questo quindi senza si siamo sono stato sul ti tra "
-           "tutte tutti tutto un una uno vi è".split()),
-    "nl": set("als bij dat de dus een en het maar met niet ook voor wordt zijn".split()),
-    "en": set("and are be can for is it not of that the this to was we with".split()),
+    "fr": set(["bon", "voyons", "donc", "alors", "ainsi", "alors", "au", "aussi", "aux", "avec", "avons", "bien", "c'est", "ce", "ceci", "cela", "ces", "cette", "comme", "d'abord", "dans", "de", "des", "donc", "du", "déjà", "elle", "en", "encore", "entre", "est", "et", "fait", "faut", "il", "ils", "je", "l'option", "la", "le", "les", "leur", "leurs", "lui", "mais", "mes", "moins", "n'est", "ne", "nos", "nous", "ont", "où", "pas", "peu", "peut", "pour", "puis", "qu'il", "quand", "que", "qui", "sa", "sans", "se", "sera", "ses", "si", "sommes", "sont", "sous", "suis", "sur", "tous", "tout", "toutes", "trop", "très", "un", "une", "voici", "vous", "ça", "était", "été", "être"]),
+    "es": set(["bueno", "pues", "así", "voy", "vamos", "entonces", "al", "aún", "como", "con", "cuando", "cómo", "de", "del", "donde", "el", "ello", "en", "entonces", "entre", "es", "esa", "ese", "eso", "esta", "estar", "estas", "este", "esto", "estos", "está", "fue", "ha", "han", "hay", "hemos", "la", "las", "le", "les", "lo", "los", "menos", "mi", "muy", "más", "ni", "nos", "para", "pero", "por", "porque", "puede", "que", "qué", "se", "ser", "si", "sobre", "su", "sus", "también", "tiene", "todo", "todos", "un", "una", "vamos", "ya", "yo"]),
+    "de": set(["deshalb", "daher", "nun", "doch", "gut", "ja", "aber", "auch", "auf", "aus", "bei", "bist", "dann", "das", "dass", "dem", "den", "der", "die", "diese", "dieser", "dieses", "dort", "du", "durch", "ein", "eine", "einem", "einen", "einer", "es", "für", "gegen", "habe", "haben", "hier", "ich", "ihr", "ist", "jetzt", "kann", "kein", "keine", "können", "mal", "mein", "meiner", "mit", "muss", "müssen", "nach", "nicht", "noch", "nur", "ob", "oder", "ohne", "schon", "sehr", "seit", "sich", "sie", "sind", "soll", "und", "uns", "unter", "vom", "waren", "warum", "weil", "wenn", "wer", "werden", "wie", "wir", "wird", "wo", "zu", "zum", "zwischen", "über"]),
+    "pt": set(["bem", "vou", "assim", "e", "portanto", "então", "ainda", "ao", "aos", "até", "com", "como", "da", "das", "de", "dos", "ela", "ele", "em", "entre", "então", "esta", "estar", "este", "está", "eu", "foi", "isso", "isto", "já", "lhe", "mais", "mas", "menos", "meu", "minha", "muito", "na", "nas", "nos", "não", "nós", "o", "onde", "os", "ou", "para", "pela", "pelo", "pode", "porque", "portanto", "quando", "que", "se", "sem", "ser", "seu", "seus", "sobre", "sua", "suas", "são", "também", "tem", "temos", "todas", "todos", "tudo", "um", "uma", "vamos", "você", "à", "às", "é"]),
+    "it": set(["allora", "bene", "così", "dunque", "vediamo", "e", "abbiamo", "agli", "al", "alla", "allo", "anche", "ancora", "che", "ci", "con", "cosa", "cui", "dal", "dalla", "degli", "dei", "del", "della", "delle", "di", "essere", "fra", "già", "gli", "ha", "hai", "hanno", "ho", "i", "il", "la", "le", "lo", "ma", "meno", "mi", "molto", "ne", "negli", "nel", "nella", "non", "perché", "però", "più", "quando", "quella", "quello", "questa", "questo", "quindi", "senza", "si", "siamo", "sono", "stato", "sul", "ti", "tra", "tutte", "tutti", "tutto", "un", "una", "uno", "vi", "è"]),
+    "nl": set(["als", "bij", "dat", "de", "dus", "een", "en", "het", "maar", "met", "niet", "ook", "voor", "wordt", "zijn"]),
+    "en": set(["and", "are", "be", "can", "for", "is", "it", "not", "of", "that", "the", "this", "to", "was", "we", "with"]),
 }
 _OTHER_FUNCTION_WORDS = {main: frozenset().union(*(w for lang, w in _FUNCTION_WORDS.items() if lang != main))
                          for main in _FUNCTION_WORDS}
@@ -142,13 +127,13 @@ def _script_of(text: str) -> str:
     counts = {name: len(rx.findall(text)) for name, rx in _SCRIPT_RE.items()}
     if counts["kana"]:
         return "kana"
-    return max(counts, key=counts.get)
+    return max(counts, key=counts.__getitem__)
 
 
 def _marked(s: str, lang: str) -> bool:
     """Does the sentence carry common words of `lang`? (English: almost every English sentence does.)"""
     padded = f" {s} "
-    for m in _MARKERS.get(lang, ()):  # a plain loop: this runs once per sentence of every trace
+    for m in _MARKERS.get(lang, ()):  # noqa: SIM110 - a plain loop beats any(genexpr): runs once per sentence
         if m in padded:
             return True
     return False

@@ -13,15 +13,22 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.errors import UsageError
 from workbench.analysis import registry
+from workbench.errors import UsageError
 from workbench.store import connect
-from workbench.store.findings import AnalysisRows, count_samples, finding_row, pending_analysis, \
-    samples_in_rowid_range, write_analysis
+from workbench.store.findings import (
+    AnalysisRows,
+    count_samples,
+    finding_row,
+    pending_analysis,
+    samples_in_rowid_range,
+    write_analysis,
+)
 from workbench.store.runs import resolve_runs
 
 STEPS = "steps"
@@ -49,7 +56,7 @@ def analyse_sample(s: dict[str, Any], todo: list[str], out: AnalysisRows, errors
     text = s["response"] or ""
     try:
         steps = segment(text, has_image=(s["n_images"] or 0) > 0)
-    except Exception as exc:  # never let one sample stop the run
+    except Exception as exc:  # noqa: BLE001 - never let one sample stop the run
         errors.append(f"{s['run_id']}/{s['sample_id']}: steps: {type(exc).__name__}: {exc}")
         return
     key = {"run_id": s["run_id"], "sample_id": s["sample_id"]}
@@ -67,7 +74,7 @@ def analyse_sample(s: dict[str, Any], todo: list[str], out: AnalysisRows, errors
         try:
             found = detect(text, question=s["question"], steps=steps, has_image=(s["n_images"] or 0) > 0,
                            **{k: s.get(k) for k in spec.needs})
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a detector's bug fails this sample only, reported in errors
             errors.append(f"{s['run_id']}/{s['sample_id']}: {spec.name}: {type(exc).__name__}: {exc}")
             continue
         out.flags += [finding_row(s["run_id"], s["sample_id"], i, f) for i, f in enumerate(found)]
@@ -76,7 +83,7 @@ def analyse_sample(s: dict[str, Any], todo: list[str], out: AnalysisRows, errors
 
 def _analyse_chunk(samples: list[dict[str, Any]]) -> tuple[AnalysisRows, list[str], int]:
     """Worker: pure analysis of a chunk of samples (each with its `todo` list)."""
-    out, errors = AnalysisRows(), []
+    out, errors = AnalysisRows(), list[str]()
     for s in samples:
         analyse_sample(s, s["todo"], out, errors)
     return out, errors, len(samples)
@@ -133,7 +140,7 @@ def analyze_store(db: str | Path, *, runs: list[str] | None = None, detectors: l
         from tqdm import tqdm
         bar = tqdm(total=len(todo), unit="sample", desc="analyze", file=sys.stderr)
 
-    def jobs():
+    def jobs() -> Iterator[list[dict]]:
         for keys in chunks:
             yield _read_chunk(db, keys)
 

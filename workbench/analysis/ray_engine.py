@@ -25,7 +25,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,9 +110,11 @@ def _open(path: str) -> Any:
 def analyse_file(path: str, versions: dict[str, str]) -> tuple[AnalysisRows, list[str], int, dict]:
     """One Ray task: analyse the samples of one exported Parquet file exactly as a local worker does.
     Returns the rows to write, per-sample errors, the sample count and each sample's content hash."""
-    import pyarrow.parquet as pq
-    from workbench.store.parquet import INPUT_COLUMNS
     import socket
+
+    import pyarrow.parquet as pq
+
+    from workbench.store.parquet import INPUT_COLUMNS
     try:
         mine = pipeline._versions([d for d in versions if d != pipeline.STEPS])
     except WorkbenchError as exc:   # a detector the driver has and this node does not
@@ -161,10 +163,8 @@ def _workdir(export_dir: str | None, keep: bool) -> Iterator[_Workdir]:
         if wd.remote is not None and not keep:
             from pyarrow import fs
             filesystem, inner = fs.FileSystem.from_uri(wd.remote)
-            try:
+            with suppress(OSError):
                 filesystem.delete_dir(inner)
-            except OSError:
-                pass
         if tmp_root is not None and (wd.remote is not None or not keep):
             shutil.rmtree(tmp_root, ignore_errors=True)
         elif not keep:
@@ -172,7 +172,8 @@ def _workdir(export_dir: str | None, keep: bool) -> Iterator[_Workdir]:
 
 
 def _drop_stale(out: AnalysisRows, stale: set[tuple[str, str]]) -> AnalysisRows:
-    keep = lambda r: (r["run_id"], r["sample_id"]) not in stale  # noqa: E731
+    def keep(r: dict[str, Any]) -> bool:
+        return (r["run_id"], r["sample_id"]) not in stale
     return AnalysisRows(steps=[r for r in out.steps if keep(r)], stats=[r for r in out.stats if keep(r)],
                         flags=[r for r in out.flags if keep(r)],
                         done=[d for d in out.done if (d[0], d[1]) not in stale])
@@ -260,9 +261,7 @@ def _run_tasks(ray: Any, db: Path, paths: list[str], versions: dict[str, str], r
                 bar.update(n)
     finally:
         for ref in inflight:   # an error or Ctrl-C: stop the rest (what was written stays)
-            try:
+            with suppress(Exception):  # already finished or gone: ray raises several kinds
                 ray.cancel(ref, force=True)
-            except Exception:  # already finished or gone
-                pass
         if bar:
             bar.close()

@@ -28,7 +28,6 @@ MODULES: tuple[str, ...] = (
     "workbench.analysis.answer_mismatch",
 )
 
-NEUTRAL_COLOUR = "#5f6368"
 _IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -83,9 +82,6 @@ class DetectorSpec:
     @property
     def severity_names(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.severities)
-
-    def severity_colour(self, name: str) -> str:
-        return next((s.colour for s in self.severities if s.name == name), self.colour)
 
     @property
     def mark_class(self) -> str:

@@ -11,8 +11,9 @@ cover the first `early_share` (20%) of the trace's tokens. A finding is a *susta
 run of consecutive later steps, each below `fraction` x early level, that together hold at least
 `sustain_share` (15%) of the trace's tokens and at least `min_steps` steps. Onset = the first
 step of the first such run. Traces whose early level is itself negligible (the trace never
-relied on the image: dependence < 0.05 nats/token) are not flagged: there is nothing to lose. Score = 1 - run level / early level. Severity: high when the run reaches the
-end of the trace and score >= 0.75, medium when it reaches the end, else low (it recovered).
+relied on the image: dependence < 0.05 nats/token) are not flagged: there is nothing to lose.
+Score = 1 - run level / early level. Severity: high when the run reaches the end of the trace and
+score >= 0.75, medium when it reaches the end, else low (it recovered).
 
 The fractions are defaults chosen on the shape of the curves, not calibrated on labelled QVQ
 traces (no GPU to probe them here); `detect(..., fraction=...)` and `workbench probe
@@ -21,7 +22,7 @@ traces (no GPU to probe them here); `detect(..., fraction=...)` and `workbench p
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

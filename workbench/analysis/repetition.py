@@ -6,12 +6,13 @@ gets an integer id. A loop is a block of consecutive units
 repeated back to back at least MIN_COPIES times; the block may be of any number of units as long as
 it is at most MAX_PERIOD_CHARS characters long. Candidate periods d come from units (or units' first or last
 LOOSE_KEY characters) that occur at i, i + d and i + 2d; each such seed is grown in both directions
-while unit k matches unit k + d, so the cost stays linear in practice. Because cutting a periodic string at fixed characters yields a
-periodic unit sequence, this finds sentence loops, alternating line pairs, paragraphs repeated
-whole and inline expressions that contain a period or a break. Units of LONG_UNIT characters or
-more (an expression repeated with no break) are also cut into whitespace tokens and searched the
-same way, and long units with almost no spaces (CJK, symbol runs) character by character. Traces
-with no evenly spaced repeat and no long unit (most of them) stop after the split.
+while unit k matches unit k + d, so the cost stays linear in practice. Because cutting a periodic
+string at fixed characters yields a periodic unit sequence, this finds sentence loops, alternating
+line pairs, paragraphs repeated whole and inline expressions that contain a period or a break.
+Units of LONG_UNIT characters or more (an expression repeated with no break) are also cut into
+whitespace tokens and searched the same way, and long units with almost no spaces (CJK, symbol
+runs) character by character. Traces with no evenly spaced repeat and no long unit (most of them)
+stop after the split.
 
 Near-verbatim copies. Two units of the same number of words that differ in exactly one word (not a
 number, not a one-letter label such as an option letter or a variable) count as the same unit when
@@ -41,9 +42,9 @@ from __future__ import annotations
 import difflib
 import re
 from collections import Counter
+from collections.abc import Sequence
 from itertools import accumulate
 from operator import itemgetter
-from typing import Sequence
 
 from workbench.analysis.base import Step, step_at
 from workbench.analysis.registry import DetectorSpec, Measure, Severity
@@ -71,7 +72,8 @@ _FILLER = re.compile(r"^(?:(?:alternatively|perhaps|maybe|wait|but|so|hmm|well|o
                      r"let me|i think|or|and|also|still|hold on|no)\s+)+")
 _CUT = re.compile(r"(?<=[.!?。！？\n])")
 _HEAD, _TAIL = itemgetter(slice(0, LOOSE_KEY)), itemgetter(slice(-LOOSE_KEY, None))
-_LEAD = " \t\r\n\f\v\"'“”‘’)]}*»-•#"  # a closing quote or bracket of the previous sentence, a list bullet: not part of a unit
+# a closing quote or bracket of the previous sentence, a list bullet: not part of a unit
+_LEAD = " \t\r\n\f\v\"'“”‘’)]}*»-•#"
 
 
 def _seeds(cols: list[list[str]], min_len: int) -> dict[int, list[int]]:
@@ -214,7 +216,8 @@ def detect(response: str, *, question: str | None = None, steps: Sequence[Step] 
     if not response or len(response) < 40:
         return []
     starts, ends, keys, seeds = _units(response)
-    loops = _loops(starts, ends, keys, max_chars=MAX_PERIOD_CHARS, seeds=seeds, loose=True)
+    loops: list[tuple[int, int, int, int, int | None, bool]] = list(
+        _loops(starts, ends, keys, max_chars=MAX_PERIOD_CHARS, seeds=seeds, loose=True))
     for s, e, k in zip(starts, ends, keys):
         found: list[tuple[int, int, int, int, int | None, bool]] = []
         if len(k) >= LONG_UNIT:  # an expression repeated with no sentence break inside one unit
@@ -235,14 +238,15 @@ def detect(response: str, *, question: str | None = None, steps: Sequence[Step] 
     for a, b, period_chars, copies, period_units, near in sorted(loops):
         rest = response[b:tail].strip()
         block = response[a:a + period_chars].strip()
-        ran_to_end = not rest or (len(rest) < len(block) and (block.startswith(rest) or near and _partial_copy(rest, block)))
+        ran_to_end = not rest or (len(rest) < len(block)
+                                  and (block.startswith(rest) or (near and _partial_copy(rest, block))))
         wasted = period_chars * (copies - 1)
         findings.append(Finding(
             NAME, "runaway" if ran_to_end else "loop", round(min(1.0, wasted / max(1, len(response))), 4),
             a, b, step_at(steps, a), _excerpt(block),
             {"period_chars": period_chars, "period_units": period_units, "copies": copies,
              "chars_wasted": wasted, "ran_to_end": ran_to_end, "near_verbatim": near}))
-    findings += _cycles(response, steps, [(f.char_start, f.char_end) for f in findings])
+    findings += _cycles(response, steps, [(a, b) for a, b, *_ in sorted(loops)])   # the loops' spans
     return findings
 
 
@@ -312,7 +316,7 @@ def _cycles(response: str, steps: Sequence[Step], covered: list[tuple[int, int]]
                                {"period_chars": period, "period_units": None, "copies": len(same),
                                 "chars_wasted": wasted, "ran_to_end": not rest, "near_verbatim": True,
                                 "steps": [m[0].index for m in same]}))
-    out.sort(key=lambda f: f.char_start)
+    out.sort(key=lambda f: f.char_start or 0)   # every cycle has a span
     return out
 
 

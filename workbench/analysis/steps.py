@@ -58,7 +58,7 @@ def _cut(chunk: str, cuts: list[int], min_len: int, hard: int | None = None) -> 
     """Pieces between cut points, merging pieces shorter than min_len; trims whitespace."""
     pieces: list[tuple[int, int]] = []
     a = 0
-    for c in cuts + [len(chunk)]:
+    for c in [*cuts, len(chunk)]:
         if c - a >= min_len or c == len(chunk):
             pieces.append((a, c))
             a = c

@@ -76,8 +76,8 @@ def left_open(fragment: str) -> bool:
     if not f or _DANGLING.search(f[-20:]):
         return True
     return (f.count("(") > f.count(")") or f.count("[") > f.count("]") or f.count("{") > f.count("}")
-            or f.count("\\(") > f.count("\\)") or f.count("$") % 2 == 1 and "$$" not in f
-            and not re.search(r"\$\s*[\d.,]+\s*$", f))
+            or f.count("\\(") > f.count("\\)") or (f.count("$") % 2 == 1 and "$$" not in f
+            and not re.search(r"\$\s*[\d.,]+\s*$", f)))
 
 
 def is_short(text: str) -> bool:

@@ -18,7 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "only samples that are new, changed, or analysed by an older detector version are "
                                    "processed (--force redoes all); old results of a detector are replaced.")
     add_db_option(p)
-    p.add_argument("--run", action="append", default=None, metavar="NAME", help="run name or id (repeatable; default all)")
+    p.add_argument("--run", action="append", default=None, metavar="NAME",
+                   help="run name or id (repeatable; default all)")
     p.add_argument("--detectors", default=None, metavar="LIST",
                    help=f"comma-separated detector names (default: {names.replace(', ', ',')})")
     p.add_argument("--workers", type=int, default=None,

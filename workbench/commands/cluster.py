@@ -14,7 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "n-grams, truncated SVD) plus detector features; HDBSCAN by default, k-means with "
                                    "--method kmeans. Deterministic for a --seed; re-running replaces the result.")
     add_db_option(p)
-    p.add_argument("--run", action="append", default=None, metavar="NAME", help="run name or id (repeatable; default all)")
+    p.add_argument("--run", action="append", default=None, metavar="NAME",
+                   help="run name or id (repeatable; default all)")
     p.add_argument("--unit", choices=["step", "sample"], default="step")
     p.add_argument("--method", choices=["hdbscan", "kmeans"], default="hdbscan")
     p.add_argument("--k", type=int, default=None, help="clusters for k-means (default: from the data size)")

@@ -19,7 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("out", type=Path, metavar="DIR", help="output directory (new, empty, or an earlier export)")
     add_db_option(p)
     add_run_option(p, multiple=True)
-    p.add_argument("--tables", default=None, metavar="LIST", help="comma-separated tables (default: all but image_blobs)")
+    p.add_argument("--tables", default=None, metavar="LIST",
+                   help="comma-separated tables (default: all but image_blobs)")
     p.add_argument("--image-blobs", action="store_true", help="also export image bytes (the image_blobs table)")
     p.set_defaults(func=run)
 

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from workbench.commands import add_db_option
+
+if TYPE_CHECKING:
+    from workbench.models.runner import RunOptions
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -67,7 +71,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def options_from_args(args: argparse.Namespace):  # noqa: ANN201 - RunOptions (lazy import)
+def options_from_args(args: argparse.Namespace) -> RunOptions:  # imported lazily: torch stays off start-up
     from workbench.errors import UsageError
     from workbench.models.backends.base import Sampling, qvq_generation_defaults
     from workbench.models.runner import RunOptions

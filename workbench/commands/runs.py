@@ -9,6 +9,7 @@ import sys
 
 from workbench.commands import add_db_option
 
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("runs", help="list runs with counts; rename, delete or merge runs",
                        description="List the runs in the store: samples, samples with images, accuracy, failed "

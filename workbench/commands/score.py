@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "csv":
         w = csv.writer(sys.stdout)
         cols = [c for c in (shown[0] if shown else {}) if c != "is_total"]
-        w.writerow(["level"] + cols)
+        w.writerow(["level", *cols])
         for r in shown:
             w.writerow(["benchmark" if r["is_total"] else "subset"] + [r[c] for c in cols])
         return 0

@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _cell(v) -> str:
+def _cell(v: object) -> str:
     if v is None:
         return "NULL"
     s = str(v).replace("\n", "\\n")
@@ -34,8 +34,8 @@ def _cell(v) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.store.console import run_query
     from workbench.errors import UsageError
+    from workbench.store.console import run_query
     if args.max_rows is not None and args.max_rows < 0:
         raise UsageError("--max-rows must be 0 or more")
     if args.timeout is not None and not 0 < args.timeout <= 3600:

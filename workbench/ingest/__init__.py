@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from workbench.errors import InputError, UsageError
 from workbench.ingest.formats import BY_NAME, FileInfo, Format, detect
@@ -28,7 +29,7 @@ from workbench.records import RunRecord, slugify_run
 if TYPE_CHECKING:   # the image loader pulls in DuckDB and Arrow: imported when an import runs, not by the CLI parser
     from workbench.ingest.images import ImageBatch
 
-FORMAT_CHOICES = ("auto",) + CONTAINERS + tuple(n for n, f in BY_NAME.items() if f.role != "summary")
+FORMAT_CHOICES = ("auto", *CONTAINERS, *tuple(n for n, f in BY_NAME.items() if f.role != "summary"))
 
 
 @dataclass
@@ -139,7 +140,7 @@ def _rows(p: Planned, mapping: dict[str, str], images: ImageBatch, warnings: lis
         yield out
 
 
-def _progress(total_bytes: int, enabled: bool):
+def _progress(total_bytes: int, enabled: bool) -> Any:  # a tqdm bar (imported lazily) or None
     if not enabled:
         return None
     from tqdm import tqdm
@@ -239,8 +240,9 @@ def import_paths(paths: list[Path], db: str | Path | None = None, *, run: str | 
 class _memory_store:
     """A migrated in-memory store for --dry-run (the real store is not even opened)."""
 
-    def __enter__(self):
+    def __enter__(self) -> Any:  # a duckdb connection (imported lazily)
         import duckdb
+
         from workbench.store.migrations import apply_migrations
         self.con = duckdb.connect(":memory:")
         apply_migrations(self.con)
@@ -366,9 +368,3 @@ def preview_text(summary: ImportSummary) -> str:
             s = json.dumps(v, ensure_ascii=False, default=str)
             out.append(f"    {k:<18} {s if len(s) <= 160 else s[:157] + '...'}")
     return "\n".join(out)
-
-
-def summary_json(summary: ImportSummary) -> str:
-    return json.dumps({"files": [f.__dict__ for f in summary.files], "images_stored": summary.images_stored,
-                       "images_missing": summary.images_missing, "warnings": summary.warnings,
-                       "dry_run": summary.dry_run})

@@ -12,8 +12,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.errors import InputError
-from workbench.ingest.fields import (Where, check_unicode, get_path, grade, image_refs, is_blank, is_missing,
-                                     json_safe, required_grade, text, whole_number)
+from workbench.ingest.fields import (
+    Where,
+    check_unicode,
+    get_path,
+    grade,
+    image_refs,
+    is_blank,
+    is_missing,
+    json_safe,
+    required_grade,
+    text,
+    whole_number,
+)
 from workbench.ingest.formats.base import THINKING_FIELDS, FileInfo, Format
 
 EXCEL_CELL_LIMIT = 32767

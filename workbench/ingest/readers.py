@@ -98,7 +98,7 @@ def stem(path: Path) -> str:
     if name.lower().endswith(".gz"):
         name = name[:-3]
     suffix = base_suffix(path)
-    if suffix in CONTAINERS + ("ndjson", "pq"):
+    if suffix in (*CONTAINERS, "ndjson", "pq"):
         name = name[: -(len(suffix) + 1)]
     return name
 
@@ -310,7 +310,7 @@ def _parquet(path: Path) -> Iterator[Batch]:
     import pyarrow.parquet as pq
     try:
         pf = pq.ParquetFile(path)
-    except Exception as exc:  # pyarrow raises several types for a bad file
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a bad file
         raise InputError(f"cannot read Parquet: {exc}", path=str(path)) from None
     row = 1
     try:
@@ -323,7 +323,7 @@ def _parquet(path: Path) -> Iterator[Batch]:
                 pending = []
         if pending:
             yield pending
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - as above, for a file that breaks part-way
         raise InputError(f"cannot read Parquet: {exc}", path=str(path), line=row) from None
 
 
@@ -331,7 +331,7 @@ def _xlsx(path: Path) -> Iterator[Batch]:
     import openpyxl
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - openpyxl/zipfile raise many types for a bad file
         raise InputError(f"cannot read XLSX: {exc}", path=str(path)) from None
     try:
         rows = wb.worksheets[0].iter_rows(values_only=True)

@@ -49,10 +49,7 @@ def reap_dead_jobs(db: Any) -> list[str]:
     here = host_name()
     dead = []
     for j in gstore.running_jobs(db):
-        if j["host"] in (None, here):
-            gone = not pid_alive(j["pid"])
-        else:
-            gone = (j["heartbeat_age"] or 0) > STALE_OTHER_HOST
+        gone = not pid_alive(j["pid"]) if j["host"] in (None, here) else (j["heartbeat_age"] or 0) > STALE_OTHER_HOST
         if gone:
             dead.append(j["job_id"])
     gstore.mark_dead(db, dead, "the worker process is gone (killed or crashed) before it finished; "

@@ -21,8 +21,6 @@ from typing import Any
 
 from workbench.errors import WorkbenchError
 
-QWEN2VL_TYPES = {"qwen2_vl", "qwen2_5_vl"}
-
 
 @dataclass
 class LoadedModel:
@@ -74,7 +72,7 @@ def read_config(path_or_id: str) -> dict:
     from transformers import AutoConfig
     try:
         return AutoConfig.from_pretrained(path_or_id).to_dict()
-    except Exception as exc:  # noqa: BLE001 - hub/offline errors vary
+    except Exception as exc:  # hub/offline errors vary
         raise WorkbenchError(f"model {path_or_id!r} is neither a local folder nor a reachable hub id: {exc}") from exc
 
 
@@ -87,8 +85,9 @@ def load_processor(path: str) -> Any:
             return proc
     except Exception:  # noqa: BLE001 - without torchvision the stock Qwen2-VL processor fails
         pass
-    from workbench.models.tiny import image_only_processor
     from transformers import Qwen2VLImageProcessorPil
+
+    from workbench.models.tiny import image_only_processor
     tok = AutoTokenizer.from_pretrained(path)
     return image_only_processor(tok, Qwen2VLImageProcessorPil.from_pretrained(path))
 

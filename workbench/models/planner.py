@@ -24,7 +24,8 @@ from workbench.errors import WorkbenchError
 from workbench.models.loader import parse_memory
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
-KNOWN = {"qvq-72b-preview": CONFIG_DIR / "qvq-72b-preview.json", "qwen/qvq-72b-preview": CONFIG_DIR / "qvq-72b-preview.json"}
+KNOWN = {"qvq-72b-preview": CONFIG_DIR / "qvq-72b-preview.json",
+         "qwen/qvq-72b-preview": CONFIG_DIR / "qvq-72b-preview.json"}
 RUNTIME_RESERVE = 2 * 2**30      # CUDA context, activations, allocator slack per GPU
 DEFAULT_PROMPT_TOKENS = 2048     # system + question + image tokens (a 1280x1280 image is ~1.6k tokens)
 USEFUL_BATCH = 8                 # suggest() prefers the smallest GPU group that decodes at least this many
@@ -124,8 +125,9 @@ def plan(model: str, n_gpus: int, gpu_memory: str | int, max_new_tokens: int = 8
     if need > usable:
         p.reason = (f"needs ~{need / GiB:.0f} GiB (weights {p.weights_total / GiB:.0f} GiB + KV "
                     f"{p.kv_total * batch_size / GiB:.1f} GiB for {batch_size} sequence(s)) but {n_gpus} x "
-                    f"{mem / GiB:.0f} GiB leaves {usable / GiB:.0f} GiB after a {RUNTIME_RESERVE / GiB:.0f} GiB reserve "
-                    "per GPU; use more or larger GPUs" + (", or a smaller batch" if batch_size > 1 else ""))
+                    f"{mem / GiB:.0f} GiB leaves {usable / GiB:.0f} GiB after a "
+                    f"{RUNTIME_RESERVE / GiB:.0f} GiB reserve per GPU; use more or larger GPUs"
+                    + (", or a smaller batch" if batch_size > 1 else ""))
         return p
     _place(p, json.dumps(cfg, sort_keys=True))
     return p
@@ -217,7 +219,8 @@ class Option:
 
 
 def suggest(model: str, n_gpus: int, gpu_memory: str | int, max_new_tokens: int = 8192,
-            prompt_tokens: int = DEFAULT_PROMPT_TOKENS, *, dtype: str = "bfloat16") -> tuple[list[Option], Option | None]:
+            prompt_tokens: int = DEFAULT_PROMPT_TOKENS, *,
+            dtype: str = "bfloat16") -> tuple[list[Option], Option | None]:
     """Every way to split `n_gpus` into equal replica groups, and the suggested one: the smallest
     group whose copy of the model decodes at least USEFUL_BATCH sequences at once (more replicas =
     more GPUs computing at the same time; a transformers device map runs its GPUs one after the

@@ -15,11 +15,13 @@ callable `hook(run_id, sample_id, backend, log)`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
-from typing import Any, Callable
+from typing import Any
 
 from workbench.errors import WorkbenchError
 from workbench.models.backends.base import Backend, Event, GenerationRequest
@@ -213,10 +215,8 @@ class ReplicaPool:
         self._send(k, ("submit", request))
 
     def _send(self, k: int, msg: tuple) -> None:
-        try:
+        with contextlib.suppress(OSError):   # BrokenPipe, ConnectionReset...: the replica is gone; poll reports it
             self.conns[k].send(msg)
-        except (BrokenPipeError, ConnectionResetError, OSError):
-            pass   # the replica is gone: poll reports it
 
     def poll(self, timeout: float) -> list[tuple[int, Event]]:
         out: list[tuple[int, Event]] = []

@@ -18,13 +18,15 @@ All SQL is in workbench/store/generation.py.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from workbench.errors import UsageError, WorkbenchError
 from workbench.models import jobs
@@ -206,10 +208,8 @@ def run_model(opts: RunOptions, *, job_id: str | None = None, backend: Any = Non
             writer.close()
     except BaseException as exc:
         if writer.thread.is_alive():
-            try:
+            with contextlib.suppress(BaseException):  # the original error is the one to report
                 writer.close()
-            except BaseException:  # noqa: BLE001 - the original error is the one to report
-                pass
         if pool is not None:
             pool.close(graceful=False)
         gstore.finish_job(opts.db, job_id, "failed" if not isinstance(exc, KeyboardInterrupt) else "cancelled",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, ClassVar
 
 # Qwen2-VL's chat template (from the model's tokenizer_config.json), images as vision pads.
 CHAT_TEMPLATE = (
@@ -68,15 +69,16 @@ def _train_tokenizer(out: Path, vocab_size: int) -> None:
     hf.save_pretrained(str(out))
 
 
-def image_only_processor(tokenizer, image_processor=None):  # noqa: ANN001,ANN201 - lazy types
+def image_only_processor(tokenizer: Any, image_processor: Any = None) -> Any:  # transformers types: imported lazily
     """A Qwen2-VL processor without a video processor (works without torchvision)."""
     from transformers import Qwen2VLImageProcessorPil, Qwen2VLProcessor
 
     class ImageOnlyQwen2VLProcessor(Qwen2VLProcessor):
         # The stock processor insists on a video processor, whose auto class needs torchvision.
-        attributes = ["image_processor", "tokenizer"]
+        attributes: ClassVar[list[str]] = ["image_processor", "tokenizer"]
 
-        def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):  # noqa: ANN001
+        def __init__(self, image_processor: Any = None, tokenizer: Any = None, chat_template: str | None = None,
+                     **kwargs: Any) -> None:
             from transformers.processing_utils import ProcessorMixin
             self.image_token = getattr(tokenizer, "image_token", "<|image_pad|>")
             self.video_token = getattr(tokenizer, "video_token", "<|video_pad|>")
@@ -101,8 +103,7 @@ def build_tiny_model(out_dir: str | Path, *, layers: int = 2, heads: int = 4, kv
     layers=16, heads=16, kv_heads=4/8, hidden=256.
     """
     import torch
-    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLImageProcessorPil
-    from transformers import AutoTokenizer
+    from transformers import AutoTokenizer, Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLImageProcessorPil
 
     if hidden % heads or (hidden // heads) % 8 or heads % kv_heads:
         raise ValueError(f"tiny model: hidden={hidden} must split into {heads} heads with head_dim "
@@ -154,7 +155,7 @@ EMBED_SCALE = 5.0   # the current token's embedding dominates the residual strea
 HEAD_SCALE = 0.8    # ... and its successor's logit leads the runner-up by ~3 nats (measured: >= 2.8)
 
 
-def _make_decisive(model, tok, seed: int) -> None:  # noqa: ANN001 - lazy torch types
+def _make_decisive(model: Any, tok: Any, seed: int) -> None:  # torch/transformers types: imported lazily
     """Rewrite the output layer as a strong successor map, keeping the first token context-driven.
 
     Each ordinary token `a` gets one successor `succ(a)` (a random permutation over the ordinary
@@ -178,7 +179,7 @@ def _make_decisive(model, tok, seed: int) -> None:  # noqa: ANN001 - lazy torch 
         proj = torch.eye(emb.shape[1]) - torch.outer(n, n)
         unit = emb / emb.norm(dim=1, keepdim=True)
         sources = [i for i in range(emb.shape[0]) if i not in special and i != last]
-        targets = sources + [eos]
+        targets = [*sources, eos]
         perm = torch.randperm(len(targets), generator=g).tolist()
         head = torch.zeros_like(model.lm_head.weight)
         for k, a in enumerate(sources):

@@ -14,6 +14,7 @@ runs on a model spread over several GPUs by accelerate's device map.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,7 +58,7 @@ class ImageAttentionCapture:
         self.captured: dict[int, LayerCapture] = {}
         self._handles: list[Any] = []
 
-    def __enter__(self) -> "ImageAttentionCapture":
+    def __enter__(self) -> ImageAttentionCapture:
         mods = decoder_layers(self.model)
         for li in self.layers:
             if not 0 <= li < len(mods):
@@ -71,7 +72,7 @@ class ImageAttentionCapture:
             h.remove()
         self._handles.clear()
 
-    def _hook(self, li: int):  # noqa: ANN202
+    def _hook(self, li: int) -> Callable[[Any, tuple, dict, Any], None]:
         def hook(module: Any, args: tuple, kwargs: dict, output: Any) -> None:
             hs = kwargs.get("hidden_states", args[0] if args else None)
             cos, sin = kwargs["position_embeddings"]

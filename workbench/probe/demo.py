@@ -5,8 +5,8 @@ nothing about any real model: the probe rows name the model `tiny-random-qwen2-v
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from workbench.config import probe_dir
 

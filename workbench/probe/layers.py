@@ -42,5 +42,6 @@ def parse_layers(spec: str | None, n_layers: int) -> list[int]:
         except ValueError as exc:
             if "--layers" in str(exc):
                 raise
-            raise ValueError(f"--layers: cannot read {part!r} (use e.g. 'spread', 'all', '0,10,20' or '40-79')") from None
+            raise ValueError(f"--layers: cannot read {part!r} "
+                             "(use e.g. 'spread', 'all', '0,10,20' or '40-79')") from None
     return sorted(out)

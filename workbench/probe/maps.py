@@ -118,7 +118,7 @@ def read(path: Path) -> ProbeFile:
             data = {k: z[k] for k in z.files}
     except FileNotFoundError:
         raise WorkbenchError(f"probe file {path} is missing: re-run `workbench probe` for this run") from None
-    except Exception as exc:  # noqa: BLE001 - zip/npy errors vary
+    except Exception as exc:  # zip/npy errors vary
         raise WorkbenchError(f"probe file {path} cannot be read ({exc}): re-run `workbench probe --force`") from exc
     meta = json.loads(bytes(data.pop("meta")).decode())
     layout = int(meta.setdefault("layout", 1))

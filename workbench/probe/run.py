@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from workbench.analysis import reliance
-
 from workbench.errors import UsageError, WorkbenchError
 from workbench.probe import maps
 from workbench.store import connect
@@ -129,7 +129,7 @@ def trace_steps(con: Any, run_id: str, sample_id: str, response: str) -> list[di
     rows = store_probes.stored_steps(con, run_id, sample_id)
     if rows:
         return rows
-    from workbench.analysis.steps import segment   # not analysed yet: the same segmentation
+    from workbench.analysis.steps import segment  # not analysed yet: the same segmentation
     return [{"step_index": s.index, "char_start": s.char_start, "char_end": s.char_end} for s in segment(response)]
 
 
@@ -185,7 +185,7 @@ def summarise(arr: Any, steps: list[dict[str, Any]], spans: np.ndarray) -> dict[
             row["peak_row"], row["peak_col"] = r, c
         rows.append(row)
     q, scale = maps.quantize_rows(arr.attn_mean.mean(axis=0))
-    k20 = max(1, int(round(0.2 * n)))
+    k20 = max(1, round(0.2 * n))
     trace = {"early_image_share": float(share_mean[:k20].mean()), "late_image_share": float(share_mean[-k20:].mean()),
              "early_visual_dependence": float(vd[:k20].mean()) if vd is not None else None,
              "late_visual_dependence": float(vd[-k20:].mean()) if vd is not None else None}

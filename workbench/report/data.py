@@ -91,8 +91,8 @@ def load_report(db: str | os.PathLike | None, run: str, *, where: str | None = N
     return data
 
 
-def probe_overlay(con, run_id: str, sample_id: str, flags: list[dict], image: bytes | None,  # noqa: ANN001,ANN201
-                  db: str | os.PathLike | None = None):
+def probe_overlay(con: duckdb.DuckDBPyConnection, run_id: str, sample_id: str, flags: list[dict],
+                  image: bytes | None, db: str | os.PathLike | None = None) -> tuple[str, bytes] | None:
     """The probe's attention overlay for a report: at the onset of a model-tier grounding finding,
     else at the first flagged step, else the first step with tokens. None when not probed."""
     if image is None:
@@ -100,7 +100,6 @@ def probe_overlay(con, run_id: str, sample_id: str, flags: list[dict], image: by
     maps_path = probe_maps_path(con, run_id, sample_id)
     if maps_path is None:
         return None
-    from pathlib import Path
 
     from workbench.config import probe_dir
     from workbench.errors import WorkbenchError
@@ -112,7 +111,8 @@ def probe_overlay(con, run_id: str, sample_id: str, flags: list[dict], image: by
         return None
     order = list(pf.meta.get("step_index", range(len(pf.step_tokens))))
     has_tokens = [s for k, s in enumerate(order) if pf.step_tokens[k, 1] > pf.step_tokens[k, 0]]
-    model = [f for f in flags if f.get("tier") in ("attention", "visual_dependence") and f.get("step_index") is not None]
+    model = [f for f in flags
+             if f.get("tier") in ("attention", "visual_dependence") and f.get("step_index") is not None]
     flagged = [f["step_index"] for f in sorted(flags, key=lambda f: (f.get("step_index") is None, f.get("step_index")))
                if f.get("step_index") is not None]
     candidates = [f["step_index"] for f in model] + flagged + has_tokens

@@ -5,13 +5,13 @@ inline SVG. Every piece of trace text goes through html.escape (a `<script>` in 
 Data is text (workbench/ui/safe.py): in HTML every field goes through `html_text`; in Markdown every
 field (run name, settings, filter, sample ids, question, answers, finding labels, cluster labels,
 excerpts, step text) goes through `md_text`/`md_lines`, which backslash-escape all ASCII punctuation, so
-a CommonMark viewer shows it as text: no link, image, HTML tag or heading can come from data. Output is deterministic (no timestamps, no absolute paths) so the Markdown can be pinned by a golden file.
+a CommonMark viewer shows it as text: no link, image, HTML tag or heading can come from data. Output
+is deterministic (no timestamps, no absolute paths) so the Markdown can be pinned by a golden file.
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import json
 import re
 from urllib.parse import quote
@@ -20,7 +20,8 @@ from workbench import urls
 from workbench.analysis import registry
 from workbench.report.data import Failure, ReportData
 from workbench.ui.safe import html_text, md_escape, md_lines, md_text
-from workbench.viz.trace_html import css as trace_css, render_range, spans_and_collapses
+from workbench.viz.trace_html import Span, render_range, spans_and_collapses
+from workbench.viz.trace_html import css as trace_css
 
 STEP_CHARS = 3000          # offending steps longer than this are cut (the app shows them whole)
 e = html_text
@@ -147,7 +148,7 @@ def render_html(d: ReportData) -> str:
     return "\n".join(out)
 
 
-def _md_steptext(text: str, a: int, b: int, spans) -> str:
+def _md_steptext(text: str, a: int, b: int, spans: list[Span]) -> str:
     """A step as a Markdown blockquote: escaped text, flagged spans in <mark> (our only HTML)."""
     cut = min(b, a + STEP_CHARS)
     pieces, pos = [], a
@@ -192,8 +193,8 @@ def render_markdown(d: ReportData, image_folder: str) -> tuple[str, dict[str, by
         md.append(f"- **cluster {int(c['cluster_id'])}** ({int(c['size'])} units, accuracy {_pct(c['accuracy'])}): "
                   f"{md_text(c['label'])}")
         for r in c["representatives"]:
-            md.append(f"  - {_md_link(trace_url(d.run['run_id'], r['sample_id'], r['step_index']), md_text(r['sample_id']))}"
-                      f": {md_text((r['excerpt'] or '')[:160])}")
+            link = _md_link(trace_url(d.run["run_id"], r["sample_id"], r["step_index"]), md_text(r["sample_id"]))
+            md.append(f"  - {link}: {md_text((r['excerpt'] or '')[:160])}")
     md += ["", f"## Failures ({len(d.failures)} of {d.n_flagged} flagged samples)", ""]
     for f in d.failures:
         s = f.sample
@@ -213,6 +214,7 @@ def render_markdown(d: ReportData, image_folder: str) -> tuple[str, dict[str, by
                "**Findings:** " + md_text(", ".join(sorted({_finding_label(x) for x in f.flags}))), ""]
         spans, _ = spans_and_collapses(f.flags, expand_loops=True)
         for st in f.steps:
-            md += [f"Step {_md_link(trace_url(s['run_id'], s['sample_id'], st['step_index']), '#' + str(int(st['step_index'])))}:",
+            link = _md_link(trace_url(s["run_id"], s["sample_id"], st["step_index"]), "#" + str(int(st["step_index"])))
+            md += [f"Step {link}:",
                    "", _md_steptext(s.get("response") or "", int(st["char_start"]), int(st["char_end"]), spans), ""]
     return "\n".join(md).rstrip() + "\n", files

@@ -3,6 +3,7 @@ result's write (one transaction, replacing an earlier clustering with the same i
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -93,10 +94,8 @@ def write_clustering(con: duckdb.DuckDBPyConnection, cluster_run_id: str, unit: 
         raise
     finally:
         for name in ("_c", "_m"):
-            try:
+            with contextlib.suppress(duckdb.Error):
                 con.unregister(name)
-            except duckdb.Error:
-                pass
 
 
 def newest_for_run(con: duckdb.DuckDBPyConnection, run_id: str) -> str | None:

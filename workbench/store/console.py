@@ -38,16 +38,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import duckdb
+from typing import ClassVar
 
 from workbench.config import setting
 from workbench.errors import QueryRefused
 from workbench.store.console_rules import check_where, parser, readable_error
 from workbench.store.console_worker import memory_message, time_limit_message
-from workbench.store.db import open_with_retry, process_lock, resolve_db_path
+from workbench.store.db import resolve_db_path
 
-__all__ = ["QueryResult", "check_filter", "locked_connection", "readable_error", "run_query"]
+__all__ = ["QueryResult", "check_filter", "readable_error", "run_query"]
 
 MIN_MEMORY = 768 * 2**20
 GRACE_S = 2.0          # after the child's own interrupt, before it is killed
@@ -67,10 +66,6 @@ class QueryResult:
     note: str = ""                     # why the rows were cut, when truncated
     peak_mb: float | None = None       # the query process's peak resident memory
     total_s: float = 0.0               # wall time including process start and loading the tables
-
-    def to_pandas(self):  # noqa: ANN201 - pandas is imported lazily
-        import pandas as pd
-        return pd.DataFrame.from_records(self.rows, columns=self.columns)
 
 
 class ConsoleRefusal(QueryRefused):
@@ -204,12 +199,12 @@ class _Child:
 
     def wait(self, timeout: float) -> int:
         deadline = time.monotonic() + timeout
-        while self.poll() is None:
+        while (code := self.poll()) is None:
             if time.monotonic() >= deadline:
                 self.kill()
                 deadline = float("inf")
             time.sleep(0.005)
-        return self.code
+        return code
 
     def kill(self) -> None:
         if self.code is None:
@@ -235,9 +230,11 @@ def _run_child(sql: str, path: Path, limits: Limits) -> QueryResult:
         shutil.rmtree(home, ignore_errors=True)
         raise
     try:
+        stdin = child.proc.stdin
+        assert stdin is not None   # the child is started with stdin=PIPE
         try:
-            child.proc.stdin.write(json.dumps(request).encode())
-            child.proc.stdin.close()
+            stdin.write(json.dumps(request).encode())
+            stdin.close()
         except BrokenPipeError:
             pass
         payload = _receive(child, limits, start)
@@ -254,6 +251,7 @@ def _run_child(sql: str, path: Path, limits: Limits) -> QueryResult:
 
 
 def _receive(child: _Child, limits: Limits, start: float) -> dict:
+    assert child.proc.stdout is not None   # the child is started with stdout=PIPE
     fd = child.proc.stdout.fileno()
     # loading: waiting for the store's lock, then copying its tables
     load_s = limits.lock_timeout + limits.timeout_s + 30
@@ -279,7 +277,8 @@ def _receive(child: _Child, limits: Limits, start: float) -> dict:
     data = _read(fd, size, deadline)
     if data is None or len(data) < size:
         raise QueryRefused(_died(child, limits, stalled=data is None))
-    return _SafeUnpickler(io.BytesIO(data)).load()
+    payload: dict = _SafeUnpickler(io.BytesIO(data)).load()
+    return payload
 
 
 def _read(fd: int, n: int, deadline: float) -> bytes | None:
@@ -317,13 +316,15 @@ def _died(child: _Child, limits: Limits, *, stalled: bool = False) -> str:
 class _SafeUnpickler(pickle.Unpickler):
     """Rows come back as plain Python values; no other class may be built from the child's bytes."""
 
-    ALLOWED = {("datetime", "date"), ("datetime", "time"), ("datetime", "datetime"), ("datetime", "timedelta"),
-               ("datetime", "timezone"), ("decimal", "Decimal"), ("uuid", "UUID")}
+    ALLOWED: ClassVar[set[tuple[str, str]]] = {
+        ("datetime", "date"), ("datetime", "time"), ("datetime", "datetime"), ("datetime", "timedelta"),
+        ("datetime", "timezone"), ("decimal", "Decimal"), ("uuid", "UUID")}
 
     def find_class(self, module: str, name: str) -> type:
         if (module, name) not in self.ALLOWED:
             raise QueryRefused(f"the query result holds a value of an unexpected type ({module}.{name})")
-        return super().find_class(module, name)
+        cls: type = super().find_class(module, name)
+        return cls
 
 
 def check_filter(where: str) -> str:

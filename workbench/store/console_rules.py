@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import duckdb
 
 from workbench.errors import QueryRefused
+from workbench.store.rows import one_row
 
 TABLE_FUNCTIONS = frozenset({"range", "generate_series", "unnest", "json_each", "json_tree"})
 # Scalar functions that read settings or write to DuckDB's log; everything else in DuckDB's scalar,
@@ -95,7 +96,7 @@ def check_statement(con: duckdb.DuckDBPyConnection, sql: str) -> Checked:
     if st.type == duckdb.StatementType.EXPLAIN:
         m = _EXPLAIN.match(st.query)
         inner = _one_statement(con, st.query[m.end():]) if m else None
-        if inner is None or inner.type != duckdb.StatementType.SELECT:
+        if m is None or inner is None or inner.type != duckdb.StatementType.SELECT:
             raise QueryRefused(f"EXPLAIN is allowed only in front of a query ({ALLOWED_TEXT})")
         data, schema = _check_select(con, inner.query)
         if not m.group(1):  # plain EXPLAIN plans only: the tables' columns suffice
@@ -116,7 +117,7 @@ def check_statement(con: duckdb.DuckDBPyConnection, sql: str) -> Checked:
 
 def _tree(con: duckdb.DuckDBPyConnection, sql: str) -> dict:
     try:
-        text = con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0]
+        text = one_row(con.execute("SELECT json_serialize_sql(?)", [sql]))[0]
         tree = json.loads(text)
     except RecursionError:
         raise QueryRefused(f"the query is nested too deeply (more than {MAX_DEPTH} levels)") from None
@@ -127,7 +128,8 @@ def _tree(con: duckdb.DuckDBPyConnection, sql: str) -> dict:
                                                     f"{tree.get('error_message', '')}")))
     if len(tree.get("statements", [])) != 1:
         raise QueryRefused("only one statement at a time")
-    return tree["statements"][0]["node"]
+    node: dict = tree["statements"][0]["node"]
+    return node
 
 
 def _check_select(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[frozenset[str], frozenset[str]]:

@@ -21,6 +21,7 @@ Walls, in order:
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import datetime as dt
 import json
@@ -34,6 +35,7 @@ import threading
 import time
 import uuid
 from decimal import Decimal
+from typing import BinaryIO
 
 import duckdb
 
@@ -56,10 +58,8 @@ def _limit(req: dict) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a file write fails instead of killing us
     os.nice(NICE)  # the app, imports and analyses get the CPU first
-    try:
+    with contextlib.suppress(OSError, AttributeError):  # no prctl (not Linux): the parent check below still runs
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the parent
-    except (OSError, AttributeError):
-        pass
     if os.getppid() != req["parent"]:
         os._exit(3)
 
@@ -194,7 +194,7 @@ def memory_message(label: str) -> str:
             f"aggregate, add a LIMIT or select fewer or shorter columns")
 
 
-def _send(out, payload: dict) -> None:  # noqa: ANN001
+def _send(out: BinaryIO, payload: dict) -> None:
     try:
         data = pickle.dumps(payload, protocol=5)
     except MemoryError:

@@ -34,7 +34,8 @@ def view_sql(what: str) -> str:
                    LEFT JOIN trace_stats t USING (run_id, sample_id)"""
     if what == "steps":
         return """SELECT st.run_id, st.sample_id, st.step_index, st.char_start, st.char_end, st.role, st.n_chars,
-                         st.image_ref_count, substring(s.response, st.char_start + 1, st.char_end - st.char_start) AS text,
+                         st.image_ref_count,
+                         substring(s.response, st.char_start + 1, st.char_end - st.char_start) AS text,
                          coalesce(n.n_flags, 0) AS n_flags
                   FROM steps st JOIN samples s USING (run_id, sample_id)
                   LEFT JOIN (SELECT run_id, sample_id, step_index, count(*) AS n_flags FROM flags
@@ -113,7 +114,6 @@ def out_of_memory_message(exc: Exception) -> str | None:
             f"temporary folder ({tempfile.gettempdir()})")
 
 
-FLAGGED_SAMPLE_IDS = "SELECT DISTINCT sample_id FROM flags WHERE run_id = ? ORDER BY sample_id"
 FIRST_IMAGE = """SELECT i.image_id, i.format, b.data
                  FROM (SELECT unnest(image_ids) AS image_id, generate_subscripts(image_ids, 1) AS pos FROM samples
                        WHERE run_id = ? AND sample_id = ?) u

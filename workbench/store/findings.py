@@ -7,6 +7,7 @@ Writers own their rows: `workbench analyze` replaces the text-tier rows of the d
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,7 @@ import duckdb
 import pyarrow as pa
 
 from workbench.records import Finding
+from workbench.store.rows import one_row
 
 # Sample fields an analysis worker reads (detectors may ask for any of them through `needs`).
 ANALYSIS_FIELDS = ("run_id", "sample_id", "response", "question", "ground_truth", "final_answer", "finish_reason",
@@ -57,8 +59,8 @@ def pending_analysis(con: duckdb.DuckDBPyConnection, runs: list[str] | None, ver
 
 
 def count_samples(con: duckdb.DuckDBPyConnection, runs: list[str] | None) -> int:
-    return con.execute("SELECT count(*) FROM samples WHERE ? OR run_id IN (SELECT unnest(?::VARCHAR[]))",
-                       [runs is None, runs or []]).fetchone()[0]
+    return int(one_row(con.execute("SELECT count(*) FROM samples WHERE ? OR run_id IN (SELECT unnest(?::VARCHAR[]))",
+                       [runs is None, runs or []]))[0])
 
 
 def samples_in_rowid_range(con: duckdb.DuckDBPyConnection, lo: int, hi: int) -> list[dict[str, Any]]:
@@ -129,10 +131,8 @@ def write_analysis(con: duckdb.DuckDBPyConnection, rows: AnalysisRows, versions:
         raise
     finally:
         for name in ("_done", "_steps", "_stats", "_flags"):
-            try:
+            with contextlib.suppress(duckdb.Error):
                 con.unregister(name)
-            except duckdb.Error:
-                pass
 
 
 def finding_row(run_id: str, sample_id: str, index: int, f: Finding) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from workbench.store.findings import ANALYSIS_FIELDS
+from workbench.store.rows import one_row
 
 PARTITION = "run_id"
 # Not data: the migration ledger describes the store file, not its contents.
@@ -76,12 +77,12 @@ def copy_table(con: duckdb.DuckDBPyConnection, table: TableInfo, dest: Path, run
     if table.partitioned:
         where = "WHERE ? OR run_id IN (SELECT unnest(?::VARCHAR[]))"
         params: list[Any] = [runs is None, runs or []]
-        n = con.execute(f"SELECT count(*) FROM {_quote(table.name)} {where}", params).fetchone()[0]
+        n = int(one_row(con.execute(f"SELECT count(*) FROM {_quote(table.name)} {where}", params))[0])
         if n:
             con.execute(f"COPY (SELECT {_select_list(table.columns)} FROM {_quote(table.name)} {where}{order}) "
                         f"TO {_literal(dest)} (FORMAT PARQUET, PARTITION_BY ({PARTITION}))", params)
         return n
-    n = con.execute(f"SELECT count(*) FROM {_quote(table.name)}").fetchone()[0]
+    n = int(one_row(con.execute(f"SELECT count(*) FROM {_quote(table.name)}"))[0])
     if n:
         dest.mkdir()
         con.execute(f"COPY (SELECT {_select_list(table.columns)} FROM {_quote(table.name)}{order}) "

@@ -185,7 +185,7 @@ def sample_list(f: SampleFilter, *, limit: int, offset: int) -> tuple[str, list]
     FROM samples s LEFT JOIN trace_stats t USING (run_id, sample_id)
     WHERE {' AND '.join(where)}
     ORDER BY {_order(f)} LIMIT ? OFFSET ?"""
-    return sql, params + [limit, offset]
+    return sql, [*params, limit, offset]
 
 
 def list_neighbours(f: SampleFilter, run_id: str, sample_id: str) -> tuple[str, list]:
@@ -202,7 +202,7 @@ def list_neighbours(f: SampleFilter, run_id: str, sample_id: str) -> tuple[str, 
                  lead(run_id) OVER (ORDER BY pos) AS next_run, lead(sample_id) OVER (ORDER BY pos) AS next_sample
           FROM l)
     SELECT pos, total, prev_run, prev_sample, next_run, next_sample FROM w WHERE run_id = ? AND sample_id = ?"""
-    return sql, params + [run_id, sample_id]
+    return sql, [*params, run_id, sample_id]
 
 
 # The longest common prefix of a run's sample ids is the common prefix of its smallest and largest

@@ -9,6 +9,7 @@ from typing import Any
 import duckdb
 
 from workbench.store.exports import view_sql
+from workbench.store.rows import one_row
 
 
 def _scope(where_sql: str) -> str:
@@ -19,11 +20,11 @@ def _scope(where_sql: str) -> str:
 
 def summary(con: duckdb.DuckDBPyConnection, run_id: str, where_sql: str) -> dict[str, Any]:
     """samples, with_image, graded, correct and flagged sample counts of the filtered run."""
-    row = con.execute(
+    row = one_row(con.execute(
         _scope(where_sql) + """
         SELECT count(*), count(*) FILTER (WHERE n_images > 0), count(correct), count(*) FILTER (WHERE correct),
                (SELECT count(DISTINCT f.sample_id) FROM flags f JOIN v USING (sample_id) WHERE f.run_id = ?)
-        FROM v""", [run_id, run_id]).fetchone()
+        FROM v""", [run_id, run_id]))
     return dict(zip(["samples", "with_image", "graded", "correct", "flagged"], row))
 
 

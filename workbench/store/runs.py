@@ -12,6 +12,7 @@ import duckdb
 
 from workbench.errors import UsageError
 from workbench.records import RunRecord, slugify_run
+from workbench.store.rows import one_row
 
 
 def upsert_run(con: duckdb.DuckDBPyConnection, run: RunRecord) -> None:
@@ -55,7 +56,7 @@ def resolve_run(con: duckdb.DuckDBPyConnection, run: str) -> str:
         return run
     named = [r[0] for r in rows if r[1] == run]
     if named:
-        return named[0]
+        return str(named[0])
     if slugify_run(run) in ids:
         return slugify_run(run)
     known = ", ".join(f"{i} ({n})" if n != i else i for i, n in rows) or "none"
@@ -141,11 +142,11 @@ def record_import_file(con: duckdb.DuckDBPyConnection, run_id: str, *, path: str
 
 
 def sample_count(con: duckdb.DuckDBPyConnection, run_id: str) -> int:
-    return con.execute("SELECT count(*) FROM samples WHERE run_id = ?", [run_id]).fetchone()[0]
+    return int(one_row(con.execute("SELECT count(*) FROM samples WHERE run_id = ?", [run_id]))[0])
 
 
 def run_exists(con: duckdb.DuckDBPyConnection, run_id: str) -> bool:
-    return con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchone()[0] > 0
+    return bool(one_row(con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]))[0] > 0)
 
 
 # --- rename / delete / merge -------------------------------------------------------------------------
@@ -209,7 +210,7 @@ def delete_run(con: duckdb.DuckDBPyConnection, run: str) -> dict[str, int]:
         for table in ("cluster_members", "clusters", "cluster_runs"):
             con.execute(f"DELETE FROM {table} WHERE cluster_run_id = ?", [cid])
     for table, _, _ in _run_tables(con):
-        counts[table] = con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id]).fetchone()[0]
+        counts[table] = one_row(con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id]))[0]
     con.execute("DELETE FROM runs WHERE run_id = ?", [run_id])
     counts["cluster_runs"] = len(stale)
     return counts
@@ -233,7 +234,7 @@ def merge_runs(con: duckdb.DuckDBPyConnection, runs: list[str], into: str, *, pr
     if not prefix:
         clash = con.execute(
             f"""SELECT sample_id, count(*) FROM samples WHERE run_id IN ({', '.join('?' * (len(sources) + 1))})
-                GROUP BY sample_id HAVING count(*) > 1 LIMIT 1""", sources + [target]).fetchone()
+                GROUP BY sample_id HAVING count(*) > 1 LIMIT 1""", [*sources, target]).fetchone()
         if clash:
             raise UsageError(f"sample id {clash[0]!r} is in more than one of these runs; merge with --prefix to "
                              f"keep them apart as '<run>/<id>'")

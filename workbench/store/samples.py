@@ -10,14 +10,16 @@ name or task) is refused unless the import says `allow_update`.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 
 from workbench.errors import InputError
 from workbench.records import SAMPLE_FIELDS
+from workbench.store.rows import one_row
 
 SAMPLES_SCHEMA = pa.schema([
     ("sample_id", pa.string()), ("question", pa.string()), ("response", pa.string()),
@@ -72,13 +74,13 @@ def _upsert(con: duckdb.DuckDBPyConnection, run_id: str, *, refuse_other_sources
     another source (`source_key`) raises InputError instead, before anything of the batch is written.
     """
     other_source = "coalesce(s.source_key, '') <> coalesce(n.source_key, '')"
-    changed, line, sid, other = con.execute(
+    changed, line, sid, other = one_row(con.execute(
         f"""SELECT count(*), min(n.source_line) FILTER (WHERE {other_source}),
                   arg_min(n.sample_id, n.source_line) FILTER (WHERE {other_source}),
                   arg_min(coalesce(s.source_key, s.source_file, 'a model run'), n.source_line)
                     FILTER (WHERE {other_source})
            FROM _new n JOIN samples s ON s.run_id = ? AND s.sample_id = n.sample_id
-           WHERE s.content_hash <> n.content_hash""", [run_id]).fetchone()
+           WHERE s.content_hash <> n.content_hash""", [run_id]))
     if refuse_other_sources is not None and line is not None:
         raise InputError(
             f"run {run_id!r} already holds this sample from another source ({other}) with other content; "
@@ -89,12 +91,12 @@ def _upsert(con: duckdb.DuckDBPyConnection, run_id: str, *, refuse_other_sources
             """DELETE FROM samples WHERE run_id = ? AND sample_id IN (
                  SELECT n.sample_id FROM _new n JOIN samples s ON s.run_id = ? AND s.sample_id = n.sample_id
                  WHERE s.content_hash <> n.content_hash)""", [run_id, run_id])
-    inserted = con.execute(
+    inserted = one_row(con.execute(
         f"""INSERT INTO samples (run_id, {_COLS})
             SELECT ?, {', '.join('n.' + c for c in SAMPLES_SCHEMA.names)} FROM _new n
             WHERE NOT EXISTS (SELECT 1 FROM samples s WHERE s.run_id = ? AND s.sample_id = n.sample_id)""",
-        [run_id, run_id]).fetchone()[0]
-    total = con.execute("SELECT count(*) FROM _new").fetchone()[0]
+        [run_id, run_id]))[0]
+    total = one_row(con.execute("SELECT count(*) FROM _new"))[0]
     return {"total": total, "new": inserted - changed, "changed": changed, "unchanged": total - inserted}
 
 
@@ -155,10 +157,11 @@ def import_batch(con: duckdb.DuckDBPyConnection, run_id: str, table: pa.Table, *
                     "sample_id AS base_id, 1 AS k FROM _incoming")
     finally:
         con.unregister("_incoming")
-    repeated = con.execute(
+    repeated = one_row(con.execute(
         """SELECT (SELECT count(*) - count(DISTINCT sample_id) FROM _new) + (SELECT count(*) FROM _new n
-             WHERE EXISTS (SELECT 1 FROM _import_seen s WHERE s.run_id = ? AND s.path = ? AND s.base_id = n.base_id))""",
-        [run_id, path]).fetchone()[0]
+             WHERE EXISTS (SELECT 1 FROM _import_seen s
+                           WHERE s.run_id = ? AND s.path = ? AND s.base_id = n.base_id))""",
+        [run_id, path]))[0]
     if repeated:
         _separate_repeats(con, run_id, path, res)
     clash = con.execute("""SELECT n.source_line, n.sample_id FROM _new n WHERE EXISTS (
@@ -184,21 +187,22 @@ def _separate_repeats(con: duckdb.DuckDBPyConnection, run_id: str, path: str, re
           SELECT *, row_number() OVER (PARTITION BY base_id, row_hash ORDER BY source_line) AS rn FROM _b) b
         WHERE rn = 1 AND NOT EXISTS (SELECT 1 FROM _import_seen s WHERE s.run_id = ? AND s.path = ?
                                      AND s.base_id = b.base_id AND s.row_hash = b.row_hash)""", [run_id, path])
-    n_b, n_u = con.execute("SELECT (SELECT count(*) FROM _b), (SELECT count(*) FROM _u)").fetchone()
+    n_b, n_u = one_row(con.execute("SELECT (SELECT count(*) FROM _b), (SELECT count(*) FROM _u)"))
     res.counts["identical_repeats"] = n_b - n_u
     if n_b > n_u:
-        line, sid = con.execute("""SELECT b.source_line, b.base_id FROM _b b ANTI JOIN _u u
-                                   ON u.source_line = b.source_line ORDER BY 1 LIMIT 1""").fetchone()
+        line, sid = one_row(con.execute("""SELECT b.source_line, b.base_id FROM _b b ANTI JOIN _u u
+                                   ON u.source_line = b.source_line ORDER BY 1 LIMIT 1"""))
         res.notes.append(f"{path}:{line}: id {sid!r} repeats an identical earlier row: stored once"
                          + (f" ({n_b - n_u} such rows in this batch)" if n_b - n_u > 1 else ""))
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _new AS
         SELECT * EXCLUDE (base_id, row_hash, k) REPLACE ({_HASH_SQL} AS content_hash), base_id, row_hash, k
         FROM (SELECT * REPLACE (CASE WHEN k = 1 THEN base_id ELSE base_id || '#' || k END AS sample_id)
-              FROM (SELECT u.*, coalesce(p.n, 0) + row_number() OVER (PARTITION BY u.base_id ORDER BY u.source_line) AS k
+              FROM (SELECT u.*,
+                           coalesce(p.n, 0) + row_number() OVER (PARTITION BY u.base_id ORDER BY u.source_line) AS k
                     FROM _u u LEFT JOIN (SELECT base_id, count(DISTINCT row_hash) AS n FROM _import_seen
                                          WHERE run_id = ? AND path = ? GROUP BY base_id) p USING (base_id)))""",
                 [run_id, path])
-    apart = con.execute("SELECT count(*) FROM _new WHERE k > 1").fetchone()[0]
+    apart = one_row(con.execute("SELECT count(*) FROM _new WHERE k > 1"))[0]
     res.counts["kept_apart"] = apart
     for line, base, sid in con.execute("SELECT source_line, base_id, sample_id FROM _new WHERE k > 1 "
                                        "ORDER BY source_line LIMIT 3").fetchall():

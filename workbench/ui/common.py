@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from collections.abc import Iterator
 
 import pandas as pd
 import streamlit as st
@@ -21,7 +21,7 @@ def user_errors() -> Iterator[None]:
         yield
     except WorkbenchError as exc:
         st.error(md_text(str(exc)))   # messages quote ids and URL parameters: escaped, never Markdown
-    except Exception as exc:  # anything else: still a message, with the type for bug reports
+    except Exception as exc:  # noqa: BLE001 - anything else: still a message, with the type for bug reports
         st.error(md_text(f"Something went wrong: {type(exc).__name__}: {exc}"))
 
 
@@ -34,7 +34,7 @@ def require_runs() -> pd.DataFrame:
     return runs
 
 
-def run_label(runs: pd.DataFrame):
+def run_label(runs: pd.DataFrame) -> Callable[[str], str]:
     names = dict(zip(runs["run_id"], runs["name"]))
     synth = set(runs.loc[runs["synthetic"], "run_id"])
     return lambda r: f"{names.get(r, r)}" + (" · synthetic" if r in synth else "")

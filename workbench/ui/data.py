@@ -7,7 +7,8 @@ Every cached function takes the store `fingerprint` as an argument, so a change 
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 import streamlit as st

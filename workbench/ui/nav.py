@@ -77,7 +77,8 @@ OPEN_JS = r"""
 export default function(component) {
   const { data } = component;
   // data.url is built by workbench.urls (a relative link to a page of the app); anything else is ignored
-  if (!data || typeof data.url !== "string" || !/^(trace|traces|failures|compare|clusters)\?[^\s<>"']*$/.test(data.url)) return;
+  if (!data || typeof data.url !== "string"
+      || !/^(trace|traces|failures|compare|clusters)\?[^\s<>"']*$/.test(data.url)) return;
   if (window.__wbOpened === data.token) return;
   window.__wbOpened = data.token;
   window.location.assign(new URL(data.url, window.location.href).toString());

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -18,16 +19,19 @@ from workbench.ui.data import cached_df
 from workbench.ui.safe import md_text
 from workbench.viz import overlay, probe_charts
 
+if TYPE_CHECKING:
+    from workbench.probe.maps import ProbeFile
+
 HOVER_TOKENS = 400   # tokens in the hover strip (the selected step's first ones)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _read_probe_file(path: str, mtime: float):  # noqa: ANN202 - maps.ProbeFile; mtime: cache key only
+def _read_probe_file(path: str, mtime: float) -> ProbeFile:  # mtime: the cache key only
     from workbench.probe import maps
     return maps.read(Path(path))
 
 
-def probe_file(maps_path: str):  # noqa: ANN201
+def probe_file(maps_path: str) -> ProbeFile:
     from workbench.ui.data import db_path
     path = probe_dir(db_path()) / maps_path
     mtime = os.path.getmtime(path) if path.exists() else 0.0
@@ -46,7 +50,7 @@ def _select_step_from_curve(key: str, run_id: str, sample_id: str) -> None:
     state = st.session_state.get(f"{key}_probe_curve")
     points = (state or {}).get("selection", {}).get("points", []) if state else []
     if points:
-        step = int(round(float(points[0]["x"])))
+        step = round(float(points[0]["x"]))
         st.session_state[f"{key}_step"] = step
         st.query_params.update({"run": run_id, "sample": sample_id, "step": str(step)})
 
@@ -58,7 +62,7 @@ def show(sample: pd.Series, flags: pd.DataFrame, images: pd.DataFrame, selected:
     if pt is None:
         st.info("This trace has not been probed. Probe it with the model that wrote it (attention on the image "
                 "and visual dependence per step, with overlays here), e.g.:")
-        import shlex   # the command as plain text (st.code): ids are data, never Markdown
+        import shlex  # the command as plain text (st.code): ids are data, never Markdown
         st.code(f"workbench probe --run {shlex.quote(run_id)} --sample {shlex.quote(sample_id)} --model PATH",
                 language=None)
         return
@@ -70,7 +74,8 @@ def show(sample: pd.Series, flags: pd.DataFrame, images: pd.DataFrame, selected:
     except WorkbenchError as exc:
         st.error(md_text(exc))
         return
-    st.caption(md_text(f"{int(pt['n_tokens']):,} tokens ({pt['token_source']}) · {int(pt['n_image_tokens'])} image tokens · "
+    st.caption(md_text(f"{int(pt['n_tokens']):,} tokens ({pt['token_source']}) · "
+               f"{int(pt['n_image_tokens'])} image tokens · "
                f"layers {', '.join(map(str, pf.layers))} · model {pt['model']} · "
                f"attention share {pt['early_image_share']:.3f} in the first 20% → {pt['late_image_share']:.3f} "
                "in the last 20%" + (f" · visual dependence {pt['early_visual_dependence']:.3f} → "

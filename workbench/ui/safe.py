@@ -24,6 +24,7 @@ from __future__ import annotations
 import html
 import re
 import string
+from typing import Any
 from xml.etree import ElementTree
 
 _PUNCT = re.compile("([" + re.escape(string.punctuation) + "])")
@@ -128,7 +129,7 @@ def latex_html(latex: str, display: bool = False) -> str:
         from latex2mathml.converter import convert
         tree = ElementTree.fromstring(convert(latex, display="block" if display else "inline"))
         return f'<span class="wb-math{" wb-display" if display else ""}">{_math_html(tree)}</span>'
-    except Exception:  # anything odd (unsupported macro, raw markup): show the source as text
+    except Exception:  # noqa: BLE001 - anything odd (unsupported macro, raw markup): show the source as text
         return f'<code class="wb-latex">{html_text(latex)}</code>'
 
 
@@ -140,7 +141,7 @@ def _markdown() -> object:
     rules["link_open"] = lambda *a, **k: '<span class="wb-link">'
     rules["link_close"] = lambda *a, **k: "</span>"
 
-    def image(tokens, idx, options, env):  # noqa: ANN001 - markdown-it's renderer signature
+    def image(tokens: Any, idx: int, options: Any, env: Any) -> str:  # markdown-it's renderer signature
         alt = "".join(t.content for t in (tokens[idx].children or [])) or tokens[idx].content
         return f'<span class="wb-img">[image: {html_text(alt)}]</span>'
     rules["image"] = image

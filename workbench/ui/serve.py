@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 
 def main() -> None:
@@ -41,7 +42,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(argv: list[str], *, cwd, port_flag: str = "--server.port", timeout: float = 120.0,
+def running_server(argv: list[str], *, cwd: str | Path, port_flag: str = "--server.port", timeout: float = 120.0,
                    what: str = "the app") -> Iterator[str]:
     """Start a Streamlit server command (`port_flag PORT` appended: a free loopback port); yield its
     URL once healthy; stop it (and its children) after."""
@@ -52,7 +53,7 @@ def running_server(argv: list[str], *, cwd, port_flag: str = "--server.port", ti
     import urllib.request
 
     port = free_port()
-    proc = subprocess.Popen(argv + [port_flag, str(port)],
+    proc = subprocess.Popen([*argv, port_flag, str(port)],
                             cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -75,7 +76,7 @@ def running_server(argv: list[str], *, cwd, port_flag: str = "--server.port", ti
 
 
 @contextmanager
-def running_app(db, *, timeout: float = 120.0) -> Iterator[str]:
+def running_app(db: str | Path, *, timeout: float = 120.0) -> Iterator[str]:
     """Start `workbench app --db DB` on a free loopback port; yield its URL once healthy; stop it after."""
     from workbench.config import PROJECT_ROOT
     with running_server([sys.executable, "-m", "workbench.cli", "app", "--db", str(db)], cwd=PROJECT_ROOT,

@@ -14,7 +14,7 @@ def sidebar_footer() -> None:
         st.caption("Store: " + md_text(db_path()))
         try:
             synth = cached_df(SYNTHETIC_RUN_NAMES)
-        except Exception as exc:  # a store that cannot be opened: say so, no traceback
+        except Exception as exc:  # noqa: BLE001 - a store that cannot be opened: say so, no traceback
             st.error("Cannot open the store: " + md_text(exc))
             return
         if len(synth):

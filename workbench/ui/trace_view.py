@@ -41,7 +41,7 @@ def show_images(images: pd.DataFrame, n_images: int) -> None:
 
 
 def show_answers(s: pd.Series) -> None:
-    def verdict(v) -> str:
+    def verdict(v: object) -> str:
         return "—" if v is None or pd.isna(v) else ("correct" if v else "wrong")
     c1, c2, c3 = st.columns(3)
     # metric values and help render Markdown: data goes through md_text
@@ -54,7 +54,8 @@ def show_answers(s: pd.Series) -> None:
     bits = [f"{int(s['n_steps'])} steps" if pd.notna(s["n_steps"]) else "not analysed",
             f"{int(s['n_switches'])} switches" if pd.notna(s["n_switches"]) else "",
             f"{int(s['n_candidates'])} candidate answers" if pd.notna(s["n_candidates"]) else "",
-            "truncated" if s["truncated"] is True else "", f"finish: {s['finish_reason']}" if s["finish_reason"] else "",
+            "truncated" if s["truncated"] is True else "",
+            f"finish: {s['finish_reason']}" if s["finish_reason"] else "",
             f"{len(s['response'] or ''):,} characters"]
     st.caption(md_text(" · ".join(b for b in bits if b)))
 
@@ -67,7 +68,7 @@ def show_findings(flags: pd.DataFrame) -> None:
         details = json.loads(f["details"]) if f["details"] else {}
         spec = next((x for x in registry.specs() if x.name == f["detector"]), None)
         keys = [m.key for m in spec.measures] if spec else []
-        extra = ", ".join(f"{k}: {v}" for k, v in details.items() if k in keys + ["language", "ran_to_end", "rule"])
+        extra = ", ".join(f"{k}: {v}" for k, v in details.items() if k in [*keys, "language", "ran_to_end", "rule"])
         tier = "" if (f.get("tier") or "text") == "text" else f" ({f['tier']} tier)"
         step = "" if pd.isna(f["step_index"]) else f" · step {int(f['step_index'])}"
         st.text(f"• {spec.label if spec else f['detector']}{tier} · {f['severity']}{step} · score {f['score']:.2f}"

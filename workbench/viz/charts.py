@@ -12,6 +12,8 @@ and on the overview that was about 0.7 s of the browser's time with four charts.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,17 +28,17 @@ _MARGIN = dict(l=64, r=10, t=40, b=52)   # room for the y tick labels and title,
 _PLOT_WIDTH = 420                        # px of plot area of a chart in a half-width column (for label fitting)
 
 
-def _axis(title: str = "", **kw) -> dict:
+def _axis(title: str = "", **kw: Any) -> dict:
     return dict(automargin=False, title=dict(text=title), **kw)
 
 
 def _figure(traces: list, title: str, *, margin: dict | None = None, title_style: dict | None = None,
-            **layout) -> go.Figure:
+            **layout: Any) -> go.Figure:
     return go.Figure(data=traces, layout={**_LAYOUT, "title": {"text": title, **(title_style or {})},
                                           "margin": {**_MARGIN, **(margin or {})}, **layout})
 
 
-def _category_axis(categories, title: str) -> tuple[dict, int]:
+def _category_axis(categories: Iterable[object], title: str) -> tuple[dict, int]:
     """An x axis for category labels and the bottom margin it needs: horizontal labels when they
     fit, else vertical ones cut to 18 characters, thinned out when crowded (the hover shows every
     bar's whole name)."""
@@ -51,7 +53,7 @@ def _category_axis(categories, title: str) -> tuple[dict, int]:
             12 + 7 * max(len(x) for x in short))
 
 
-def _colors(keys, fixed: dict[str, str] | None = None) -> dict:
+def _colors(keys: Iterable[str], fixed: dict[str, str] | None = None) -> dict:
     fixed = fixed or {}
     return {k: fixed.get(k, PALETTE[i % len(PALETTE)]) for i, k in enumerate(keys)}
 
@@ -142,7 +144,8 @@ def _histogram(values: pd.Series, groups: pd.Series, edges: np.ndarray, colors: 
     for k in colors:
         v = values[groups == k].to_numpy(dtype=float)
         counts, _ = np.histogram(v, bins=edges)
-        traces.append(go.Bar(x=centers, y=counts, width=width, name=plotly_text(k), marker_color=colors[k], opacity=0.75,
+        traces.append(go.Bar(x=centers, y=counts, width=width, name=plotly_text(k), marker_color=colors[k],
+                             opacity=0.75,
                              customdata=np.stack([edges[:-1], edges[1:]], axis=1),
                              hovertemplate=f"%{{customdata[0]:{fmt}}}–%{{customdata[1]:{fmt}}} {unit}: "
                                            "%{y:,} traces<extra>%{fullData.name}</extra>"))
@@ -157,7 +160,7 @@ def length_distribution(df: pd.DataFrame, token_cap: int | None = 4096) -> go.Fi
     lo, hi = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
     width = max(_nice_width(hi - lo, 60), 1.0)   # lengths are whole characters or tokens
     start = math.floor(lo / width) * width
-    edges = start + width * np.arange(int(math.floor((hi - start) / width)) + 2)
+    edges = start + width * np.arange(math.floor((hi - start) / width) + 2)
     unit = "tokens" if use_tokens else "characters"
     traces = _histogram(values, data["run_id"], edges, _colors(data["run_id"].unique()), unit)
     shapes, notes = [], []

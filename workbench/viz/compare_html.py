@@ -8,7 +8,8 @@ from workbench.analysis.align import align, diff_html
 
 CSS = """<style>
 .wb-cmp{width:100%;border-collapse:collapse;font-size:14px;line-height:1.5;table-layout:fixed}
-.wb-cmp td{vertical-align:top;border-bottom:1px solid #eee;padding:.35rem .5rem;white-space:pre-wrap;word-break:break-word}
+.wb-cmp td{vertical-align:top;border-bottom:1px solid #eee;padding:.35rem .5rem;
+  white-space:pre-wrap;word-break:break-word}
 .wb-cmp td.n{width:3rem;color:#80868b;font-size:12px}
 .wb-cmp tr.gap td.t{background:#f8f9fa}
 del.wb-del{background:#fad2cf;text-decoration:line-through}
@@ -31,6 +32,7 @@ def render_compare(a_steps: list[str], b_steps: list[str]) -> tuple[str, dict]:
         rows.append(f"<tr{cls}><td class='n'>{'' if i is None else i}</td><td class='t'>{left}</td>"
                     f"<td class='n'>{'' if j is None else j}</td><td class='t'>{right}</td></tr>")
     stats = {"aligned": sum(1 for i, j, _ in pairs if i is not None and j is not None),
-             "only_left": sum(1 for i, j, _ in pairs if j is None), "only_right": sum(1 for i, j, _ in pairs if i is None),
+             "only_left": sum(1 for _, j, _ in pairs if j is None),
+             "only_right": sum(1 for i, _, _ in pairs if i is None),
              "identical": sum(1 for _, _, s in pairs if s >= 0.999)}
     return CSS + "<table class='wb-cmp'>" + "".join(rows) + "</table>", stats

@@ -13,7 +13,8 @@ from __future__ import annotations
 import base64
 import io
 import json
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -122,7 +123,8 @@ body{{font-family:sans-serif;margin:0;font-size:14px;color:#202124}}
 #pic{{position:relative;flex:none}} #pic img,#pic canvas{{display:block;width:{shown.width}px;height:{shown.height}px}}
 #pic canvas{{position:absolute;left:0;top:0}}
 #toks{{line-height:1.7;max-height:{max(shown.height, 200)}px;overflow:auto;white-space:pre-wrap;flex:1}}
-#toks span{{border-radius:3px;cursor:default}} #toks span:hover,#toks span.on{{background:#fde293;outline:1px solid #f9ab00}}
+#toks span{{border-radius:3px;cursor:default}}
+#toks span:hover,#toks span.on{{background:#fde293;outline:1px solid #f9ab00}}
 #cap{{color:#5f6368;font-size:12px;margin-top:4px}}
 </style></head><body><div id="wrap"><div id="pic"><img alt="image" src="data:image/png;base64,{img64}">
 <canvas id="heat" width="{grid.cols}" height="{grid.rows}"></canvas><div id="cap">hover a token</div></div>

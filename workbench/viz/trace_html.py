@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
+
 from workbench import urls
 from workbench.analysis import registry
 from workbench.ui.safe import MATH_CSS, render_markdown
@@ -161,7 +163,8 @@ def render_trace(response: str, steps: list[dict], flags: list[dict], *, run_id:
             parts.append(_hidden(hidden[0], hidden[-1], text, loop))
             hidden = []
         body, pos = [], a
-        chunk = (lambda x, y: render_markdown(text[x:y], css=False)) if markdown else (lambda x, y: render_range(text, x, y, spans))
+        def chunk(x: int, y: int) -> str:
+            return render_markdown(text[x:y], css=False) if markdown else render_range(text, x, y, spans)
         for c0, c1, label in collapses:
             if c1 <= pos or c0 >= b:
                 continue

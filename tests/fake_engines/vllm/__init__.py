@@ -22,12 +22,12 @@ import hashlib
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from vllm.sampling_params import RequestOutputKind, SamplingParams
 
-__all__ = ["EngineArgs", "LLMEngine", "SamplingParams", "RequestOutput", "CompletionOutput", "Logprob"]
-ENGINES: list["LLMEngine"] = []
+__all__ = ["CompletionOutput", "EngineArgs", "LLMEngine", "Logprob", "RequestOutput", "SamplingParams"]
+ENGINES: list[LLMEngine] = []
 STEP_SECONDS = 0.0     # a test may give each step some duration, like a GPU's
 EOS = 0
 VOCAB = 50
@@ -76,7 +76,7 @@ class RequestOutput:
 
 
 class FakeTokenizer:
-    all_special_ids = [EOS]
+    all_special_ids: ClassVar[list[int]] = [EOS]
 
     @staticmethod
     def decode_one(tid: int) -> str:
@@ -109,7 +109,7 @@ class LLMEngine:
 
     @classmethod
     def from_engine_args(cls, engine_args: EngineArgs, usage_context: Any = None, stat_loggers: Any = None,
-                         enable_multiprocessing: bool = False) -> "LLMEngine":
+                         enable_multiprocessing: bool = False) -> LLMEngine:
         return cls(engine_args)
 
     def get_tokenizer(self) -> FakeTokenizer:

@@ -29,7 +29,7 @@ FORMATS: tuple[Format, ...] = (
 )
 BY_NAME = {f.name: f for f in FORMATS}
 
-__all__ = ["FORMATS", "BY_NAME", "FileInfo", "Format", "detect"]
+__all__ = ["BY_NAME", "FORMATS", "FileInfo", "Format", "detect"]
 
 
 def detect(src: Source, forced: str | None = None) -> Format:

@@ -32,7 +32,7 @@ IMAGE_FIELDS = ("images", "image", "image_path", "image_paths", "image_ref", "im
                 "image_1", "image_2", "image_3", "image_4", "image_5", "image_6", "image_7")
 # A separate reasoning field beside the answer: the reasoning is the trace, the answer the final answer.
 THINKING_FIELDS = ("thinking", "reasoning", "reasoning_content", "thought")
-MAPPABLE = tuple(GENERIC_FIELDS) + ("images",)
+MAPPABLE = (*tuple(GENERIC_FIELDS), "images")
 
 
 @dataclass
@@ -89,10 +89,6 @@ class Format:
 
     def post(self, row: dict[str, Any], raw: dict[str, Any], info: FileInfo) -> None:
         """Adjust the normalised row (subset from the id, answers from metric dicts, ...)."""
-
-    def read_summary(self, src: Source) -> dict[str, Any]:
-        """For summary formats: the reported metrics in the file."""
-        raise NotImplementedError
 
 
 def folder_name(path: Path, up: int = 1) -> str | None:

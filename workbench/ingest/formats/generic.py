@@ -14,7 +14,8 @@ from workbench.ingest.formats.base import GENERIC_FIELDS, FileInfo, Format
 from workbench.ingest.readers import KEY_FIELD, VALUE_FIELD, Source
 
 # one response column per model: `response_<model>`, `<model>_response`, `prediction:<model>`, ...
-_MODEL_COLUMN = re.compile(r"^(?:(?:response|prediction|output)[_:\- ](?P<a>.+)|(?P<b>.+?)[_:\- ](?:response|prediction|output))$")
+_MODEL_COLUMN = re.compile(r"^(?:(?:response|prediction|output)[_:\- ](?P<a>.+)"
+                           r"|(?P<b>.+?)[_:\- ](?:response|prediction|output))$")
 _RESPONSE_NAMES = set(GENERIC_FIELDS["response"])
 
 

@@ -202,9 +202,8 @@ class LmmsEvalSamples(Format):
             key, _, sub = gf.partition(".")
             v = raw.get(key)
             row["correct"] = grade(v[sub] if sub and isinstance(v, dict) and sub in v else v)
-            if isinstance(v, dict):
-                if row.get("subset") is None:
-                    row["subset"] = next((text(v[k]) for k in _SUBSET_KEYS if k in v and text(v[k])), None)
+            if isinstance(v, dict) and row.get("subset") is None:
+                row["subset"] = next((text(v[k]) for k in _SUBSET_KEYS if k in v and text(v[k])), None)
         for key in [k for k in raw if k not in _KNOWN and isinstance(raw[k], dict)]:
             d = raw[key]
             if row.get("final_answer") is None:

@@ -67,9 +67,8 @@ def parse_stem(name: str, folders: tuple[str | None, ...] = ()) -> StemParts | N
 def _candidates(rest: str) -> list[str]:
     out = []
     for j in range(len(rest), 0, -1):
-        if j == len(rest) or rest[j] == "_":
-            if rest[:j] in DATASETS:
-                out.append(rest[:j])
+        if (j == len(rest) or rest[j] == "_") and rest[:j] in DATASETS:
+            out.append(rest[:j])
     return out
 
 
@@ -139,7 +138,7 @@ class VlmEvalKit(Format):
                 continue
             try:
                 jsrc = open_source(p, sniff_container(p))
-            except Exception:  # an unreadable sibling is not this file's problem
+            except Exception:  # noqa: BLE001 - an unreadable sibling is not this file's problem
                 continue
             col = _grade_column(jsrc.head)
             if not col or "index" not in jsrc.keys:
@@ -163,7 +162,7 @@ class VlmEvalKit(Format):
             if sp and _SUMMARY.search(sp.suffix) and p.stat().st_size < 16 * 2**20:
                 try:
                     rows = [r for b in open_source(p, sniff_container(p)).batches() for _, r in b]
-                except Exception:
+                except Exception:  # noqa: BLE001 - an unreadable summary beside the file is skipped
                     continue
                 info.reported = {**(info.reported or {}), p.name: rows}
                 info.skip_paths.add(str(p.resolve()))

@@ -168,7 +168,7 @@ def decode_images(request: GenerationRequest) -> list[Any]:
             im = Image.open(io.BytesIO(data))
             im.load()
             images.append(im.convert("RGB"))
-        except Exception as exc:  # noqa: BLE001 - PIL raises many kinds
+        except Exception as exc:  # PIL raises many kinds
             raise InputError(f"image {k + 1} cannot be decoded ({exc})", sample_id=request.sample_id) from exc
     return images
 

@@ -127,7 +127,8 @@ class BatchDecoder:
             delta = int(self.model.model.rope_deltas.reshape(-1)[0])
         row = Row(request=request, prompt_len=prompt_len, started=started, last_progress=started)
         seen = None
-        if request.sampling.repetition_penalty and request.sampling.repetition_penalty != 1.0 or self.seen is not None:
+        penalty = request.sampling.repetition_penalty
+        if (penalty and penalty != 1.0) or self.seen is not None:
             vocab = out.logits.shape[-1]
             seen = torch.zeros(1, vocab, dtype=torch.bool, device=out.logits.device)
             seen[0, prompt_ids[0].to(seen.device)] = True

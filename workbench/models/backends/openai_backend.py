@@ -97,7 +97,6 @@ class OpenAIBackend(Backend):
         self._pool = ThreadPoolExecutor(max_workers=self.capacity, thread_name_prefix="endpoint")
         self._futures: dict[Future, str] = {}
         self.logprobs_supported = True
-        self.retries_done = 0
 
     def _post(self, body: dict[str, Any]) -> dict[str, Any]:
         data = json.dumps(body).encode()
@@ -128,7 +127,6 @@ class OpenAIBackend(Backend):
             except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
                 last = f"unreachable ({getattr(exc, 'reason', exc)})"
             if attempt < self.max_retries:
-                self.retries_done += 1
                 time.sleep(wait)
         raise WorkbenchError(f"endpoint {self.url} failed after {self.max_retries + 1} attempts: {last}")
 

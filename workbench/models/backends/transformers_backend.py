@@ -15,8 +15,16 @@ import time
 from typing import Any
 
 from workbench.errors import WorkbenchError
-from workbench.models.backends.base import (Backend, Event, GenerationRequest, GenerationResult, TokenRecord,
-                                            chat_messages, decode_images, spans_from_texts)
+from workbench.models.backends.base import (
+    Backend,
+    Event,
+    GenerationRequest,
+    GenerationResult,
+    TokenRecord,
+    chat_messages,
+    decode_images,
+    spans_from_texts,
+)
 
 
 def token_texts(tokenizer: Any, ids: list[int]) -> list[str]:

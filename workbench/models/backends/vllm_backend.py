@@ -21,8 +21,16 @@ import time
 from typing import Any
 
 from workbench.errors import InputError, WorkbenchError
-from workbench.models.backends.base import (Backend, Event, GenerationRequest, GenerationResult, Sampling,
-                                            TokenRecord, decode_images, spans_from_texts)
+from workbench.models.backends.base import (
+    Backend,
+    Event,
+    GenerationRequest,
+    GenerationResult,
+    Sampling,
+    TokenRecord,
+    decode_images,
+    spans_from_texts,
+)
 
 VLLM_MISSING = ("the vllm backend needs vLLM, which is not installed here: on a CUDA machine run "
                 "`pip install -e '.[models,vllm]'`, or use --backend transformers or --backend openai "
@@ -105,10 +113,12 @@ class Accumulated:
         response = "".join(t.text for t in toks if t.char_end > t.char_start) or self.text
         return GenerationResult(response=response, tokens=toks, finish_reason=reason, prompt_tokens=self.prompt_tokens,
                                 completion_tokens=len(self.ids), seconds=time.monotonic() - self.started,
-                                first_token_seconds=(self.first_token_at - self.started) if self.first_token_at else None)
+                                first_token_seconds=(self.first_token_at - self.started) if self.first_token_at
+                                else None)
 
 
-def parse_vllm_output(out: Any, special_ids: set[int], top_alternatives: int = 0) -> tuple[str, list[TokenRecord], str, int, int]:
+def parse_vllm_output(out: Any, special_ids: set[int],
+                      top_alternatives: int = 0) -> tuple[str, list[TokenRecord], str, int, int]:
     """(response, tokens, finish, prompt_tokens, completion_tokens) from one complete vllm RequestOutput."""
     acc = Accumulated(GenerationRequest("", "", sampling=Sampling(top_alternatives=top_alternatives)))
     acc.add(out)
