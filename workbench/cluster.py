@@ -101,7 +101,8 @@ def features(units: pd.DataFrame, seed: int) -> tuple[np.ndarray, tuple, tuple]:
     chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), max_features=20000, sublinear_tf=True,
                             min_df=1 if small else 2)
     sc = chars.fit_transform(spans)
-    parts = [normalize(hstack([sw, sc]).tocsr() if sw is not None else sc)] + ([0.5 * normalize(cw)] if cw is not None else [])
+    spans_part = normalize(hstack([sw, sc]).tocsr() if sw is not None else sc)
+    parts = [spans_part] + ([0.5 * normalize(cw)] if cw is not None else [])
     both = hstack(parts).tocsr()
     n_comp = max(2, min(50, both.shape[1] - 1, len(spans) - 1))
     X = normalize(TruncatedSVD(n_components=n_comp, random_state=seed).fit_transform(both))

@@ -46,7 +46,8 @@ def test_overview_shows_runs_and_charts(app_db):
     assert loops["error_x"]["array"] and all(n > 0 for n in loops["customdata"])     # intervals and n
     acc = _figure(at, "Accuracy with vs without each flag")
     flagged_acc = next(t for t in acc["data"] if t["name"] == "flagged")
-    assert set(flagged_acc["hovertext"]) <= set(registry.labels().values()) and all(0 <= y <= 1 for y in flagged_acc["y"])
+    assert set(flagged_acc["hovertext"]) <= set(registry.labels().values())
+    assert all(0 <= y <= 1 for y in flagged_acc["y"])
     assert all(t.startswith("n=") for t in flagged_acc["text"])
     assert _figure(at, "Where loops start (share of the trace)")["data"]
 

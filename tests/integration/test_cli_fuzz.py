@@ -6,14 +6,13 @@ traceback); stderr is checked for tracebacks too. A new command must be added to
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
-
 from odd_stores import build_odd_stores
 
 from workbench.cli import build_parser, main
+
 
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory) -> dict[str, Path]:

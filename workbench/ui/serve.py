@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 
@@ -68,10 +68,8 @@ def running_server(argv: list[str], *, cwd: str | Path, port_flag: str = "--serv
                 time.sleep(0.25)
         yield url
     finally:
-        try:
+        with suppress(ProcessLookupError):   # it already ended (e.g. it refused to start)
             os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:   # it already ended (e.g. it refused to start)
-            pass
         proc.wait(10)
 
 

@@ -110,7 +110,8 @@ def flag_rate_by_subset(df: pd.DataFrame) -> go.Figure:
     rows = len(order)
     return _figure(traces, "Flag rate per benchmark subset (bars: 95% interval; hover: n)", barmode="group",
                    # the legend may wrap to one row per detector in a half-width column: room for all of them
-                   height=max(320, 140 + rows * (10 + 7 * len(traces))), margin=dict(l=250, b=44, t=50 + 20 * len(traces)),
+                   height=max(320, 140 + rows * (10 + 7 * len(traces))),
+                   margin=dict(l=250, b=44, t=50 + 20 * len(traces)),
                    xaxis=_axis("samples flagged", tickformat=".0%", rangemode="tozero"),
                    yaxis=_axis("", categoryorder="array", categoryarray=[_short(str(x)) for x in order]),
                    legend=dict(orientation="h", y=1.0, yanchor="bottom", x=0, title=dict(text="")),
@@ -129,8 +130,8 @@ def accuracy_by_flag(df: pd.DataFrame) -> go.Figure:
                              marker_color=colors.get(status), error_y=_errors(acc, ns), customdata=ns,
                              text=[f"n={n:,}" for n in ns], textposition="inside", insidetextanchor="start",
                              textangle=0, textfont=dict(size=10), hovertext=[labels.get(d, d) for d in g["detector"]],
-                             hovertemplate="%{hovertext}, %{fullData.name}: accuracy %{y:.1%} over %{customdata:,} samples"
-                                           "<extra></extra>"))
+                             hovertemplate="%{hovertext}, %{fullData.name}: accuracy %{y:.1%} over "
+                                           "%{customdata:,} samples<extra></extra>"))
     return _figure(traces, "Accuracy with vs without each flag (95% interval, n)", barmode="group",
                    yaxis=_axis("accuracy", tickformat=".0%", range=[0, 1.05]), xaxis=_axis("", tickangle=0),
                    margin=dict(b=48))
