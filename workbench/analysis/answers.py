@@ -272,8 +272,9 @@ def read_answers(response: str | None, *, final_answer: str | None = None, groun
 
 
 def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
-    """The same arguments: equal strings, or the very same object (a dict could have changed since)."""
-    return all(x is y or (type(x) is str and type(y) is str and x == y) for x, y in zip(a, b))
+    """The same arguments: equal strings, or both None (anything else, e.g. a dict that may have been changed
+    in place since, is never taken as the same; the store hands metadata over as JSON text)."""
+    return all((x is None and y is None) or (type(x) is str and type(y) is str and x == y) for x, y in zip(a, b))
 
 
 def _read_answers(response: str | None, *, final_answer: str | None, ground_truth: str | None,
