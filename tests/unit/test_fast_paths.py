@@ -38,6 +38,14 @@ def test_batched_cycle_keys_equal_one_key_per_step(heads):
     assert repetition._keys(heads) == [repetition._key(h) for h in heads]
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.text(st.sampled_from(list("aZ9_ .,;:!?-*|'\"()\n\t\x00\x1f~")), max_size=70),
+                          st.lists(_WORDS.filter(str.isascii), max_size=12).map(" ".join).map(lambda t: t[:70])),
+                min_size=5, max_size=12))
+def test_ascii_cycle_keys_equal_one_key_per_step(heads):
+    assert repetition._keys(heads) == [repetition._key(h) for h in heads]
+
+
 def test_batched_cycle_keys_fall_back_when_a_head_holds_the_separator():
     heads = [f"Alternatively, perhaps step {i} {repetition._SEP} again" for i in range(6)]
     assert repetition._keys(heads) == [repetition._key(h) for h in heads]

@@ -72,6 +72,9 @@ _FILLER = re.compile(r"^(?:(?:alternatively|perhaps|maybe|wait|but|so|hmm|well|o
 _ENDS = ".!?。！？\n"                     # a unit ends after one of these
 _FILLER_LINES = re.compile(_FILLER.pattern.replace(r"\s+", "[ ]+"), re.M)  # on folded keys, one per line
 _SEP = "\U0001E950"  # ADLAM DIGIT ZERO: a word character without case that traces do not use (checked)
+# _NORM.sub(" ", text.lower()) for ASCII text: letters lowercased, digits kept, everything else (and "_") a space
+_ASCII_FOLD = bytes(b if chr(b).isalnum() and b < 128 else 0 if b == 0 else 32 for b in range(256)).lower()
+_SPACES = re.compile(rb" {2,}")
 _CUT = re.compile(f"(?<=[{_ENDS}])")   # the definition of the cut (split after each end); _cut is the fast form
 _UNIT = re.compile(f"[^{_ENDS}]*[{_ENDS}]|[^{_ENDS}]+")
 _HEAD, _TAIL = itemgetter(slice(0, LOOSE_KEY)), itemgetter(slice(-LOOSE_KEY, None))
@@ -291,9 +294,17 @@ def _keys(heads: list[str]) -> list[str]:
     """[_key(h) for h in heads] with three regex calls in all instead of two per step: the heads are
     joined by a word character (_NORM keeps it, so no fold runs across two heads) and, once folded
     (no whitespace left but single spaces), by line breaks for the multi-line form of _FILLER."""
-    if len(heads) < CYCLE_MIN_COPIES or any(_SEP in h for h in heads):
+    if len(heads) < CYCLE_MIN_COPIES:
         return [_key(h) for h in heads]
-    folded = [f.strip() for f in _NORM.sub(" ", _SEP.join(heads).lower()).split(_SEP)]
+    joined = "\x00".join(heads)
+    if joined.isascii() and joined.count("\x00") == len(heads) - 1:
+        # ASCII: lowercase and fold in one bytes.translate (letters and digits kept, NUL kept as the separator)
+        folded_b = _SPACES.sub(b" ", joined.encode("ascii").translate(_ASCII_FOLD))
+        folded = [f.strip(b" ").decode("ascii") for f in folded_b.split(b"\x00")]
+    elif any(_SEP in h for h in heads):
+        return [_key(h) for h in heads]
+    else:
+        folded = [f.strip() for f in _NORM.sub(" ", _SEP.join(heads).lower()).split(_SEP)]
     return [k[:30] for k in _FILLER_LINES.sub("", "\n".join(folded)).split("\n")]
 
 
