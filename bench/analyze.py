@@ -113,8 +113,8 @@ def main() -> int:
             size = big.stat().st_size / 1e6
             results["4x"] = ti4 + ta4
             print(f"4x: {size:6.1f} MB, {4 * n:6d} traces: import {ti4:5.1f} s + analyze {ta4:5.1f} s"
-                  f" = {ti4 + ta4:5.1f} s end to end ({size / (ti4 + ta4):.1f} MB/s); analyze alone {size / ta4:.1f} MB/s,"
-                  f" {cpu4:.1f} CPU s ({load})")
+                  f" = {ti4 + ta4:5.1f} s end to end ({size / (ti4 + ta4):.1f} MB/s);"
+                  f" analyze alone {size / ta4:.1f} MB/s, {cpu4:.1f} CPU s ({load})")
             print(f"4x / 1x time ratio: {results['4x'] / results['1x']:.2f} (linear = 4.0)")
         print(f"target for 1x end to end: < 20 s: {'met' if results['1x'] < 20 else 'NOT met'} (input {mb:.0f} MB)")
     per_stage(rows)

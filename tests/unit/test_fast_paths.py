@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import json
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from workbench.analysis import answers, repetition, steps
 
 # Characters that matter to the cuts and folds: unit ends (ASCII and CJK), spaces and line breaks,
 # word characters including "_", digits, cased non-ASCII letters whose lowercase is special
 # (final sigma, dotted I), a combining mark, CJK, and the batching separator itself.
-_ALPHABET = st.sampled_from(list("ab Z_9.!?。！？\n\t,;:-*|'\"()ΣσİßéÉ漢字\u0307") + [repetition._SEP])
+_ALPHABET = st.sampled_from([*"ab Z_9.!?。！？\n\t,;:-*|'\"()ΣσİßéÉ漢字\u0307", repetition._SEP])
 _WORDS = st.sampled_from(["alternatively", "perhaps", "maybe", "wait", "but", "so", "let me", "hold on", "no",
                           "Wait,", "Hmm", "Actually", "the answer is", "Therefore", "Let me check",
                           "Another approach", "Instead,", "is that right", "**Final Answer**", "\\boxed{3}",

@@ -21,16 +21,25 @@ import multiprocessing as mp
 import os
 import queue
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
-from workbench.errors import UsageError
 from workbench.analysis import registry
+from workbench.errors import UsageError
 from workbench.store import connect
-from workbench.store.findings import AnalysisRows, PreparedRows, count_samples, finding_row, merge_prepared, \
-    pending_analysis, prepare, samples_in_rowid_range, write_analysis
+from workbench.store.findings import (
+    AnalysisRows,
+    PreparedRows,
+    count_samples,
+    finding_row,
+    merge_prepared,
+    pending_analysis,
+    prepare,
+    samples_in_rowid_range,
+    write_analysis,
+)
 from workbench.store.runs import resolve_runs
 
 STEPS = "steps"
