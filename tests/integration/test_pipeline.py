@@ -130,3 +130,37 @@ def test_export_filter_cannot_escape(demo_db, tmp_path, where):
     with pytest.raises(QueryRefused):
         export("flags", demo_db, tmp_path / "x.csv", "csv", where=where)
     assert q(demo_db, "SELECT count(*) > 0 FROM flags") == [(True,)]
+
+
+def test_process_pool_with_small_chunks_and_batched_writes_equals_one_process(tmp_path, monkeypatch):
+    """The pool path (read-ahead, results in any order, several chunks merged per write, stats columns
+    typed per chunk) writes exactly the rows one process writes."""
+    from workbench.ingest import import_paths
+    rows = []
+    for i in range(90):
+        body = [f"Trace {i}. Let me look at the figure.", "Wait, the answer is 4."]
+        if i % 3 == 0:
+            body.append("This step repeats itself again and again here. " * 5)
+        if i % 5 == 0:
+            body.append("然后我们计算面积。 So the area is 12.")
+        if i % 7 == 0:
+            body.append("I cannot see the image, so I will assume it shows a triangle.")
+        rows.append({"id": f"s{i}", "question": "What is the area?", "response": "\n\n".join(body),
+                     "ground_truth": None if i % 2 else "4", "final_answer": "4" if i % 4 else None,
+                     "images": ["pic.png"] if i % 2 else []})
+    path = tmp_path / "r.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    one, pool = tmp_path / "one.duckdb", tmp_path / "pool.duckdb"
+    for db in (one, pool):
+        import_paths([path], db)
+    analyze_store(one, progress=False, workers=1)
+    monkeypatch.setattr(pipeline, "CHUNK", 25)      # writes of >= 25 samples ...
+    monkeypatch.setattr(pipeline, "MIN_CHUNK", 4)   # ... from analysis chunks of 6 (90 / (2 workers * 8))
+    assert pipeline.chunk_size(90, 2) == 6
+    res = analyze_store(pool, progress=False, workers=2)
+    assert res.analysed["steps"] == 90 and not res.errors
+    for table in ("steps", "trace_stats", "flags"):
+        sql = f"SELECT * FROM {table} ORDER BY ALL"
+        assert q(one, sql) == q(pool, sql), table
+    assert q(pool, "SELECT count(*) FROM flags WHERE detector = 'repetition_loop'") == [(30,)]
+    assert q(pool, "SELECT count(DISTINCT sample_id) FROM analysis_status") == [(90,)]

@@ -252,9 +252,35 @@ class Reading:
     reported: str | None
 
 
+# The last read_answers call and its Reading: trace_stats and the answer-mismatch detector read the same
+# sample one after the other, so the second call costs one comparison of its arguments.
+_LAST: tuple[tuple[Any, ...], Reading] | None = None
+
+
 def read_answers(response: str | None, *, final_answer: str | None = None, ground_truth: str | None = None,
                  question: str | None = None, metadata: Any = None, benchmark: str | None = None,
                  finish_reason: str | None = None) -> Reading:
+    """The sample's conclusion and reported answer (Reading); a pure function of its arguments
+    (memoised for the last arguments: Reading and everything in it is frozen)."""
+    global _LAST
+    args = (response, final_answer, ground_truth, question, metadata, benchmark, finish_reason)
+    last = _LAST
+    if last is not None and _same(last[0], args):
+        return last[1]
+    reading = _read_answers(response, final_answer=final_answer, ground_truth=ground_truth, question=question,
+                            metadata=metadata, benchmark=benchmark, finish_reason=finish_reason)
+    _LAST = (args, reading)
+    return reading
+
+
+def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    """The same arguments: equal strings, or both None (anything else, e.g. a dict that may have been changed
+    in place since, is never taken as the same; the store hands metadata over as JSON text)."""
+    return all((x is None and y is None) or (type(x) is str and type(y) is str and x == y) for x, y in zip(a, b))
+
+
+def _read_answers(response: str | None, *, final_answer: str | None, ground_truth: str | None,
+                  question: str | None, metadata: Any, benchmark: str | None, finish_reason: str | None) -> Reading:
     text = response or ""
     info = extract_answer(text)
     strong_end = info.end if info.source in STRONG else None

@@ -6,15 +6,23 @@ sample changed, or --force. Work goes in chunks: the parent reads a chunk (short
 worker processes analyse it, the parent replaces that chunk's old rows and marks it done in
 one transaction (short connection). An interrupted run therefore keeps every finished chunk and
 continues from there; the app can read between chunks.
+
+With a process pool, analysis chunks are small (several per worker, so no worker idles in a long
+serial tail) and the parent keeps each worker's next chunk read ahead; it writes finished chunks
+in batches of about CHUNK samples, because every write transaction has a fixed cost (opening the
+file, the commit, the checkpoint when the connection closes) that would otherwise make the one
+parent the bottleneck of two or more workers.
 """
 
 from __future__ import annotations
 
+import math
 import multiprocessing as mp
 import os
+import queue
 import sys
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +31,22 @@ from workbench.errors import UsageError
 from workbench.store import connect
 from workbench.store.findings import (
     AnalysisRows,
+    PreparedRows,
     count_samples,
     finding_row,
+    merge_prepared,
     pending_analysis,
+    prepare,
     samples_in_rowid_range,
     write_analysis,
 )
 from workbench.store.runs import resolve_runs
 
 STEPS = "steps"
-CHUNK = 1500
+CHUNK = 1500           # samples per write transaction (and most samples per analysis chunk)
+CHUNKS_PER_WORKER = 8  # with a pool: at least this many analysis chunks per worker (short serial tail)
+MIN_CHUNK = 100        # ... but not so small that per-chunk overhead (a read, pickling) dominates
+READ_AHEAD = 2         # chunks in flight per worker: one being analysed, one waiting
 
 
 def _versions(detectors: list[str]) -> dict[str, str]:
@@ -68,7 +82,8 @@ def analyse_sample(s: dict[str, Any], todo: list[str], out: AnalysisRows, errors
         ts = trace_stats(text, steps, ground_truth=s["ground_truth"], finish_reason=s["finish_reason"],
                          final_answer=s.get("final_answer"), question=s.get("question"),
                          metadata=s.get("metadata"), benchmark=s.get("benchmark"))
-        out.stats.append({**key, **asdict(ts)})
+        # TraceStats holds only scalars: a shallow copy (dataclasses.asdict deep-copies every field)
+        out.stats.append({**key, **{f: getattr(ts, f) for f in _STAT_FIELDS}})
         out.done.append((s["run_id"], s["sample_id"], STEPS))
     for spec, detect in registry.iter_detect([d for d in todo if d != STEPS]):
         try:
@@ -81,12 +96,37 @@ def analyse_sample(s: dict[str, Any], todo: list[str], out: AnalysisRows, errors
         out.done.append((s["run_id"], s["sample_id"], spec.name))
 
 
+def _stat_fields() -> tuple[str, ...]:
+    from workbench.analysis.answers import TraceStats
+    return tuple(f.name for f in fields(TraceStats))
+
+
+_STAT_FIELDS = _stat_fields()
+
+
 def _analyse_chunk(samples: list[dict[str, Any]]) -> tuple[AnalysisRows, list[str], int]:
     """Worker: pure analysis of a chunk of samples (each with its `todo` list)."""
     out, errors = AnalysisRows(), list[str]()
     for s in samples:
         analyse_sample(s, s["todo"], out, errors)
     return out, errors, len(samples)
+
+
+def _analyse_chunk_prepared(samples: list[dict[str, Any]]) -> tuple[PreparedRows, list[str], int]:
+    """Worker of the local process pool: _analyse_chunk with the rows already in Arrow tables."""
+    out, errors, n = _analyse_chunk(samples)
+    return prepare(out), errors, n
+
+
+def _merge(parts: list[tuple[PreparedRows, list[str], int]]) -> tuple[PreparedRows, list[str], int]:
+    """Several workers' results as one write."""
+    return (merge_prepared([p for p, _, _ in parts]), [e for _, es, _ in parts for e in es],
+            sum(n for _, _, n in parts))
+
+
+def chunk_size(n_todo: int, n_workers: int) -> int:
+    """Samples per chunk: at most CHUNK, small enough for CHUNKS_PER_WORKER chunks per worker."""
+    return max(1, min(CHUNK, max(MIN_CHUNK, math.ceil(n_todo / (n_workers * CHUNKS_PER_WORKER)))))
 
 
 def _read_chunk(db: Path, keys: list[dict]) -> list[dict]:
@@ -96,7 +136,7 @@ def _read_chunk(db: Path, keys: list[dict]) -> list[dict]:
     return [{**r, "todo": todo[(r["run_id"], r["sample_id"])]} for r in rows if (r["run_id"], r["sample_id"]) in todo]
 
 
-def _write_chunk(db: Path, out: AnalysisRows, versions: dict[str, str]) -> None:
+def _write_chunk(db: Path, out: AnalysisRows | PreparedRows, versions: dict[str, str]) -> None:
     if out.done:
         with connect(db) as con:
             write_analysis(con, out, versions, STEPS)
@@ -118,11 +158,56 @@ def plan(db: Path, runs: list[str] | None, detectors: list[str] | None,
     return versions, todo, total
 
 
-def tally(result: AnalyzeResult, out: AnalysisRows, errors: list[str]) -> None:
+def tally(result: AnalyzeResult, out: AnalysisRows | PreparedRows, errors: list[str]) -> None:
     """Count what a written chunk finished, and keep its errors."""
     for _, _, name in out.done:
         result.analysed[name] = result.analysed.get(name, 0) + 1
     result.errors.extend(errors)
+
+
+def _run_pool(db: Path, chunks: list[list[dict]], n_workers: int,
+              consume: Callable[[tuple[PreparedRows, list[str], int]], None]) -> None:
+    """Analyse chunks on a process pool: the parent reads ahead (READ_AHEAD chunks per worker in flight,
+    read between writes, so reads never wait for a write's lock while a worker idles), collects
+    results in whatever order they finish and writes them in batches of >= CHUNK samples."""
+    ctx = mp.get_context("fork" if sys.platform != "win32" else "spawn")
+    done: queue.Queue = queue.Queue()
+    todo = iter(chunks)
+    in_flight = 0
+    batch: list[tuple[PreparedRows, list[str], int]] = []
+    with ctx.Pool(n_workers) as pool:
+
+        def submit() -> bool:
+            nonlocal in_flight
+            keys = next(todo, None)
+            if keys is None:
+                return False
+            pool.apply_async(_analyse_chunk_prepared, (_read_chunk(db, keys),), callback=done.put,
+                             error_callback=done.put)
+            in_flight += 1
+            return True
+
+        while in_flight < n_workers * READ_AHEAD and submit():
+            pass
+        while in_flight:
+            res = done.get()
+            in_flight -= 1
+            if isinstance(res, BaseException):
+                raise res
+            batch.append(res)
+            while in_flight < n_workers * READ_AHEAD and submit():
+                pass
+            if sum(n for _, _, n in batch) >= CHUNK or not in_flight:
+                consume(_merge(batch))
+                batch = []
+
+
+def _cores() -> int:
+    """Cores this process may run on (the affinity mask, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def analyze_store(db: str | Path, *, runs: list[str] | None = None, detectors: list[str] | None = None,
@@ -133,8 +218,9 @@ def analyze_store(db: str | Path, *, runs: list[str] | None = None, detectors: l
     result = AnalyzeResult(skipped_up_to_date=total - len(todo))
     if not todo:
         return result
-    chunks = [todo[i:i + CHUNK] for i in range(0, len(todo), CHUNK)]
-    n_workers = workers or min(os.cpu_count() or 1, 8)
+    n_workers = workers or min(_cores(), 8)
+    size = CHUNK if n_workers <= 1 else chunk_size(len(todo), n_workers)
+    chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
     bar = None
     if progress:
         from tqdm import tqdm
@@ -144,7 +230,7 @@ def analyze_store(db: str | Path, *, runs: list[str] | None = None, detectors: l
         for keys in chunks:
             yield _read_chunk(db, keys)
 
-    def consume(res: tuple[AnalysisRows, list[str], int]) -> None:
+    def consume(res: tuple[AnalysisRows | PreparedRows, list[str], int]) -> None:
         out, errors, n = res
         _write_chunk(db, out, versions)
         tally(result, out, errors)
@@ -156,10 +242,7 @@ def analyze_store(db: str | Path, *, runs: list[str] | None = None, detectors: l
             for job in jobs():
                 consume(_analyse_chunk(job))
         else:
-            ctx = mp.get_context("fork" if sys.platform != "win32" else "spawn")
-            with ctx.Pool(n_workers) as pool:
-                for out in pool.imap(_analyse_chunk, jobs()):
-                    consume(out)
+            _run_pool(db, chunks, n_workers, consume)
     finally:
         if bar:
             bar.close()

@@ -37,6 +37,8 @@ ROLE_PATTERNS: list[tuple[str, re.Pattern]] = [
                               r"check|verify)|Double[- ]checking|Checking|But |However|No,|Oh,|Oops|I think I "
                               r"(?:made|might have made) a mistake|Is that (?:right|correct))", re.I)),
 ]
+# ROLE_PATTERNS as one alternation (first alternative that matches wins, as in the list): one match per step
+_ROLE = re.compile("|".join(f"(?P<{role}>{p.pattern})" for role, p in ROLE_PATTERNS), re.I)
 def _split_long(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """Split text[start:end] at discourse markers (then sentence ends) into pieces of sane size."""
     chunk = text[start:end]
@@ -86,9 +88,9 @@ def role_of(text: str, head_refs: int | None = None, *, has_image: bool = True) 
     if "**Final Answer" in text or "\\boxed{" in text:
         return "conclusion"
     head = text[:HEAD_CHARS]
-    for role, pattern in ROLE_PATTERNS:
-        if pattern.match(head):
-            return role
+    m = _ROLE.match(head)
+    if m:
+        return m.lastgroup  # type: ignore[return-value]  # every alternative is a named group
     if has_image and (imagerefs.count(head) if head_refs is None else head_refs):
         return "perception"
     return "computation"

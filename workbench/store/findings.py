@@ -32,6 +32,52 @@ class AnalysisRows:
     done: list[tuple[str, str, str]] = field(default_factory=list)   # (run_id, sample_id, detector or "steps")
 
 
+@dataclass
+class PreparedRows:
+    """AnalysisRows already turned into Arrow tables (by a worker process: Arrow pickles cheaply and the
+    conversion's CPU is spent where there is a core to spare, not in the parent that writes)."""
+    done: list[tuple[str, str, str]]
+    tables: dict[str, pa.Table]          # "steps" / "stats" / "flags" -> rows (absent when empty)
+
+
+def prepare(rows: AnalysisRows) -> PreparedRows:
+    """The Arrow tables write_analysis inserts."""
+    tables = {}
+    if rows.steps:
+        tables["steps"] = _arrow(rows.steps, _STEP_TYPES)
+    if rows.stats:
+        tables["stats"] = _stats_arrow(rows.stats)
+    if rows.flags:
+        tables["flags"] = _arrow(rows.flags, _FLAG_TYPES)
+    return PreparedRows(rows.done, tables)
+
+
+def merge_prepared(parts: Sequence[PreparedRows]) -> PreparedRows:
+    """Several prepared chunks as one write. A column with no value in one chunk was typed as a string
+    there (_stats_arrow follows the values): it takes the type the other chunks gave it."""
+    if len(parts) == 1:
+        return parts[0]
+    tables: dict[str, pa.Table] = {}
+    for name in {k for p in parts for k in p.tables}:
+        group = [p.tables[name] for p in parts if name in p.tables]
+        cols = list(dict.fromkeys(c for t in group for c in t.column_names))
+        target = {}
+        for c in cols:
+            typed = {t.schema.field(c).type for t in group if c in t.column_names and t[c].null_count < t.num_rows}
+            target[c] = typed.pop() if len(typed) == 1 else pa.string() if typed else group[0].schema.field(c).type
+        fixed = []
+        for t in group:
+            arrays = []
+            for c in cols:
+                col = t[c] if c in t.column_names else pa.nulls(t.num_rows, target[c])
+                if col.type != target[c]:
+                    col = pa.nulls(t.num_rows, target[c]) if col.null_count == len(col) else col.cast(target[c])
+                arrays.append(col)
+            fixed.append(pa.table(arrays, names=cols))
+        tables[name] = pa.concat_tables(fixed)
+    return PreparedRows([d for p in parts for d in p.done], tables)
+
+
 def pending_analysis(con: duckdb.DuckDBPyConnection, runs: list[str] | None, versions: dict[str, str],
                      force: bool) -> list[dict[str, Any]]:
     """Samples with something to (re)do: [{rowid, run_id, sample_id, todo: [detector, ...]}] in rowid order.
@@ -94,12 +140,13 @@ def _stats_arrow(rows: list[dict[str, Any]]) -> pa.Table:
     return pa.table(arrays)
 
 
-def write_analysis(con: duckdb.DuckDBPyConnection, rows: AnalysisRows, versions: dict[str, str],
+def write_analysis(con: duckdb.DuckDBPyConnection, rows: AnalysisRows | PreparedRows, versions: dict[str, str],
                    steps_key: str = "steps") -> None:
     """Replace the analysed samples' steps/stats and their text-tier findings of the detectors that ran,
     and mark them done, in one transaction."""
     if not rows.done:
         return
+    tables = (rows if isinstance(rows, PreparedRows) else prepare(rows)).tables
     con.execute("BEGIN TRANSACTION")
     try:
         con.register("_done", pa.table({"run_id": [d[0] for d in rows.done], "sample_id": [d[1] for d in rows.done],
@@ -110,15 +157,15 @@ def write_analysis(con: duckdb.DuckDBPyConnection, rows: AnalysisRows, versions:
         for table in ("steps", "trace_stats"):
             con.execute(f"DELETE FROM {table} WHERE (run_id, sample_id) IN "
                         "(SELECT run_id, sample_id FROM _done WHERE detector = ?)", [steps_key])
-        if rows.steps:
-            con.register("_steps", _arrow(rows.steps, _STEP_TYPES))
+        if "steps" in tables:
+            con.register("_steps", tables["steps"])
             con.execute("INSERT INTO steps BY NAME SELECT *, ? AS analyzer_version FROM _steps", [versions[steps_key]])
-        if rows.stats:
-            con.register("_stats", _stats_arrow(rows.stats))
+        if "stats" in tables:
+            con.register("_stats", tables["stats"])
             con.execute("INSERT INTO trace_stats BY NAME SELECT *, ? AS analyzer_version FROM _stats",
                         [versions[steps_key]])
-        if rows.flags:
-            con.register("_flags", _arrow(rows.flags, _FLAG_TYPES))
+        if "flags" in tables:
+            con.register("_flags", tables["flags"])
             con.execute("""INSERT INTO flags BY NAME
                            SELECT f.*, d.version AS detector_version
                            FROM _flags f JOIN (SELECT DISTINCT detector, version FROM _done) d USING (detector)""")
