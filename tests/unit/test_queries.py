@@ -10,7 +10,7 @@ import pytest
 from workbench.store import connect
 from workbench.store import queries as q
 from workbench.store import tags as tags_store
-from workbench.store.runs import runs_summary_sql
+from workbench.store.summary import ensure_fresh, runs_summary_sql
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +50,7 @@ def _page(db, f: q.SampleFilter, limit: int = 50, offset: int = 0):
 
 def test_runs_overview_has_accuracy_and_flag_rates(db):
     with connect(db) as con:
+        ensure_fresh(con)
         runs = con.execute(runs_summary_sql()).df()
     assert len(runs) == 1
     assert runs.loc[0, "samples"] == 4

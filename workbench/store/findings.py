@@ -123,6 +123,8 @@ def write_analysis(con: duckdb.DuckDBPyConnection, rows: AnalysisRows, versions:
         con.execute("""INSERT OR REPLACE INTO analysis_status
                        SELECT d.run_id, d.sample_id, d.detector, d.version, s.content_hash, now()
                        FROM _done d JOIN samples s USING (run_id, sample_id)""")
+        from workbench.store.summary import mark_stale
+        mark_stale(con, [r[0] for r in con.execute("SELECT DISTINCT run_id FROM _done").fetchall()])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -150,6 +152,8 @@ def replace_model_findings(con: duckdb.DuckDBPyConnection, run_id: str, sample_i
     The caller owns the transaction."""
     con.execute("DELETE FROM flags WHERE run_id = ? AND sample_id = ? AND detector = ? "
                 "AND tier IN (SELECT unnest(?::VARCHAR[]))", [run_id, sample_id, detector, list(tiers)])
+    from workbench.store.summary import mark_stale
+    mark_stale(con, [run_id])
     for i, f in enumerate(findings):
         row = finding_row(run_id, sample_id, i, f)
         row["detector_version"] = version

@@ -26,59 +26,6 @@ def scope_params(runs: list[str], benchmarks: list[str], subsets: list[str]) -> 
     return [runs, benchmarks, benchmarks, subsets, subsets]
 
 
-def detector_params() -> list:
-    """[detectors, detectors that need an image]: the parameters of the per-detector aggregates."""
-    return [registry.names(), registry.image_detectors()]
-
-
-# Per subset and detector: share of samples flagged (image detectors: of samples with an image).
-FLAG_RATE_BY_SUBSET = f"""
-SELECT CASE WHEN s.benchmark IS NOT NULL AND s.subset IS NOT NULL AND s.subset <> s.benchmark
-            THEN s.benchmark || ' · ' || s.subset ELSE coalesce(s.subset, s.benchmark, '(none)') END AS subset,
-       d.detector,
-       avg(CASE WHEN EXISTS (SELECT 1 FROM flags f WHERE f.run_id = s.run_id AND f.sample_id = s.sample_id
-                             AND f.detector = d.detector) THEN 1.0 ELSE 0.0 END) AS flag_rate,
-       count(*) AS samples
-FROM samples s, (SELECT unnest(?::VARCHAR[]) AS detector) d
-WHERE {_SCOPE} AND (d.detector NOT IN (SELECT unnest(?::VARCHAR[])) OR s.n_images > 0)
-GROUP BY ALL ORDER BY subset, d.detector
-"""
-
-ACCURACY_BY_FLAG = f"""
-SELECT d.detector,
-       CASE WHEN EXISTS (SELECT 1 FROM flags f WHERE f.run_id = s.run_id AND f.sample_id = s.sample_id
-                         AND f.detector = d.detector) THEN 'flagged' ELSE 'not flagged' END AS status,
-       avg(CASE WHEN {grade_sql()} THEN 1.0 ELSE 0.0 END) AS accuracy, count(*) AS samples
-FROM samples s LEFT JOIN trace_stats t USING (run_id, sample_id), (SELECT unnest(?::VARCHAR[]) AS detector) d
-WHERE {_SCOPE} AND {grade_sql()} IS NOT NULL
-  AND (d.detector NOT IN (SELECT unnest(?::VARCHAR[])) OR s.n_images > 0)
-GROUP BY ALL ORDER BY d.detector, status
-"""
-
-
-def aggregate_params(scope: list) -> list:
-    """Parameters of FLAG_RATE_BY_SUBSET / ACCURACY_BY_FLAG: detectors, then scope, then image detectors."""
-    detectors, image = detector_params()
-    return [detectors, *scope, image]
-
-
-LENGTHS = f"""
-SELECT s.run_id, length(s.response) AS chars, s.completion_tokens, s.finish_reason, t.truncated
-FROM samples s LEFT JOIN trace_stats t USING (run_id, sample_id) WHERE {_SCOPE}
-"""
-
-LOOP_ONSETS = f"""
-SELECT f.run_id, f.sample_id, f.severity, f.char_start / greatest(length(s.response), 1) AS relative_onset,
-       f.char_start AS onset_chars
-FROM flags f JOIN samples s USING (run_id, sample_id)
-WHERE f.detector IN (SELECT unnest(?::VARCHAR[])) AND {_SCOPE}
-"""
-
-
-def loop_onset_params(scope: list) -> list:
-    """LOOP_ONSETS parameters: the detectors whose findings are loops (registry `collapse`), then the scope."""
-    return [[s.name for s in registry.specs() if s.collapse], *scope]
-
 # Sort keys of the sample list: plain columns, then one per registered measurement (the sample's
 # largest value of it over its findings, e.g. the longest loop's chars_wasted).
 _BASE_SORTS = {"sample": "s.sample_id", "length": "length(s.response)", "steps": "t.n_steps", "flags": "n_flags",

@@ -73,6 +73,19 @@ def cached_render(key: tuple, render: Callable[[], str]) -> str:
     return _cached_render(key, fingerprint(), render)
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def _fresh_summaries(fp: tuple) -> list[str]:  # fp: cache key only (a refresh changes it: checked again, cheap)
+    from workbench.store.summary import ensure_fresh
+    with connect(db_path()) as con:
+        return ensure_fresh(con)
+
+
+def fresh_summaries() -> None:
+    """Recompute any stale summary before a page reads one (store/summary.py: never shown stale)."""
+    _fresh_summaries(fingerprint())
+
+
 def runs_df() -> pd.DataFrame:
-    from workbench.store.runs import runs_summary_sql
+    from workbench.store.summary import runs_summary_sql
+    fresh_summaries()
     return cached_df(runs_summary_sql())
