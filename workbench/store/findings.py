@@ -185,15 +185,60 @@ def _unique_measures(pairs: list) -> list:
     return out
 
 
-def failures_sql(scope_sql: str) -> str:
-    """Every finding in scope (detector / severity filters as parameters), with its measurements."""
-    from workbench.store.grades import grade_sql
+def _failures_from(scope_sql: str) -> str:
+    """FROM/WHERE of the findings in scope; parameters after the scope's: detectors x2, severities x2,
+    tags x2 (a tag on the sample or any of its steps)."""
     return f"""
-SELECT f.run_id, f.sample_id, f.detector, f.severity, f.score, f.step_index, f.char_start, f.char_end,
-       f.evidence, f.tier, s.benchmark, s.subset, {grade_sql()} AS correct{measure_columns()}
 FROM flags f JOIN samples s USING (run_id, sample_id) LEFT JOIN trace_stats t USING (run_id, sample_id)
 WHERE {scope_sql}
   AND (len(?::VARCHAR[]) = 0 OR f.detector IN (SELECT unnest(?::VARCHAR[])))
   AND (len(?::VARCHAR[]) = 0 OR f.severity IN (SELECT unnest(?::VARCHAR[])))
-ORDER BY f.run_id, f.sample_id, f.detector, f.tier, f.finding_index
+  AND (len(?::VARCHAR[]) = 0 OR EXISTS (SELECT 1 FROM tags g WHERE g.run_id = f.run_id AND g.sample_id = f.sample_id
+                                        AND g.tag IN (SELECT unnest(?::VARCHAR[]))))"""
+
+
+FAILURE_KEY_ORDER = "f.run_id, f.sample_id, f.detector, f.tier, f.finding_index"
+
+
+def failures_sql(scope_sql: str, *, sort: str = "sample", descending: bool = False) -> str:
+    """One page of the findings in scope (LIMIT / OFFSET the last two parameters; see `_failures_from`
+    for the others), with their measurements, the sample's tags and `total` (all matching findings).
+    `sort`: "sample" (run, sample, detector, finding), "score" or a measurement column."""
+    from workbench.store.grades import grade_sql
+    keys = {m.key for _d, m in _unique_measures(_registry_measures())}
+    direction = " DESC" if descending else ""
+    if sort == "score" or sort in keys:
+        order = f"{sort}{direction} NULLS LAST, {FAILURE_KEY_ORDER}"
+    else:
+        order = ", ".join(k + direction for k in FAILURE_KEY_ORDER.split(", "))
+    return f"""
+SELECT f.run_id, f.sample_id, f.detector, f.severity, f.score, f.step_index, f.char_start, f.char_end,
+       f.evidence, f.tier, s.benchmark, s.subset, {grade_sql()} AS correct{measure_columns()},
+       (SELECT string_agg(DISTINCT g.tag, ', ' ORDER BY g.tag) FROM tags g
+          WHERE g.run_id = f.run_id AND g.sample_id = f.sample_id) AS tags,
+       count(*) OVER () AS total
+{_failures_from(scope_sql)}
+ORDER BY {order} LIMIT ? OFFSET ?
 """
+
+
+def failure_totals_sql(scope_sql: str) -> str:
+    """One row: the findings and the samples with findings in scope (the parameters of `failures_sql`
+    without the page)."""
+    return f"""
+WITH m AS (SELECT f.run_id, f.sample_id, f.detector, f.severity {_failures_from(scope_sql)})
+SELECT (SELECT count(*) FROM m) AS findings,
+       (SELECT count(*) FROM (SELECT DISTINCT run_id, sample_id FROM m)) AS samples
+"""
+
+
+def failure_counts_sql(scope_sql: str) -> str:
+    """Findings per detector and severity in scope, counted in SQL (the Failures chart when a tag filter
+    is set; without one the chart reads store.summary.FINDING_COUNTS)."""
+    return f"""SELECT f.detector, f.severity, count(*) AS findings {_failures_from(scope_sql)}
+GROUP BY ALL ORDER BY f.detector, f.severity"""
+
+
+def _registry_measures() -> list:
+    from workbench.analysis import registry
+    return registry.measures()

@@ -163,8 +163,12 @@ SELECT s.*, t.* EXCLUDE (run_id, sample_id, n_chars, analyzer_version),
 FROM samples s JOIN runs r USING (run_id) LEFT JOIN trace_stats t USING (run_id, sample_id)
 WHERE s.run_id = ? AND s.sample_id = ?
 """
-SAMPLE_IDS_OF_RUNS = "SELECT sample_id FROM samples WHERE run_id IN (SELECT unnest(?::VARCHAR[]))"
+# Up to 20,000 of the runs' sample ids (all of them in smaller runs; a fixed sample past that): enough to
+# find the id prefixes many ids share without loading a million ids into the app.
+SAMPLE_IDS_OF_RUNS = """SELECT sample_id FROM (SELECT sample_id FROM samples WHERE run_id IN (SELECT unnest(?::VARCHAR[])))
+                        USING SAMPLE reservoir(20000 ROWS) REPEATABLE (7)"""
 SAMPLE_IDS = "SELECT sample_id FROM samples WHERE run_id = ? ORDER BY sample_id LIMIT ?"
+SAMPLE_EXISTS = "SELECT 1 FROM samples WHERE run_id = ? AND sample_id = ?"
 STEPS = "SELECT * FROM steps WHERE run_id = ? AND sample_id = ? ORDER BY step_index"
 IMAGES = """SELECT i.image_id, i.missing, i.width, i.height, i.original_ref, b.data
             FROM (SELECT unnest(image_ids) AS image_id, generate_subscripts(image_ids, 1) AS pos
