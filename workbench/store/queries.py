@@ -28,7 +28,11 @@ def scope_params(runs: list[str], benchmarks: list[str], subsets: list[str]) -> 
 
 # Sort keys of the sample list: plain columns, then one per registered measurement (the sample's
 # largest value of it over its findings, e.g. the longest loop's chars_wasted).
-_BASE_SORTS = {"sample": "s.sample_id", "length": "length(s.response)", "steps": "t.n_steps", "flags": "n_flags",
+# A trace's length: the analysis' count when there is one (sorting and filtering a million rows by it
+# then reads no response text), else the response's.
+CHARS_SQL = "coalesce(t.n_chars, length(s.response))"
+_N_FLAGS = "(SELECT count(*) FROM flags x WHERE x.run_id = s.run_id AND x.sample_id = s.sample_id)"
+_BASE_SORTS = {"sample": "s.sample_id", "length": CHARS_SQL, "steps": "t.n_steps", "flags": _N_FLAGS,
                "run": "s.run_id"}
 
 
@@ -97,10 +101,10 @@ def _where(f: SampleFilter) -> tuple[list[str], list]:
     elif f.correct == "ungraded":
         where.append(f"{grade} IS NULL")
     if f.min_chars:
-        where.append("length(s.response) >= ?")
+        where.append(f"{CHARS_SQL} >= ?")
         params.append(f.min_chars)
     if f.max_chars is not None:
-        where.append("length(s.response) <= ?")
+        where.append(f"{CHARS_SQL} <= ?")
         params.append(f.max_chars)
     if f.text.strip():
         where.append("(contains(lower(s.response), lower(?)) OR contains(lower(s.question), lower(?)))")
@@ -113,25 +117,29 @@ def _order(f: SampleFilter) -> str:
 
 
 def sample_list(f: SampleFilter, *, limit: int, offset: int) -> tuple[str, list]:
-    """SQL + params for one page of the filtered sample list (and `count(*) OVER ()` for the total).
+    """SQL + params for one page of the filtered sample list (and `total`: the number of matching samples).
 
     Measurement columns (one per registered measure: the sample's largest value) and the sample's tags
-    come with each row."""
+    come with each row. The page's keys are chosen first (filter, sort key, LIMIT / OFFSET); the columns
+    are computed for those rows only, so a page costs one pass over the filtered keys whatever the size."""
     where, params = _where(f)
     grade = grade_sql()
     measures = "".join(f", {expr} AS {name}" for name, expr in sorts().items() if name not in _BASE_SORTS)
     sql = f"""
+    WITH page AS (SELECT s.rowid AS rid, count(*) OVER () AS total
+                  FROM samples s LEFT JOIN trace_stats t USING (run_id, sample_id)
+                  WHERE {' AND '.join(where)}
+                  ORDER BY {_order(f)} LIMIT ? OFFSET ?)
     SELECT s.run_id, s.sample_id, s.benchmark, s.subset, {grade} AS correct, {grade_source_sql()} AS graded_by,
-           length(s.response) AS chars, t.n_steps AS steps,
-           (SELECT count(*) FROM flags x WHERE x.run_id = s.run_id AND x.sample_id = s.sample_id) AS n_flags,
+           {CHARS_SQL} AS chars, t.n_steps AS steps, {_N_FLAGS} AS n_flags,
            (SELECT string_agg(DISTINCT x.detector, ', ' ORDER BY x.detector) FROM flags x
               WHERE x.run_id = s.run_id AND x.sample_id = s.sample_id) AS detectors{measures},
            (SELECT string_agg(DISTINCT g.tag, ', ' ORDER BY g.tag) FROM tags g
               WHERE g.run_id = s.run_id AND g.sample_id = s.sample_id) AS tags,
-           left(s.question, 140) AS question, count(*) OVER () AS total
+           left(s.question, 140) AS question, (SELECT any_value(total) FROM page) AS total
     FROM samples s LEFT JOIN trace_stats t USING (run_id, sample_id)
-    WHERE {' AND '.join(where)}
-    ORDER BY {_order(f)} LIMIT ? OFFSET ?"""
+    WHERE s.rowid IN (SELECT rid FROM page)
+    ORDER BY {_order(f)}"""
     return sql, params + [limit, offset]
 
 
