@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -108,6 +109,7 @@ def page_queries(db: Path) -> dict[str, tuple[float, float]]:
             page = kw.pop("page", 1)
             sql, params = q.sample_list(q.SampleFilter(runs=runs, **kw), limit=50, offset=(page - 1) * 50)
             con.execute(sql, params).df()
+            con.execute(*q.sample_count(q.SampleFilter(runs=runs, **kw))).df()
             con.execute(q.SAMPLE_IDS_OF_RUNS, [runs]).df()
 
         def failures() -> None:
@@ -138,12 +140,16 @@ def page_queries(db: Path) -> dict[str, tuple[float, float]]:
             "summary refresh (all runs)": refresh,
         }
         for name, fn in cases.items():
+            rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             times = []
             for _ in range(4 if name != "summary refresh (all runs)" else 2):
                 t = time.perf_counter()
                 fn()
                 times.append(time.perf_counter() - t)
             out[name] = (times[0], statistics.median(times[1:]))
+            grew = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0
+            if grew > 100 * 1024:
+                print(f"  {name}: peak RSS +{grew / 1024:.0f} MB", file=sys.stderr)
     return out
 
 

@@ -28,9 +28,9 @@ def scope_params(runs: list[str], benchmarks: list[str], subsets: list[str]) -> 
 
 # Sort keys of the sample list: plain columns, then one per registered measurement (the sample's
 # largest value of it over its findings, e.g. the longest loop's chars_wasted).
-# A trace's length: the analysis' count when there is one (sorting and filtering a million rows by it
-# then reads no response text), else the response's.
-CHARS_SQL = "coalesce(t.n_chars, length(s.response))"
+# A trace's length (characters of the response), stored with the row: sorting and filtering a million
+# rows by it reads no text.
+CHARS_SQL = "s.n_chars"
 _N_FLAGS = "(SELECT count(*) FROM flags x WHERE x.run_id = s.run_id AND x.sample_id = s.sample_id)"
 _BASE_SORTS = {"sample": "s.sample_id", "length": CHARS_SQL, "steps": "t.n_steps", "flags": _N_FLAGS,
                "run": "s.run_id"}
@@ -117,7 +117,7 @@ def _order(f: SampleFilter) -> str:
 
 
 def sample_list(f: SampleFilter, *, limit: int, offset: int) -> tuple[str, list]:
-    """SQL + params for one page of the filtered sample list (and `total`: the number of matching samples).
+    """SQL + params for one page of the filtered sample list (its length: `sample_count`).
 
     Measurement columns (one per registered measure: the sample's largest value) and the sample's tags
     come with each row. The page's keys are chosen first (filter, sort key, LIMIT / OFFSET); the columns
@@ -126,8 +126,7 @@ def sample_list(f: SampleFilter, *, limit: int, offset: int) -> tuple[str, list]
     grade = grade_sql()
     measures = "".join(f", {expr} AS {name}" for name, expr in sorts().items() if name not in _BASE_SORTS)
     sql = f"""
-    WITH page AS (SELECT s.rowid AS rid, count(*) OVER () AS total
-                  FROM samples s LEFT JOIN trace_stats t USING (run_id, sample_id)
+    WITH page AS (SELECT s.rowid AS rid FROM samples s LEFT JOIN trace_stats t USING (run_id, sample_id)
                   WHERE {' AND '.join(where)}
                   ORDER BY {_order(f)} LIMIT ? OFFSET ?)
     SELECT s.run_id, s.sample_id, s.benchmark, s.subset, {grade} AS correct, {grade_source_sql()} AS graded_by,
@@ -136,11 +135,27 @@ def sample_list(f: SampleFilter, *, limit: int, offset: int) -> tuple[str, list]
               WHERE x.run_id = s.run_id AND x.sample_id = s.sample_id) AS detectors{measures},
            (SELECT string_agg(DISTINCT g.tag, ', ' ORDER BY g.tag) FROM tags g
               WHERE g.run_id = s.run_id AND g.sample_id = s.sample_id) AS tags,
-           left(s.question, 140) AS question, (SELECT any_value(total) FROM page) AS total
+           left(s.question, 140) AS question
     FROM samples s LEFT JOIN trace_stats t USING (run_id, sample_id)
     WHERE s.rowid IN (SELECT rid FROM page)
     ORDER BY {_order(f)}"""
     return sql, params + [limit, offset]
+
+
+def _scope_only(f: SampleFilter) -> bool:
+    return not (f.detectors or f.severities or f.flagged or f.tags or f.correct != "any" or f.min_chars
+                or f.max_chars is not None or f.text.strip())
+
+
+def sample_count(f: SampleFilter) -> tuple[str, list]:
+    """SQL + params: one row, `total`, the number of samples `sample_list` pages through. With no filter
+    but the scope it is read from the summary tables (store/summary.py; callers make them fresh first)."""
+    if _scope_only(f):
+        from workbench.store.summary import GROUP_COUNT
+        return GROUP_COUNT, scope_params(f.runs, f.benchmarks, f.subsets)
+    where, params = _where(f)
+    return (f"SELECT count(*) AS total FROM samples s LEFT JOIN trace_stats t USING (run_id, sample_id) "
+            f"WHERE {' AND '.join(where)}", params)
 
 
 def list_neighbours(f: SampleFilter, run_id: str, sample_id: str) -> tuple[str, list]:
@@ -166,7 +181,7 @@ ID_BOUNDS = "SELECT min(sample_id), max(sample_id) FROM samples WHERE run_id IN 
 
 
 SAMPLE = f"""
-SELECT s.*, t.* EXCLUDE (run_id, sample_id, n_chars, analyzer_version),
+SELECT s.* EXCLUDE (n_chars), t.* EXCLUDE (run_id, sample_id, n_chars, analyzer_version),
        {grade_sql()} AS grade, {grade_source_sql()} AS graded_by, r.name AS run_name, r.synthetic
 FROM samples s JOIN runs r USING (run_id) LEFT JOIN trace_stats t USING (run_id, sample_id)
 WHERE s.run_id = ? AND s.sample_id = ?

@@ -91,6 +91,8 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
                      "line/row number when it has none; NULL for model runs.",
         "source_key": "Which source the row belongs to: the file name (no folder) and, for VLMEvalKit judged files, "
                       "the predictions they grade. Importing a row from another source over it needs `--update`.",
+        "n_chars": "Characters of `response` (NULL without one), written with the row (0012): length sorts and "
+                   "filters read it instead of the text.",
     }),
     "images": ("Images, content-hashed and stored once; missing files are recorded, not dropped.", {
         "image_id": "`sha256:<hex>` of the bytes, or `missing:<hash of the reference>` when the file was absent.",

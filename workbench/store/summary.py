@@ -30,7 +30,7 @@ s AS (SELECT s.run_id, s.sample_id, coalesce(s.benchmark, '(none)') AS benchmark
              CASE WHEN s.benchmark IS NOT NULL AND s.subset IS NOT NULL AND s.subset <> s.benchmark
                   THEN s.benchmark || ' · ' || s.subset ELSE coalesce(s.subset, s.benchmark, '(none)') END AS label,
              s.n_images > 0 AS with_image, {grade_sql()} AS grade, {grade_source_sql()} AS graded_by,
-             s.status, length(s.response) AS chars, s.completion_tokens
+             s.status, s.n_chars AS chars, s.completion_tokens
       FROM samples s LEFT JOIN trace_stats t USING (run_id, sample_id) WHERE s.run_id = $run)"""
 
 _REFRESH = {
@@ -183,6 +183,9 @@ w AS (SELECT greatest(CASE WHEN e >= raw THEN e WHEN 2 * e >= raw THEN 2 * e WHE
 SELECT v.run_id, v.unit, floor(v.length / w.width) * w.width AS bin_start, w.width, sum(v.traces)::BIGINT AS traces
 FROM v, w GROUP BY ALL ORDER BY v.run_id, bin_start
 """
+
+# Samples in scope (the Traces page's total when no other filter is set).
+GROUP_COUNT = f"SELECT coalesce(sum(g.samples), 0)::BIGINT AS total FROM summary_groups g WHERE {_SCOPE}"
 
 # Loop onsets (findings of the registry's loop detectors) per severity, in ONSET_BINS bins.
 ONSETS = f"""

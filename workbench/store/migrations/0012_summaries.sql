@@ -2,6 +2,10 @@
 -- counts, so pages read a few hundred rows whatever the size of the runs. Rows are per run and
 -- group (benchmark, subset: '(none)' when absent); store/summary.py computes them and knows when
 -- they are stale (summary_state).
+-- samples.n_chars: the response's length, written with the row, so sorting and filtering a million
+-- traces by length reads one integer column, not the text.
+ALTER TABLE samples ADD COLUMN n_chars INTEGER;
+UPDATE samples SET n_chars = length(response);
 CREATE TABLE summary_state (
     run_id       VARCHAR PRIMARY KEY,
     fresh        BOOLEAN NOT NULL,
