@@ -112,3 +112,27 @@ def test_neighbour_flagged_and_tags(db):
         assert list(tags.tag) == ["loop"] and int(tags.step_index.iloc[0]) == 2
         tags_store.delete_tag(con, int(tags.tag_id.iloc[0]), run, "b-loop")
         assert con.execute(tags_store.TAGS, [run, "b-loop"]).df().empty
+
+
+def test_failures_page_filters_sorts_and_pages_in_sql(db):
+    from workbench.store.findings import failure_counts_sql, failure_totals_sql, failures_sql
+    runs = _runs(db)
+    scope = q.scope_params(runs, [], [])
+    with connect(db) as con:
+        every = scope + [[], [], [], [], [], []]
+        findings, samples = con.execute(failure_totals_sql(q.SCOPE_SQL), every).fetchone()
+        assert findings == con.execute("SELECT count(*) FROM flags").fetchone()[0] and samples >= 2
+        page = con.execute(failures_sql(q.SCOPE_SQL, sort="score", descending=True), every + [1, 0]).df()
+        assert len(page) == 1 and int(page["total"].iloc[0]) == findings
+        assert page["score"].iloc[0] == con.execute("SELECT max(score) FROM flags").fetchone()[0]
+        rest = con.execute(failures_sql(q.SCOPE_SQL), every + [100, 1]).df()
+        assert len(rest) == findings - 1
+        loops = scope + [["repetition_loop"]] * 2 + [[], [], [], []]
+        assert set(con.execute(failures_sql(q.SCOPE_SQL), loops + [100, 0]).df()["sample_id"]) == {"b-loop"}
+        tags_store.add_tag(con, runs[0], "c-mix", None, "colour", None)
+        tagged = scope + [[], [], [], [], ["colour"], ["colour"]]
+        page = con.execute(failures_sql(q.SCOPE_SQL), tagged + [100, 0]).df()
+        assert set(page["sample_id"]) == {"c-mix"} and set(page["tags"]) == {"colour"}
+        counts = con.execute(failure_counts_sql(q.SCOPE_SQL), tagged).df()
+        assert counts["findings"].sum() == len(page)
+        con.execute("DELETE FROM tags WHERE tag = 'colour'")
