@@ -194,6 +194,9 @@ def measure_pages(db: Path) -> tuple[dict[str, tuple[float, float]], float]:
     _, status, usage = os.wait4(proc.pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"page queries failed: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
+    for line in (proc.stderr.read().decode() if proc.stderr else "").splitlines():
+        if "peak RSS +" in line:
+            print(line)   # which page query grew the process's peak memory
     return {k: tuple(v) for k, v in json.loads(out.strip().splitlines()[-1]).items()}, usage.ru_maxrss / 1024 / 1024
 
 
