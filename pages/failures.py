@@ -58,7 +58,7 @@ with user_errors():
         counts = cached_df(summary.FINDING_COUNTS, filters[:-2])
     st.plotly_chart(charts.counts_bar(counts, "severity", "detector", "Findings by detector and severity"),
                     key="failures_counts")
-    table = tables.failure_table(df.drop(columns="total").reset_index(drop=True), shared_id_prefixes(scope[0]))
+    table = tables.failure_table(df.reset_index(drop=True), shared_id_prefixes(scope[0]))
     event = st.dataframe(
         table, hide_index=True, key="failures_table", on_select="rerun", selection_mode="multi-row",
         column_config={"open": st.column_config.LinkColumn("open", display_text="open step ↗", width="small"),

@@ -164,15 +164,18 @@ def replace_model_findings(con: duckdb.DuckDBPyConnection, run_id: str, sample_i
 FLAGS = "SELECT * FROM flags WHERE run_id = ? AND sample_id = ? ORDER BY char_start NULLS LAST, detector, tier"
 
 
-def measure_columns(alias: str = "f") -> str:
-    """`, <detector>_<key>` columns: each registered measurement read from the finding's details
-    (NULL for other detectors' findings)."""
+def measure_exprs(alias: str = "f") -> dict[str, str]:
+    """Measurement key -> SQL reading it from the finding's details (NULL for other detectors' findings)."""
     from workbench.analysis import registry
     cast = {"int": "BIGINT", "float": "DOUBLE", "share": "DOUBLE", "bool": "BOOLEAN"}
-    return "".join(
-        f", CASE WHEN {alias}.detector = '{det}' THEN TRY_CAST(json_extract_string({alias}.details, '$.{m.key}') "
-        f"AS {cast.get(m.kind, 'DOUBLE')}) END AS {m.key}"
-        for det, m in _unique_measures(registry.measures()))
+    return {m.key: f"CASE WHEN {alias}.detector = '{det}' THEN TRY_CAST(json_extract_string({alias}.details, "
+                   f"'$.{m.key}') AS {cast.get(m.kind, 'DOUBLE')}) END"
+            for det, m in _unique_measures(registry.measures())}
+
+
+def measure_columns(alias: str = "f") -> str:
+    """`, <expr> AS <key>` columns: each registered measurement read from the finding's details."""
+    return "".join(f", {expr} AS {key}" for key, expr in measure_exprs(alias).items())
 
 
 def _unique_measures(pairs: list) -> list:
@@ -202,23 +205,25 @@ FAILURE_KEY_ORDER = "f.run_id, f.sample_id, f.detector, f.tier, f.finding_index"
 
 def failures_sql(scope_sql: str, *, sort: str = "sample", descending: bool = False) -> str:
     """One page of the findings in scope (LIMIT / OFFSET the last two parameters; see `_failures_from`
-    for the others), with their measurements, the sample's tags and `total` (all matching findings).
-    `sort`: "sample" (run, sample, detector, finding), "score" or a measurement column."""
+    for the others), with their measurements and the sample's tags. `sort`: "sample" (run, sample,
+    detector, finding), "score" or a measurement key. The page's findings are chosen first (filter,
+    sort key, LIMIT / OFFSET); their columns are computed for those rows only."""
     from workbench.store.grades import grade_sql
-    keys = {m.key for _d, m in _unique_measures(_registry_measures())}
+    exprs = {"score": "f.score", **measure_exprs()}
     direction = " DESC" if descending else ""
-    if sort == "score" or sort in keys:
-        order = f"{sort}{direction} NULLS LAST, {FAILURE_KEY_ORDER}"
+    if sort in exprs:
+        order = f"{exprs[sort]}{direction} NULLS LAST, {FAILURE_KEY_ORDER}"
     else:
         order = ", ".join(k + direction for k in FAILURE_KEY_ORDER.split(", "))
     return f"""
+WITH page AS (SELECT f.rowid AS rid {_failures_from(scope_sql)} ORDER BY {order} LIMIT ? OFFSET ?)
 SELECT f.run_id, f.sample_id, f.detector, f.severity, f.score, f.step_index, f.char_start, f.char_end,
        f.evidence, f.tier, s.benchmark, s.subset, {grade_sql()} AS correct{measure_columns()},
        (SELECT string_agg(DISTINCT g.tag, ', ' ORDER BY g.tag) FROM tags g
-          WHERE g.run_id = f.run_id AND g.sample_id = f.sample_id) AS tags,
-       count(*) OVER () AS total
-{_failures_from(scope_sql)}
-ORDER BY {order} LIMIT ? OFFSET ?
+          WHERE g.run_id = f.run_id AND g.sample_id = f.sample_id) AS tags
+FROM flags f JOIN samples s USING (run_id, sample_id) LEFT JOIN trace_stats t USING (run_id, sample_id)
+WHERE f.rowid IN (SELECT rid FROM page)
+ORDER BY {order}
 """
 
 
