@@ -211,7 +211,8 @@ def main() -> int:
     ap.add_argument("--copy-analysis", action="store_true",
                     help="the million: copy the 1x store's analysis to the copies instead of analysing them "
                          "(needs 1 in --sizes; analyse time at 1M is then not measured)")
-    ap.add_argument("--million-size", type=int, default=MILLION, help=argparse.SUPPRESS)   # smaller, to try it
+    ap.add_argument("--million-size", type=int, default=MILLION,
+                    help="with --million: how many traces (default 1,000,000; less when disk or time is short)")
     ap.add_argument("--pages", type=Path, default=None, help=argparse.SUPPRESS)   # child: page queries of a store
     args = ap.parse_args()
     if args.pages:
@@ -223,7 +224,8 @@ def main() -> int:
     sizes: list[tuple[str, int | None, int | None]] = [(f"{int(s)}x", int(s), None)
                                                        for s in args.sizes.split(",") if s.strip()]
     if args.million:
-        sizes.append(("1M", None, args.million_size))
+        size = args.million_size
+        sizes.append(("1M" if size == MILLION else f"{size // 1000}k", None, size))
     load = os.getloadavg()
     print(f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
     rows, pages = [], {}
@@ -243,11 +245,11 @@ def main() -> int:
             worst = max(worst, imp_peak)
             path.unlink()
             ana, ana_peak = (float("nan"), float("nan"))
-            if label == "1M" and args.copy_analysis:
+            if total is not None and args.copy_analysis:
                 base = store.parent / "store_1x.duckdb"
                 if not base.exists():
                     raise SystemExit("--copy-analysis needs the 1x store: add 1 to --sizes and use --keep DIR")
-                print(f"1M: analysis copied from the 1x store in {copy_analysis(base, store):.0f} s "
+                print(f"{label}: analysis copied from the 1x store in {copy_analysis(base, store):.0f} s "
                       "(not analysed; analyse MB/s not measured at this size); summaries recomputed in "
                       f"{refresh_summaries(store):.1f} s", flush=True)
             elif not args.no_analyze:
