@@ -136,3 +136,19 @@ def test_failures_page_filters_sorts_and_pages_in_sql(db):
         counts = con.execute(failure_counts_sql(q.SCOPE_SQL), tagged).df()
         assert counts["findings"].sum() == len(page)
         con.execute("DELETE FROM tags WHERE tag = 'colour'")
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_neighbours_agree_with_the_list_for_every_sort(db, descending):
+    """Position, previous and next (counted, not sorted) match the paged list's order for every sort key."""
+    runs = _runs(db)
+    with connect(db) as con:
+        for sort in q.sorts():
+            f = q.SampleFilter(runs=runs, sort=sort, descending=descending)
+            order = list(zip(_page(db, f).run_id, _page(db, f).sample_id))
+            for i, (run, sid) in enumerate(order):
+                sql, params = q.list_neighbours(f, run, sid)
+                pos, total, pr, ps, nr, ns = con.execute(sql, params).fetchone()
+                assert (pos, total) == (i + 1, len(order)), sort
+                assert (pr, ps) == (order[i - 1] if i else (None, None)), sort
+                assert (nr, ns) == (order[i + 1] if i + 1 < len(order) else (None, None)), sort

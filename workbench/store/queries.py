@@ -126,8 +126,7 @@ def sample_list(f: SampleFilter, *, limit: int, offset: int) -> tuple[str, list]
     grade = grade_sql()
     measures = "".join(f", {expr} AS {name}" for name, expr in sorts().items() if name not in _BASE_SORTS)
     sql = f"""
-    WITH page AS (SELECT s.rowid AS rid FROM samples s LEFT JOIN trace_stats t USING (run_id, sample_id)
-                  WHERE {' AND '.join(where)}
+    WITH page AS (SELECT s.rowid AS rid {_list_from(where, _order(f))}
                   ORDER BY {_order(f)} LIMIT ? OFFSET ?)
     SELECT s.run_id, s.sample_id, s.benchmark, s.subset, {grade} AS correct, {grade_source_sql()} AS graded_by,
            {CHARS_SQL} AS chars, t.n_steps AS steps, {_N_FLAGS} AS n_flags,
@@ -154,25 +153,43 @@ def sample_count(f: SampleFilter) -> tuple[str, list]:
         from workbench.store.summary import GROUP_COUNT
         return GROUP_COUNT, scope_params(f.runs, f.benchmarks, f.subsets)
     where, params = _where(f)
-    return (f"SELECT count(*) AS total FROM samples s LEFT JOIN trace_stats t USING (run_id, sample_id) "
-            f"WHERE {' AND '.join(where)}", params)
+    return f"SELECT count(*) AS total {_list_from(where, '')}", params
 
 
 def list_neighbours(f: SampleFilter, run_id: str, sample_id: str) -> tuple[str, list]:
     """SQL + params: the position of (run_id, sample_id) in the filtered, sorted list, the list's
     length and the samples just before and after it (columns pos, total, prev_run, prev_sample,
-    next_run, next_sample; no row when the sample is not in the list)."""
+    next_run, next_sample; no row when the sample is not in the list).
+
+    No sort of the list: the position is a count of the rows that sort before the sample, previous
+    and next are the largest of those and the smallest of the rest (linear passes over the keys)."""
     where, params = _where(f)
+    key = sorts().get(f.sort, "s.sample_id")
+    up, down = ("DESC", "ASC") if f.descending else ("ASC", "DESC")
+    cmp = ">" if f.descending else "<"
+    # x sorts before me: by key (NULLs last), then by run id and sample id ascending
+    before = (f"coalesce((x.k IS NOT NULL AND me.k IS NULL) OR x.k {cmp} me.k OR (x.k IS NOT DISTINCT FROM me.k "
+              "AND (x.run_id < me.run_id OR (x.run_id = me.run_id AND x.sample_id < me.sample_id))), false)")
     sql = f"""
-    WITH l AS (SELECT s.run_id, s.sample_id, row_number() OVER (ORDER BY {_order(f)}) AS pos
-               FROM samples s LEFT JOIN trace_stats t USING (run_id, sample_id)
-               WHERE {' AND '.join(where)}),
-    w AS (SELECT run_id, sample_id, pos, count(*) OVER () AS total,
-                 lag(run_id) OVER (ORDER BY pos) AS prev_run, lag(sample_id) OVER (ORDER BY pos) AS prev_sample,
-                 lead(run_id) OVER (ORDER BY pos) AS next_run, lead(sample_id) OVER (ORDER BY pos) AS next_sample
-          FROM l)
-    SELECT pos, total, prev_run, prev_sample, next_run, next_sample FROM w WHERE run_id = ? AND sample_id = ?"""
+    WITH l AS MATERIALIZED (SELECT s.run_id, s.sample_id, {key} AS k {_list_from(where, key)}),
+    me AS (SELECT * FROM l WHERE run_id = ? AND sample_id = ?),
+    b AS (SELECT x.* FROM l x, me WHERE {before}),
+    a AS (SELECT x.* FROM l x, me WHERE NOT {before} AND NOT (x.run_id = me.run_id AND x.sample_id = me.sample_id))
+    SELECT (SELECT count(*) FROM b) + 1 AS pos, (SELECT count(*) FROM l) AS total,
+           p.run_id AS prev_run, p.sample_id AS prev_sample, n.run_id AS next_run, n.sample_id AS next_sample
+    FROM me
+    LEFT JOIN (SELECT run_id, sample_id FROM b ORDER BY k {down} NULLS FIRST, run_id DESC, sample_id DESC LIMIT 1) p
+      ON true
+    LEFT JOIN (SELECT run_id, sample_id FROM a ORDER BY k {up} NULLS LAST, run_id, sample_id LIMIT 1) n ON true"""
     return sql, params + [run_id, sample_id]
+
+
+def _list_from(where: list[str], order: str) -> str:
+    """FROM/WHERE of the sample list: trace_stats joined only when a filter or the sort reads it (the
+    join costs as much as the rest of a page at 100,000 samples)."""
+    needs_t = any("t." in w for w in where) or "t." in order or "n_steps" in order
+    return (f"FROM samples s {'LEFT JOIN trace_stats t USING (run_id, sample_id) ' if needs_t else ''}"
+            f"WHERE {' AND '.join(where)}")
 
 
 # The longest common prefix of a run's sample ids is the common prefix of its smallest and largest
