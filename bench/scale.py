@@ -200,6 +200,32 @@ def measure_pages(db: Path) -> tuple[dict[str, tuple[float, float]], float]:
     return {k: tuple(v) for k, v in json.loads(out.strip().splitlines()[-1]).items()}, usage.ru_maxrss / 1024 / 1024
 
 
+def _order(p: Path) -> float:
+    tag = p.name.removeprefix("store_").removesuffix(".duckdb")
+    return {"1M": MILLION}.get(tag, float(tag[:-1]) * (1000 if tag.endswith("k") else 11_539))
+
+
+def print_pages(pages: dict[str, dict], peaks: dict[str, float]) -> None:
+    labels = list(pages)
+    print("| page query (first / median of 3, s) | " + " | ".join(labels) + " |")
+    print("|---|" + "---|" * len(labels))
+    for name in next(iter(pages.values())):
+        print(f"| {name} | " + " | ".join(f"{pages[lb][name][0]:.2f} / {pages[lb][name][1]:.2f}" for lb in labels)
+              + " |")
+    print("| page-query process peak RSS GB | " + " | ".join(f"{peaks[lb]:.2f}" for lb in labels) + " |")
+
+
+def pages_of(folder: Path) -> int:
+    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    pages, peaks = {}, {}
+    for store in sorted(folder.glob("store_*.duckdb"), key=_order):
+        label = store.name.removeprefix("store_").removesuffix(".duckdb")
+        pages[label], peaks[label] = measure_pages(store)
+    print_pages(pages, peaks)
+    print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="1,10", help="comma-separated multiples of the dev set")
@@ -213,11 +239,15 @@ def main() -> int:
                          "(needs 1 in --sizes; analyse time at 1M is then not measured)")
     ap.add_argument("--million-size", type=int, default=MILLION,
                     help="with --million: how many traces (default 1,000,000; less when disk or time is short)")
+    ap.add_argument("--pages-of", type=Path, default=None,
+                    help="only the page queries, on the stores a --keep run left in this folder")
     ap.add_argument("--pages", type=Path, default=None, help=argparse.SUPPRESS)   # child: page queries of a store
     args = ap.parse_args()
     if args.pages:
         print(json.dumps(page_queries(args.pages)))
         return 0
+    if args.pages_of:
+        return pages_of(args.pages_of)
     if not args.source.exists():
         print(f"skipped: {args.source} not found (the real traces live in ../shared)")
         return 0
@@ -271,13 +301,7 @@ def main() -> int:
     for label, count, mb, _gen, imp, ip, ana, rate, ap_, _pp, gb in rows:
         print(f"| {label} | {count:,} | {mb:,.0f} | {imp:.1f} | {ip:.2f} | {ana:.1f} | {rate:.1f} | {ap_:.2f} | {gb:.1f} |")
     print()
-    labels = [r[0] for r in rows]
-    print("| page query (first / median of 3, s) | " + " | ".join(labels) + " |")
-    print("|---|" + "---|" * len(labels))
-    for name in next(iter(pages.values())):
-        print(f"| {name} | " + " | ".join(f"{pages[lb][name][0]:.2f} / {pages[lb][name][1]:.2f}" for lb in labels)
-              + " |")
-    print("| page-query process peak RSS GB | " + " | ".join(f"{r[9]:.2f}" for r in rows) + " |")
+    print_pages(pages, {r[0]: r[9] for r in rows})
     print(f"\nimport target: peak RSS under 1.5 GB at every size: {'met' if worst < 1.5 else 'NOT met'} "
           f"(worst {worst:.2f} GB)")
     load = os.getloadavg()
