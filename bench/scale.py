@@ -122,7 +122,9 @@ def page_queries(db: Path) -> dict[str, tuple[float, float]]:
     from workbench.store import summary
     from workbench.store.findings import FLAGS, failure_totals_sql, failures_sql
     out: dict[str, tuple[float, float]] = {}
+    from workbench.config import setting
     with connect(db) as con:
+        con.execute(f"SET memory_limit = '{setting('app_memory_limit')}'")   # as the app's page queries
         runs = [r[0] for r in con.execute("SELECT run_id FROM runs").fetchall()]
         scope = q.scope_params(runs, [], [])
         n = con.execute("SELECT count(*) FROM samples").fetchone()[0]
