@@ -7,6 +7,14 @@
 3. the overview over the whole dev set (imported + analysed), cold and once cached (reload).
 Targets (issue 4): < 2 s, < 1 s, < 2 s cached. Each figure is the median of 3 runs.
 
+    .venv/bin/python bench/ui.py --scale 10 [--stores DIR]
+
+With --scale N: the Overview, Traces (first page, and page 100 sorted by length) and Failures pages
+on the dev set (1x) and on N times it (ids made unique; imported and analysed, or taken from DIR as
+bench/scale.py --keep DIR leaves them: store_1x.duckdb, store_<N>x.duckdb), each in a freshly started
+server: first load (cold: the queries run) and the median of 3 reloads (cached). Target (issue 18): at
+10x, no page takes more than 2x its 1x time.
+
 For reference it also times a bare Streamlit page (a title and one two-row st.dataframe, no store,
 no sidebar, no charts) the same way as the first page: what Streamlit's own frontend costs in a
 fresh browser context on this machine, below which no page of the app can render.
@@ -74,7 +82,81 @@ def bare_page_times(browser, tmp: Path, runs: int = 3) -> list[float]:
         return times
 
 
+SCALE_PAGES = {   # name -> (path, what shows the page is drawn)
+    "overview": ("/", ".js-plotly-plot"),
+    "traces": ("/traces", "[data-testid='stDataFrame']"),
+    "traces p100 by length": ("/traces?sort=length&desc=true&page=100", "[data-testid='stDataFrame']"),
+    "failures": ("/failures", "[data-testid='stDataFrame']"),
+}
+
+
+def scale_store(label: str, n: int, stores: Path | None, tmp: Path) -> Path:
+    """The analysed store of n x the dev set (from `stores` when bench/scale.py --keep left it there)."""
+    if stores is not None and (stores / f"store_{label}.duckdb").exists():
+        return stores / f"store_{label}.duckdb"
+    sys.path.insert(0, str(ROOT / "bench"))
+    from scale import write_copies
+    src, db = tmp / f"dev_{label}.jsonl", tmp / f"store_{label}.duckdb"
+    write_copies(DEV, src, n)
+    subprocess.run([*WB, "import", str(src), "--db", str(db), "--run", "dev"], check=True, capture_output=True,
+                   cwd=ROOT)
+    src.unlink()
+    subprocess.run([*WB, "analyze", "--db", str(db)], check=True, capture_output=True, cwd=ROOT)
+    return db
+
+
+def scale_times(browser, db: Path) -> dict[str, tuple[float, float]]:
+    """page -> (first load s, median of 3 reloads s) in a freshly started server on `db`."""
+    from workbench.ui.serve import running_app
+    out = {}
+    with running_app(db) as url:
+        for name, (path, ready) in SCALE_PAGES.items():
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            first = timed(page, url + path, ready)
+            again = statistics.median(timed(page, url + path, ready) for _ in range(3))
+            page.close()
+            out[name] = (first, again)
+    return out
+
+
+def scale_main(n: int, stores: Path | None) -> int:
+    import os
+
+    from playwright.sync_api import sync_playwright
+
+    from workbench.ui.serve import CHROMIUM, CHROMIUM_ARGS
+    if not DEV.exists():
+        print(f"skipped: {DEV} not found (the real traces live in ../shared)")
+        return 0
+    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp_s, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for label, k in (("1x", 1), (f"{n}x", n)):
+            results[label] = scale_times(browser, scale_store(label, k, stores, Path(tmp_s)))
+        browser.close()
+    big = f"{n}x"
+    print(f"| page (real server + headless Chromium) | 1x first | 1x cached | {big} first | {big} cached "
+          f"| {big} / 1x (first, cached) |")
+    print("|---|---|---|---|---|---|")
+    worst = 0.0
+    for name in SCALE_PAGES:
+        (a1, a2), (b1, b2) = results["1x"][name], results[big][name]
+        worst = max(worst, b1 / a1, b2 / a2)
+        print(f"| {name} | {a1:.2f} s | {a2:.2f} s | {b1:.2f} s | {b2:.2f} s | {b1 / a1:.2f}, {b2 / a2:.2f} |")
+    print(f"target: {big} at most 2x the 1x time: {'met' if worst <= 2 else 'NOT met'} (worst ratio {worst:.2f})")
+    print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    return 0
+
+
 def main() -> int:
+    if "--scale" in sys.argv:
+        import argparse
+        ap = argparse.ArgumentParser()
+        ap.add_argument("--scale", type=int, default=10)
+        ap.add_argument("--stores", type=Path, default=None)
+        args = ap.parse_args()
+        return scale_main(args.scale, args.stores)
     from playwright.sync_api import sync_playwright
 
     from workbench.ui.serve import CHROMIUM, CHROMIUM_ARGS, running_app

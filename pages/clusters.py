@@ -16,6 +16,7 @@ from workbench.ui.tables import display_id
 from workbench.viz.trace_html import excerpt_html
 
 BIND = "query-params"
+MAP_POINTS = 5000   # points on the cluster map at most (a scatter of more is slow to draw and unreadable)
 st.title("Clusters")
 with user_errors():
     runs = require_runs()
@@ -27,10 +28,13 @@ with user_errors():
     by_id = crs.set_index("cluster_run_id")
     cr = st.selectbox("Clustering", crs["cluster_run_id"].tolist(), key="clustering", bind=BIND)
     clusters = cached_df(sc.CLUSTERS, [cr])
-    members = cached_df(sc.MEMBERS, [cr])
+    members = cached_df(sc.MAP_MEMBERS, [cr, MAP_POINTS])   # bounded: the map samples large clusterings
+    n_units = int(clusters["size"].sum())
     noise = bool((clusters["cluster_id"] < 0).any())
     purity = by_id.loc[cr, "purity"]
-    st.caption(md_text(f"{len(members):,} units in {int((clusters['cluster_id'] >= 0).sum())} clusters"
+    st.caption(md_text(f"{n_units:,} units"
+                       + ("" if n_units <= len(members) else f" ({len(members):,} of them on the map)")
+                       + f" in {int((clusters['cluster_id'] >= 0).sum())} clusters"
                        + (" (cluster -1 = left unclustered by HDBSCAN)" if noise else "")
                        + ("" if purity != purity or purity is None else
                           f" · purity against detector:severity {purity:.2f} (1.00 = the clusters only restate "
@@ -43,23 +47,23 @@ with user_errors():
     labels = dict(zip(clusters["cluster_id"].astype(int), clusters["label"]))
     chosen = st.selectbox("Read a cluster (number; labels in the table above)", ids, key="cluster", bind=BIND)
     st.caption(md_text(labels[chosen]))
-    reps = members[(members["cluster_id"] == chosen) & members["representative"]]
-    if reps.empty:
-        reps = members[members["cluster_id"] == chosen].head(5)
+    reps = cached_df(sc.CLUSTER_REPRESENTATIVES, [cr, chosen])
+    if reps["representative"].any():
+        reps = reps[reps["representative"]]
     st.subheader("Representatives (closest to the centre; the flagged span is marked)")
-    prefixes = shared_id_prefixes(sorted(members["run_id"].unique()))
+    sizes = cached_df(sc.SIZES_BY_RUN, [cr])
+    prefixes = shared_id_prefixes(sorted(sizes["run_id"].unique()))
     for _, r in reps.iterrows():
         step = None if pd.isna(r["step_index"]) else int(r["step_index"])
         st.markdown(f"[{md_text(r['run_id'])} / {md_text(display_id(r['sample_id'], prefixes))}"
                     f"{'' if step is None else ' · step ' + str(step)} ↗]"
                     f"({uc.trace_link(r['run_id'], r['sample_id'], step)})")
         st.html(excerpt_html(r["excerpt"], r.get("span_start"), r.get("span_end")))
-    sizes = cached_df(sc.SIZES_BY_RUN, [cr])
     if sizes["run_id"].nunique() > 1:
         st.subheader("Cluster sizes by run")
         st.plotly_chart(uc.sizes_by_run_chart(sizes), key="clusters_sizes")
     st.subheader("Failure report")
-    report_run = st.selectbox("Run", sorted(members["run_id"].unique()), key="clusters_report_run")
+    report_run = st.selectbox("Run", sorted(sizes["run_id"].unique()), key="clusters_report_run")
     if st.button("Prepare HTML report", key="clusters_report_prepare"):
         with st.spinner("Writing the report (streamed from the store)…"):
             st.session_state["clusters_report"] = (report_run, uc.report_html(db_path(), report_run))

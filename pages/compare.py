@@ -24,6 +24,8 @@ def pick(col: Any, side: str, runs: pd.DataFrame, default_run: str,
     if not options:
         col.info("This run has no samples.")
         return run, None
+    if default_sample and default_sample not in options and not cached_df(q.SAMPLE_EXISTS, [run, default_sample]).empty:
+        options = [default_sample, *options]   # a deep link past the first 20,000 ids (large runs)
     if default_sample and default_sample not in options:
         col.error(f"No sample {md_text(repr(default_sample))} in run {md_text(repr(run))}: pick one below.")
         return run, col.selectbox(f"{side} sample", options, index=None, key=f"compare_{side}_sample_missing",

@@ -1,6 +1,7 @@
 """Failures: every finding, filterable and sortable by its measurements (copies, characters wasted,
 period...), with links that land on the step, tags you can set on the selected findings, and
-downloads. Filters and sort are bound to the URL (runs, bench, subset, det, sev, tag, fsort)."""
+downloads of the page. Filters, sort and page are bound to the URL (runs, bench, subset, det, sev, tag,
+fsort, fdesc, fpage); filtering, sorting, paging and counting happen in SQL."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import streamlit as st
 from workbench import urls
 from workbench.analysis import registry
 from workbench.store import queries as q
+from workbench.store import summary
 from workbench.store import tags as store_tags
-from workbench.store.findings import failures_sql
+from workbench.store.findings import failure_counts_sql, failure_totals_sql, failures_sql
 from workbench.ui import tables
 from workbench.ui.common import require_runs, scope_filters, shared_id_prefixes, user_errors
 from workbench.ui.data import cached_df, write
@@ -20,11 +22,12 @@ from workbench.ui.safe import md_text
 from workbench.viz import charts
 
 BIND = "query-params"
+PAGE_SIZE = 200
 st.title("Failures")
 with user_errors():
     runs = require_runs()
     scope = scope_filters(runs)
-    c1, c2, c3, c4, c5 = st.columns([3, 2, 2, 2, 1])
+    c1, c2, c3, c4, c5, c6 = st.columns([3, 2, 2, 2, 1, 1])
     detectors = c1.multiselect("Detector", registry.names(), key="det", bind=BIND)
     severities = c2.multiselect("Severity", registry.all_severities(), key="sev", bind=BIND)
     tag_names = cached_df(store_tags.TAG_NAMES, [scope[0]])["tag"].tolist()
@@ -33,26 +36,26 @@ with user_errors():
     sort_options = ["sample", "score", *tables.measure_columns()]
     sort = c4.selectbox("Sort by", sort_options, key="fsort", bind=BIND)
     desc = c5.toggle("Descending", key="fdesc", bind=BIND, value=False)
-    df = cached_df(failures_sql(q.SCOPE_SQL), [*q.scope_params(*scope), detectors, detectors, severities, severities])
-    tag_rows = cached_df(store_tags.TAGS_OF_RUNS, [scope[0]])
-    if not tag_rows.empty:
-        per_sample = (tag_rows.dropna(subset=["tag"]).groupby(["run_id", "sample_id"])["tag"]
-                      .agg(lambda t: ", ".join(sorted(set(t)))).rename("tags").reset_index())
-        df = df.merge(per_sample, on=["run_id", "sample_id"], how="left")
-        if tags:
-            keep = tag_rows[tag_rows["tag"].isin(tags)][["run_id", "sample_id"]].drop_duplicates()
-            df = df.merge(keep, on=["run_id", "sample_id"])
-    elif tags:
-        df = df.iloc[0:0]
-    if sort != "sample" and sort in df:
-        df = df.sort_values(sort, ascending=not desc, na_position="last", kind="stable")
-    elif desc:
-        df = df.iloc[::-1]
-    st.caption(f"{len(df):,} findings in {df[['run_id', 'sample_id']].drop_duplicates().shape[0]:,} samples")
+    # one page of findings, filtered, sorted and counted in SQL: nothing loads a whole run
+    filters = [*q.scope_params(*scope), detectors, detectors, severities, severities, tags, tags]
+    totals = cached_df(failure_totals_sql(q.SCOPE_SQL), filters).iloc[0]
+    pages = max(1, -(-int(totals["findings"]) // PAGE_SIZE))
+    signature = repr((scope, detectors, severities, tags, sort, desc))
+    if st.session_state.get("_failures_signature") not in (None, signature):
+        st.session_state["fpage"] = 1          # new filters: back to the first page
+    st.session_state["_failures_signature"] = signature
+    page = int(c6.number_input("Page", min_value=1, value=1, step=1, key="fpage", bind=BIND))
+    df = cached_df(failures_sql(q.SCOPE_SQL, sort=sort, descending=desc),
+                   [*filters, PAGE_SIZE, (min(page, pages) - 1) * PAGE_SIZE])
+    st.caption(f"{int(totals['findings']):,} findings in {int(totals['samples']):,} samples · "
+               f"page {min(page, pages)} of {pages}")
     if df.empty:
         st.info("No findings match. Run `workbench analyze` if the runs have not been analysed.")
         st.stop()
-    counts = df.groupby(["detector", "severity"]).size().reset_index(name="findings")
+    if tags:
+        counts = cached_df(failure_counts_sql(q.SCOPE_SQL), filters)
+    else:   # the summary tables (store/summary.py; require_runs made them fresh)
+        counts = cached_df(summary.FINDING_COUNTS, filters[:-2])
     st.plotly_chart(charts.counts_bar(counts, "severity", "detector", "Findings by detector and severity"),
                     key="failures_counts")
     table = tables.failure_table(df.reset_index(drop=True), shared_id_prefixes(scope[0]))
@@ -89,9 +92,11 @@ with user_errors():
                 st.rerun()
     export = tables.csv_table(table, urls.app_base_url())
     c1, c2 = st.columns(2)
-    c1.download_button("Download CSV", export.to_csv(index=False).encode("utf-8"), "findings.csv", "text/csv",
-                       key="failures_csv")
+    c1.download_button("Download this page (CSV)", export.to_csv(index=False).encode("utf-8"), "findings.csv",
+                       "text/csv", key="failures_csv")
     buf = io.BytesIO()
     export.to_parquet(buf, index=False)
-    c2.download_button("Download Parquet", buf.getvalue(), "findings.parquet", "application/octet-stream",
-                       key="failures_parquet")
+    c2.download_button("Download this page (Parquet)", buf.getvalue(), "findings.parquet",
+                       "application/octet-stream", key="failures_parquet")
+    st.caption("Every matching finding, streamed to a file: "   # fixed text (no data): Markdown on purpose
+               "`workbench export flags --format parquet --out findings.parquet` (`--run`, `--filter`).")

@@ -6,6 +6,7 @@ import streamlit as st
 
 from workbench.analysis import registry
 from workbench.store import queries as q
+from workbench.store import summary
 from workbench.ui.common import require_runs, scope_filters, user_errors
 from workbench.ui.data import cached_figure
 from workbench.viz import charts
@@ -36,19 +37,20 @@ with user_errors():
     # figures are built once per store state and filter (cached_figure); a rerun only sends them.
     # No Plotly mode bar: drawing its buttons on four charts cost ~0.1 s of the browser's time;
     # drag-to-zoom, double-click to reset and Streamlit's full-screen button remain.
-    rates = cached_figure(charts.flag_rate_by_subset, q.FLAG_RATE_BY_SUBSET, q.aggregate_params(params))
+    # every chart reads the summary tables (store/summary.py; require_runs made them fresh)
+    rates = cached_figure(charts.flag_rate_by_subset, summary.FLAG_RATE_BY_SUBSET, summary.detector_params(params))
     if rates is not None:
         left.plotly_chart(rates, key="overview_rates", config=CHART_CONFIG)
-    acc = cached_figure(charts.accuracy_by_flag, q.ACCURACY_BY_FLAG, q.aggregate_params(params))
+    acc = cached_figure(charts.accuracy_by_flag, summary.ACCURACY_BY_FLAG, summary.detector_params(params))
     if acc is not None:
         right.plotly_chart(acc, key="overview_acc", config=CHART_CONFIG)
     else:
         right.info("No ground truth in the selected runs: accuracy charts need graded samples.")
     left, right = st.columns(2)
-    lengths = cached_figure(charts.length_distribution, q.LENGTHS, params)
+    lengths = cached_figure(charts.length_distribution, summary.LENGTH_BINS, params)
     if lengths is not None:
         left.plotly_chart(lengths, key="overview_lengths", config=CHART_CONFIG)
-    onsets = cached_figure(charts.loop_onsets, q.LOOP_ONSETS, q.loop_onset_params(params))
+    onsets = cached_figure(charts.loop_onsets, summary.ONSETS, params)
     if onsets is None:
         right.info("No repetition loops found in the selected runs (run `workbench analyze` if you have not).")
     else:

@@ -49,7 +49,7 @@ with user_errors():
     page = int(c6.number_input("Page", min_value=1, value=1, step=1, key="page", bind=BIND))
     sql, params = q.sample_list(flt, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     df = cached_df(sql, params)
-    total = int(df["total"].iloc[0]) if len(df) else 0
+    total = int(cached_df(*q.sample_count(flt))["total"].iloc[0])
     pages = max(1, -(-total // PAGE_SIZE))
     st.caption(f"{total:,} matching samples · page {min(page, pages)} of {pages} · select a row to open it "
                "(its previous / next and the j / k keys then walk this list)")

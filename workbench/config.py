@@ -43,6 +43,9 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("export_memory_limit", "WORKBENCH_EXPORT_MEMORY_LIMIT", "1GB",
             "DuckDB memory limit of reports and exports (`workbench report`, `workbench export`, the app's "
             "downloads); larger sorts spill to a temporary folder."),
+    Setting("app_memory_limit", "WORKBENCH_APP_MEMORY_LIMIT", "1GB",
+            "DuckDB memory limit of the app's page queries (a scan of a million responses, e.g. a text search, "
+            "streams within it instead of caching the text)."),
     Setting("probe_dir", "WORKBENCH_PROBE_DIR", "",
             "Folder for per-token attention maps written by `workbench probe` (referenced from the store). "
             "Empty: beside the store, `<store file name>.probes/`, so two stores never share maps."),

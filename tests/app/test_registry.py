@@ -61,12 +61,13 @@ def test_toy_detector_runs_in_the_pipeline_with_its_needs(toy_store):
 def test_toy_detector_in_exports_and_runs_summary(toy_store, tmp_path):
     from workbench.exporting import export_table
     from workbench.store import connect
-    from workbench.store.runs import runs_summary_sql
+    from workbench.store.summary import ensure_fresh, runs_summary_sql
     samples = {r["sample_id"]: r for r in export_table("samples", toy_store).to_pylist()}
     assert samples["t1"][TOY] == 1 and samples["t2"][TOY] == 0
     flags = [r for r in export_table("flags", toy_store).to_pylist() if r["detector"] == TOY]
     assert flags[0]["toy_len"] == 7
     with connect(toy_store) as con:
+        ensure_fresh(con)
         runs = con.execute(runs_summary_sql()).df()
     assert runs.loc[0, TOY] == pytest.approx(0.5) and runs.loc[0, f"{TOY}_samples"] == 1
 

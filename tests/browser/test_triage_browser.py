@@ -188,7 +188,7 @@ def test_tables_show_link_id_and_detectors_without_scrolling(server, page, artif
     assert heads[:4] == ["open", "sample", "detector", "severity"] and "chars wasted" in heads, heads
     shot(page, artifacts_dir, "failures-1440")
     with page.expect_download() as dl:
-        page.get_by_role("button", name="Download CSV").click()
+        page.get_by_role("button", name="Download this page (CSV)").click()
     path = tmp_path / "findings.csv"
     dl.value.save_as(path)
     rows = list(csv.DictReader(path.open(encoding="utf-8")))

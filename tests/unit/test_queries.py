@@ -10,7 +10,7 @@ import pytest
 from workbench.store import connect
 from workbench.store import queries as q
 from workbench.store import tags as tags_store
-from workbench.store.runs import runs_summary_sql
+from workbench.store.summary import ensure_fresh, runs_summary_sql
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +51,7 @@ def _page(db, f: q.SampleFilter, limit: int = 50, offset: int = 0):
 
 def test_runs_overview_has_accuracy_and_flag_rates(db):
     with connect(db) as con:
+        ensure_fresh(con)
         runs = con.execute(runs_summary_sql()).df()
     assert len(runs) == 1
     assert runs.loc[0, "samples"] == 4
@@ -69,7 +70,13 @@ def test_filters_correctness_length_detectors_and_total(db):
     long_only = _page(db, q.SampleFilter(runs=runs, min_chars=500))
     assert set(long_only.sample_id) == {"b-loop"}
     first = _page(db, q.SampleFilter(runs=runs, sort="length", descending=True), limit=2)
-    assert next(iter(first.sample_id)) == "b-loop" and int(first.total.iloc[0]) == 4 and len(first) == 2
+    assert next(iter(first.sample_id)) == "b-loop" and len(first) == 2
+    with connect(db) as con:
+        ensure_fresh(con)
+        for flt, n in ((q.SampleFilter(runs=runs, sort="length"), 4), (q.SampleFilter(runs=runs, min_chars=500), 1),
+                       (q.SampleFilter(runs=runs, subsets=["nothing"]), 0)):
+            sql, params = q.sample_count(flt)
+            assert con.execute(sql, params).fetchone()[0] == n
     second = _page(db, q.SampleFilter(runs=runs, sort="length", descending=True), limit=2, offset=2)
     assert not set(second.sample_id) & set(first.sample_id)
 
@@ -106,3 +113,43 @@ def test_neighbour_flagged_and_tags(db):
         assert list(tags.tag) == ["loop"] and int(tags.step_index.iloc[0]) == 2
         tags_store.delete_tag(con, int(tags.tag_id.iloc[0]), run, "b-loop")
         assert con.execute(tags_store.TAGS, [run, "b-loop"]).df().empty
+
+
+def test_failures_page_filters_sorts_and_pages_in_sql(db):
+    from workbench.store.findings import failure_counts_sql, failure_totals_sql, failures_sql
+    runs = _runs(db)
+    scope = q.scope_params(runs, [], [])
+    with connect(db) as con:
+        every = [*scope, [], [], [], [], [], []]
+        findings, samples = con.execute(failure_totals_sql(q.SCOPE_SQL), every).fetchone()
+        assert findings == con.execute("SELECT count(*) FROM flags").fetchone()[0] and samples >= 2
+        page = con.execute(failures_sql(q.SCOPE_SQL, sort="score", descending=True), [*every, 1, 0]).df()
+        assert len(page) == 1
+        assert page["score"].iloc[0] == con.execute("SELECT max(score) FROM flags").fetchone()[0]
+        rest = con.execute(failures_sql(q.SCOPE_SQL), [*every, 100, 1]).df()
+        assert len(rest) == findings - 1
+        loops = scope + [["repetition_loop"]] * 2 + [[], [], [], []]
+        assert set(con.execute(failures_sql(q.SCOPE_SQL), [*loops, 100, 0]).df()["sample_id"]) == {"b-loop"}
+        tags_store.add_tag(con, runs[0], "c-mix", None, "colour", None)
+        tagged = [*scope, [], [], [], [], ["colour"], ["colour"]]
+        page = con.execute(failures_sql(q.SCOPE_SQL), [*tagged, 100, 0]).df()
+        assert set(page["sample_id"]) == {"c-mix"} and set(page["tags"]) == {"colour"}
+        counts = con.execute(failure_counts_sql(q.SCOPE_SQL), tagged).df()
+        assert counts["findings"].sum() == len(page)
+        con.execute("DELETE FROM tags WHERE tag = 'colour'")
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_neighbours_agree_with_the_list_for_every_sort(db, descending):
+    """Position, previous and next (counted, not sorted) match the paged list's order for every sort key."""
+    runs = _runs(db)
+    with connect(db) as con:
+        for sort in q.sorts():
+            f = q.SampleFilter(runs=runs, sort=sort, descending=descending)
+            order = list(zip(_page(db, f).run_id, _page(db, f).sample_id))
+            for i, (run, sid) in enumerate(order):
+                sql, params = q.list_neighbours(f, run, sid)
+                pos, total, pr, ps, nr, ns = con.execute(sql, params).fetchone()
+                assert (pos, total) == (i + 1, len(order)), sort
+                assert (pr, ps) == (order[i - 1] if i else (None, None)), sort
+                assert (nr, ns) == (order[i + 1] if i + 1 < len(order) else (None, None)), sort

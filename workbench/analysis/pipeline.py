@@ -246,4 +246,6 @@ def analyze_store(db: str | Path, *, runs: list[str] | None = None, detectors: l
     finally:
         if bar:
             bar.close()
+    from workbench.store.summary import refresh_stale
+    refresh_stale(db)   # the Overview's summaries follow the findings just written
     return result

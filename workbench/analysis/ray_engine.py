@@ -230,6 +230,8 @@ def analyze_store_ray(db: str | Path, *, runs: list[str] | None = None, detector
         paths = wd.task_paths()
         with ray_session(address, num_cpus) as ray:
             _run_tasks(ray, db, paths, versions, result, progress, len(todo))
+    from workbench.store.summary import refresh_stale
+    refresh_stale(db)   # as after a local analysis
     return result
 
 

@@ -72,8 +72,9 @@ def run_admin(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     from workbench.analysis import registry
     from workbench.store import connect
-    from workbench.store.runs import runs_summary_sql
+    from workbench.store.summary import ensure_fresh, runs_summary_sql
     with connect(args.db) as con:
+        ensure_fresh(con)
         df = con.execute(runs_summary_sql()).df()
     detectors = registry.names()
     df["accuracy"] = df["accuracy"].round(3)

@@ -311,6 +311,8 @@ def _import_file(con: Any, p: Planned, *, run: str | None, mapping: dict[str, st
                            grade_field=info.grade_field, counts=dict(counts), notes=notes[run_id])
         summary.files.append(FileResult(path_str, run_id, p.src.container, p.fmt.name, dict(counts), info.role,
                                         notes[run_id]))
+    from workbench.store import summary as summaries
+    summaries.refresh(con, list(per_run))   # in the import's transaction: readers never see them stale
     if preview is not None:
         summary.preview.append(preview)
 

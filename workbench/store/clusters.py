@@ -44,10 +44,19 @@ CLUSTER_RUNS = """SELECT cluster_run_id, unit, method, runs, n_units, n_clusters
                   FROM cluster_runs ORDER BY created_at DESC, cluster_run_id"""
 CLUSTERS = """SELECT cluster_id, label, size, accuracy, failure_mix FROM clusters
               WHERE cluster_run_id = ? ORDER BY size DESC, cluster_id"""
-MEMBERS = """SELECT m.cluster_id, c.label, m.run_id, m.sample_id, m.step_index, m.x, m.y, m.distance,
-                    m.representative, m.excerpt, m.span_start, m.span_end
-             FROM cluster_members m JOIN clusters c USING (cluster_run_id, cluster_id)
-             WHERE m.cluster_run_id = ? ORDER BY m.cluster_id, m.distance, m.run_id, m.sample_id, m.step_index"""
+# The map: at most `?` units (the representatives first, then a fixed pseudo-random sample), so a
+# clustering of a million flagged steps still draws a few thousand points.
+MAP_MEMBERS = """SELECT m.cluster_id, c.label, m.run_id, m.sample_id, m.step_index, m.x, m.y, m.distance,
+                        m.representative, m.excerpt, m.span_start, m.span_end
+                 FROM cluster_members m JOIN clusters c USING (cluster_run_id, cluster_id)
+                 WHERE m.cluster_run_id = ?
+                 ORDER BY m.representative DESC, hash(m.run_id, m.sample_id, m.step_index) LIMIT ?"""
+# One cluster's representatives (or, when none is marked, its units closest to the centre).
+CLUSTER_REPRESENTATIVES = """SELECT m.cluster_id, m.run_id, m.sample_id, m.step_index, m.distance, m.representative,
+                                    m.excerpt, m.span_start, m.span_end
+                             FROM cluster_members m WHERE m.cluster_run_id = ? AND m.cluster_id = ?
+                             ORDER BY m.representative DESC, m.distance, m.run_id, m.sample_id, m.step_index
+                             LIMIT 5"""
 SIZES_BY_RUN = """SELECT m.cluster_id, any_value(c.label) AS label, m.run_id, count(*) AS units
                   FROM cluster_members m JOIN clusters c USING (cluster_run_id, cluster_id)
                   WHERE m.cluster_run_id = ? GROUP BY m.cluster_id, m.run_id ORDER BY m.cluster_id, m.run_id"""

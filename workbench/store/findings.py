@@ -172,6 +172,8 @@ def write_analysis(con: duckdb.DuckDBPyConnection, rows: AnalysisRows | Prepared
         con.execute("""INSERT OR REPLACE INTO analysis_status
                        SELECT d.run_id, d.sample_id, d.detector, d.version, s.content_hash, now()
                        FROM _done d JOIN samples s USING (run_id, sample_id)""")
+        from workbench.store.summary import mark_stale
+        mark_stale(con, [r[0] for r in con.execute("SELECT DISTINCT run_id FROM _done").fetchall()])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -197,6 +199,8 @@ def replace_model_findings(con: duckdb.DuckDBPyConnection, run_id: str, sample_i
     The caller owns the transaction."""
     con.execute("DELETE FROM flags WHERE run_id = ? AND sample_id = ? AND detector = ? "
                 "AND tier IN (SELECT unnest(?::VARCHAR[]))", [run_id, sample_id, detector, list(tiers)])
+    from workbench.store.summary import mark_stale
+    mark_stale(con, [run_id])
     for i, f in enumerate(findings):
         row = finding_row(run_id, sample_id, i, f)
         row["detector_version"] = version
@@ -207,15 +211,18 @@ def replace_model_findings(con: duckdb.DuckDBPyConnection, run_id: str, sample_i
 FLAGS = "SELECT * FROM flags WHERE run_id = ? AND sample_id = ? ORDER BY char_start NULLS LAST, detector, tier"
 
 
-def measure_columns(alias: str = "f") -> str:
-    """`, <detector>_<key>` columns: each registered measurement read from the finding's details
-    (NULL for other detectors' findings)."""
+def measure_exprs(alias: str = "f") -> dict[str, str]:
+    """Measurement key -> SQL reading it from the finding's details (NULL for other detectors' findings)."""
     from workbench.analysis import registry
     cast = {"int": "BIGINT", "float": "DOUBLE", "share": "DOUBLE", "bool": "BOOLEAN"}
-    return "".join(
-        f", CASE WHEN {alias}.detector = '{det}' THEN TRY_CAST(json_extract_string({alias}.details, '$.{m.key}') "
-        f"AS {cast.get(m.kind, 'DOUBLE')}) END AS {m.key}"
-        for det, m in _unique_measures(registry.measures()))
+    return {m.key: f"CASE WHEN {alias}.detector = '{det}' THEN TRY_CAST(json_extract_string({alias}.details, "
+                   f"'$.{m.key}') AS {cast.get(m.kind, 'DOUBLE')}) END"
+            for det, m in _unique_measures(registry.measures())}
+
+
+def measure_columns(alias: str = "f") -> str:
+    """`, <expr> AS <key>` columns: each registered measurement read from the finding's details."""
+    return "".join(f", {expr} AS {key}" for key, expr in measure_exprs(alias).items())
 
 
 def _unique_measures(pairs: list) -> list:
@@ -228,15 +235,62 @@ def _unique_measures(pairs: list) -> list:
     return out
 
 
-def failures_sql(scope_sql: str) -> str:
-    """Every finding in scope (detector / severity filters as parameters), with its measurements."""
-    from workbench.store.grades import grade_sql
+def _failures_from(scope_sql: str) -> str:
+    """FROM/WHERE of the findings in scope; parameters after the scope's: detectors x2, severities x2,
+    tags x2 (a tag on the sample or any of its steps)."""
     return f"""
-SELECT f.run_id, f.sample_id, f.detector, f.severity, f.score, f.step_index, f.char_start, f.char_end,
-       f.evidence, f.tier, s.benchmark, s.subset, {grade_sql()} AS correct{measure_columns()}
 FROM flags f JOIN samples s USING (run_id, sample_id) LEFT JOIN trace_stats t USING (run_id, sample_id)
 WHERE {scope_sql}
   AND (len(?::VARCHAR[]) = 0 OR f.detector IN (SELECT unnest(?::VARCHAR[])))
   AND (len(?::VARCHAR[]) = 0 OR f.severity IN (SELECT unnest(?::VARCHAR[])))
-ORDER BY f.run_id, f.sample_id, f.detector, f.tier, f.finding_index
+  AND (len(?::VARCHAR[]) = 0 OR EXISTS (SELECT 1 FROM tags g WHERE g.run_id = f.run_id AND g.sample_id = f.sample_id
+                                        AND g.tag IN (SELECT unnest(?::VARCHAR[]))))"""
+
+
+FAILURE_KEY_ORDER = "f.run_id, f.sample_id, f.detector, f.tier, f.finding_index"
+
+
+def failures_sql(scope_sql: str, *, sort: str = "sample", descending: bool = False) -> str:
+    """One page of the findings in scope (LIMIT / OFFSET the last two parameters; see `_failures_from`
+    for the others), with their measurements and the sample's tags. `sort`: "sample" (run, sample,
+    detector, finding), "score" or a measurement key. The page's findings are chosen first (filter,
+    sort key, LIMIT / OFFSET); their columns are computed for those rows only."""
+    from workbench.store.grades import grade_sql
+    exprs = {"score": "f.score", **measure_exprs()}
+    direction = " DESC" if descending else ""
+    if sort in exprs:
+        order = f"{exprs[sort]}{direction} NULLS LAST, {FAILURE_KEY_ORDER}"
+    else:
+        order = ", ".join(k + direction for k in FAILURE_KEY_ORDER.split(", "))
+    return f"""
+WITH page AS (SELECT f.rowid AS rid {_failures_from(scope_sql)} ORDER BY {order} LIMIT ? OFFSET ?)
+SELECT f.run_id, f.sample_id, f.detector, f.severity, f.score, f.step_index, f.char_start, f.char_end,
+       f.evidence, f.tier, s.benchmark, s.subset, {grade_sql()} AS correct{measure_columns()},
+       (SELECT string_agg(DISTINCT g.tag, ', ' ORDER BY g.tag) FROM tags g
+          WHERE g.run_id = f.run_id AND g.sample_id = f.sample_id) AS tags
+FROM flags f JOIN samples s USING (run_id, sample_id) LEFT JOIN trace_stats t USING (run_id, sample_id)
+WHERE f.rowid IN (SELECT rid FROM page)
+ORDER BY {order}
 """
+
+
+def failure_totals_sql(scope_sql: str) -> str:
+    """One row: the findings and the samples with findings in scope (the parameters of `failures_sql`
+    without the page)."""
+    return f"""
+WITH m AS (SELECT f.run_id, f.sample_id, f.detector, f.severity {_failures_from(scope_sql)})
+SELECT (SELECT count(*) FROM m) AS findings,
+       (SELECT count(*) FROM (SELECT DISTINCT run_id, sample_id FROM m)) AS samples
+"""
+
+
+def failure_counts_sql(scope_sql: str) -> str:
+    """Findings per detector and severity in scope, counted in SQL (the Failures chart when a tag filter
+    is set; without one the chart reads store.summary.FINDING_COUNTS)."""
+    return f"""SELECT f.detector, f.severity, count(*) AS findings {_failures_from(scope_sql)}
+GROUP BY ALL ORDER BY f.detector, f.severity"""
+
+
+def _registry_measures() -> list:
+    from workbench.analysis import registry
+    return registry.measures()

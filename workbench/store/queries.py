@@ -26,62 +26,13 @@ def scope_params(runs: list[str], benchmarks: list[str], subsets: list[str]) -> 
     return [runs, benchmarks, benchmarks, subsets, subsets]
 
 
-def detector_params() -> list:
-    """[detectors, detectors that need an image]: the parameters of the per-detector aggregates."""
-    return [registry.names(), registry.image_detectors()]
-
-
-# Per subset and detector: share of samples flagged (image detectors: of samples with an image).
-FLAG_RATE_BY_SUBSET = f"""
-SELECT CASE WHEN s.benchmark IS NOT NULL AND s.subset IS NOT NULL AND s.subset <> s.benchmark
-            THEN s.benchmark || ' · ' || s.subset ELSE coalesce(s.subset, s.benchmark, '(none)') END AS subset,
-       d.detector,
-       avg(CASE WHEN EXISTS (SELECT 1 FROM flags f WHERE f.run_id = s.run_id AND f.sample_id = s.sample_id
-                             AND f.detector = d.detector) THEN 1.0 ELSE 0.0 END) AS flag_rate,
-       count(*) AS samples
-FROM samples s, (SELECT unnest(?::VARCHAR[]) AS detector) d
-WHERE {_SCOPE} AND (d.detector NOT IN (SELECT unnest(?::VARCHAR[])) OR s.n_images > 0)
-GROUP BY ALL ORDER BY subset, d.detector
-"""
-
-ACCURACY_BY_FLAG = f"""
-SELECT d.detector,
-       CASE WHEN EXISTS (SELECT 1 FROM flags f WHERE f.run_id = s.run_id AND f.sample_id = s.sample_id
-                         AND f.detector = d.detector) THEN 'flagged' ELSE 'not flagged' END AS status,
-       avg(CASE WHEN {grade_sql()} THEN 1.0 ELSE 0.0 END) AS accuracy, count(*) AS samples
-FROM samples s LEFT JOIN trace_stats t USING (run_id, sample_id), (SELECT unnest(?::VARCHAR[]) AS detector) d
-WHERE {_SCOPE} AND {grade_sql()} IS NOT NULL
-  AND (d.detector NOT IN (SELECT unnest(?::VARCHAR[])) OR s.n_images > 0)
-GROUP BY ALL ORDER BY d.detector, status
-"""
-
-
-def aggregate_params(scope: list) -> list:
-    """Parameters of FLAG_RATE_BY_SUBSET / ACCURACY_BY_FLAG: detectors, then scope, then image detectors."""
-    detectors, image = detector_params()
-    return [detectors, *scope, image]
-
-
-LENGTHS = f"""
-SELECT s.run_id, length(s.response) AS chars, s.completion_tokens, s.finish_reason, t.truncated
-FROM samples s LEFT JOIN trace_stats t USING (run_id, sample_id) WHERE {_SCOPE}
-"""
-
-LOOP_ONSETS = f"""
-SELECT f.run_id, f.sample_id, f.severity, f.char_start / greatest(length(s.response), 1) AS relative_onset,
-       f.char_start AS onset_chars
-FROM flags f JOIN samples s USING (run_id, sample_id)
-WHERE f.detector IN (SELECT unnest(?::VARCHAR[])) AND {_SCOPE}
-"""
-
-
-def loop_onset_params(scope: list) -> list:
-    """LOOP_ONSETS parameters: the detectors whose findings are loops (registry `collapse`), then the scope."""
-    return [[s.name for s in registry.specs() if s.collapse], *scope]
-
 # Sort keys of the sample list: plain columns, then one per registered measurement (the sample's
 # largest value of it over its findings, e.g. the longest loop's chars_wasted).
-_BASE_SORTS = {"sample": "s.sample_id", "length": "length(s.response)", "steps": "t.n_steps", "flags": "n_flags",
+# A trace's length (characters of the response), stored with the row: sorting and filtering a million
+# rows by it reads no text.
+CHARS_SQL = "s.n_chars"
+_N_FLAGS = "(SELECT count(*) FROM flags x WHERE x.run_id = s.run_id AND x.sample_id = s.sample_id)"
+_BASE_SORTS = {"sample": "s.sample_id", "length": CHARS_SQL, "steps": "t.n_steps", "flags": _N_FLAGS,
                "run": "s.run_id"}
 
 
@@ -150,10 +101,10 @@ def _where(f: SampleFilter) -> tuple[list[str], list]:
     elif f.correct == "ungraded":
         where.append(f"{grade} IS NULL")
     if f.min_chars:
-        where.append("length(s.response) >= ?")
+        where.append(f"{CHARS_SQL} >= ?")
         params.append(f.min_chars)
     if f.max_chars is not None:
-        where.append("length(s.response) <= ?")
+        where.append(f"{CHARS_SQL} <= ?")
         params.append(f.max_chars)
     if f.text.strip():
         where.append("(contains(lower(s.response), lower(?)) OR contains(lower(s.question), lower(?)))")
@@ -166,43 +117,79 @@ def _order(f: SampleFilter) -> str:
 
 
 def sample_list(f: SampleFilter, *, limit: int, offset: int) -> tuple[str, list]:
-    """SQL + params for one page of the filtered sample list (and `count(*) OVER ()` for the total).
+    """SQL + params for one page of the filtered sample list (its length: `sample_count`).
 
     Measurement columns (one per registered measure: the sample's largest value) and the sample's tags
-    come with each row."""
+    come with each row. The page's keys are chosen first (filter, sort key, LIMIT / OFFSET); the columns
+    are computed for those rows only, so a page costs one pass over the filtered keys whatever the size."""
     where, params = _where(f)
     grade = grade_sql()
     measures = "".join(f", {expr} AS {name}" for name, expr in sorts().items() if name not in _BASE_SORTS)
     sql = f"""
+    WITH page AS (SELECT s.rowid AS rid {_list_from(where, _order(f))}
+                  ORDER BY {_order(f)} LIMIT ? OFFSET ?)
     SELECT s.run_id, s.sample_id, s.benchmark, s.subset, {grade} AS correct, {grade_source_sql()} AS graded_by,
-           length(s.response) AS chars, t.n_steps AS steps,
-           (SELECT count(*) FROM flags x WHERE x.run_id = s.run_id AND x.sample_id = s.sample_id) AS n_flags,
+           {CHARS_SQL} AS chars, t.n_steps AS steps, {_N_FLAGS} AS n_flags,
            (SELECT string_agg(DISTINCT x.detector, ', ' ORDER BY x.detector) FROM flags x
               WHERE x.run_id = s.run_id AND x.sample_id = s.sample_id) AS detectors{measures},
            (SELECT string_agg(DISTINCT g.tag, ', ' ORDER BY g.tag) FROM tags g
               WHERE g.run_id = s.run_id AND g.sample_id = s.sample_id) AS tags,
-           left(s.question, 140) AS question, count(*) OVER () AS total
+           left(s.question, 140) AS question
     FROM samples s LEFT JOIN trace_stats t USING (run_id, sample_id)
-    WHERE {' AND '.join(where)}
-    ORDER BY {_order(f)} LIMIT ? OFFSET ?"""
+    WHERE s.rowid IN (SELECT rid FROM page)
+    ORDER BY {_order(f)}"""
     return sql, [*params, limit, offset]
+
+
+def _scope_only(f: SampleFilter) -> bool:
+    return not (f.detectors or f.severities or f.flagged or f.tags or f.correct != "any" or f.min_chars
+                or f.max_chars is not None or f.text.strip())
+
+
+def sample_count(f: SampleFilter) -> tuple[str, list]:
+    """SQL + params: one row, `total`, the number of samples `sample_list` pages through. With no filter
+    but the scope it is read from the summary tables (store/summary.py; callers make them fresh first)."""
+    if _scope_only(f):
+        from workbench.store.summary import GROUP_COUNT
+        return GROUP_COUNT, scope_params(f.runs, f.benchmarks, f.subsets)
+    where, params = _where(f)
+    return f"SELECT count(*) AS total {_list_from(where, '')}", params
 
 
 def list_neighbours(f: SampleFilter, run_id: str, sample_id: str) -> tuple[str, list]:
     """SQL + params: the position of (run_id, sample_id) in the filtered, sorted list, the list's
     length and the samples just before and after it (columns pos, total, prev_run, prev_sample,
-    next_run, next_sample; no row when the sample is not in the list)."""
+    next_run, next_sample; no row when the sample is not in the list).
+
+    No sort of the list: the position is a count of the rows that sort before the sample, previous
+    and next are the largest of those and the smallest of the rest (linear passes over the keys)."""
     where, params = _where(f)
+    key = sorts().get(f.sort, "s.sample_id")
+    up, down = ("DESC", "ASC") if f.descending else ("ASC", "DESC")
+    cmp = ">" if f.descending else "<"
+    # x sorts before me: by key (NULLs last), then by run id and sample id ascending
+    before = (f"coalesce((x.k IS NOT NULL AND me.k IS NULL) OR x.k {cmp} me.k OR (x.k IS NOT DISTINCT FROM me.k "
+              "AND (x.run_id < me.run_id OR (x.run_id = me.run_id AND x.sample_id < me.sample_id))), false)")
     sql = f"""
-    WITH l AS (SELECT s.run_id, s.sample_id, row_number() OVER (ORDER BY {_order(f)}) AS pos
-               FROM samples s LEFT JOIN trace_stats t USING (run_id, sample_id)
-               WHERE {' AND '.join(where)}),
-    w AS (SELECT run_id, sample_id, pos, count(*) OVER () AS total,
-                 lag(run_id) OVER (ORDER BY pos) AS prev_run, lag(sample_id) OVER (ORDER BY pos) AS prev_sample,
-                 lead(run_id) OVER (ORDER BY pos) AS next_run, lead(sample_id) OVER (ORDER BY pos) AS next_sample
-          FROM l)
-    SELECT pos, total, prev_run, prev_sample, next_run, next_sample FROM w WHERE run_id = ? AND sample_id = ?"""
+    WITH l AS MATERIALIZED (SELECT s.run_id, s.sample_id, {key} AS k {_list_from(where, key)}),
+    me AS (SELECT * FROM l WHERE run_id = ? AND sample_id = ?),
+    b AS (SELECT x.* FROM l x, me WHERE {before}),
+    a AS (SELECT x.* FROM l x, me WHERE NOT {before} AND NOT (x.run_id = me.run_id AND x.sample_id = me.sample_id))
+    SELECT (SELECT count(*) FROM b) + 1 AS pos, (SELECT count(*) FROM l) AS total,
+           p.run_id AS prev_run, p.sample_id AS prev_sample, n.run_id AS next_run, n.sample_id AS next_sample
+    FROM me
+    LEFT JOIN (SELECT run_id, sample_id FROM b ORDER BY k {down} NULLS FIRST, run_id DESC, sample_id DESC LIMIT 1) p
+      ON true
+    LEFT JOIN (SELECT run_id, sample_id FROM a ORDER BY k {up} NULLS LAST, run_id, sample_id LIMIT 1) n ON true"""
     return sql, [*params, run_id, sample_id]
+
+
+def _list_from(where: list[str], order: str) -> str:
+    """FROM/WHERE of the sample list: trace_stats joined only when a filter or the sort reads it (the
+    join costs as much as the rest of a page at 100,000 samples)."""
+    needs_t = any("t." in w for w in where) or "t." in order or "n_steps" in order
+    return (f"FROM samples s {'LEFT JOIN trace_stats t USING (run_id, sample_id) ' if needs_t else ''}"
+            f"WHERE {' AND '.join(where)}")
 
 
 # The longest common prefix of a run's sample ids is the common prefix of its smallest and largest
@@ -211,13 +198,18 @@ ID_BOUNDS = "SELECT min(sample_id), max(sample_id) FROM samples WHERE run_id IN 
 
 
 SAMPLE = f"""
-SELECT s.*, t.* EXCLUDE (run_id, sample_id, n_chars, analyzer_version),
+SELECT s.* EXCLUDE (n_chars), t.* EXCLUDE (run_id, sample_id, n_chars, analyzer_version),
        {grade_sql()} AS grade, {grade_source_sql()} AS graded_by, r.name AS run_name, r.synthetic
 FROM samples s JOIN runs r USING (run_id) LEFT JOIN trace_stats t USING (run_id, sample_id)
 WHERE s.run_id = ? AND s.sample_id = ?
 """
-SAMPLE_IDS_OF_RUNS = "SELECT sample_id FROM samples WHERE run_id IN (SELECT unnest(?::VARCHAR[]))"
+# Up to 20,000 of the runs' sample ids (all of them in smaller runs; a fixed sample past that): enough to
+# find the id prefixes many ids share without loading a million ids into the app.
+SAMPLE_IDS_OF_RUNS = """SELECT sample_id
+    FROM (SELECT sample_id FROM samples WHERE run_id IN (SELECT unnest(?::VARCHAR[])))
+    USING SAMPLE reservoir(20000 ROWS) REPEATABLE (7)"""
 SAMPLE_IDS = "SELECT sample_id FROM samples WHERE run_id = ? ORDER BY sample_id LIMIT ?"
+SAMPLE_EXISTS = "SELECT 1 FROM samples WHERE run_id = ? AND sample_id = ?"
 STEPS = "SELECT * FROM steps WHERE run_id = ? AND sample_id = ? ORDER BY step_index"
 IMAGES = """SELECT i.image_id, i.missing, i.width, i.height, i.original_ref, b.data
             FROM (SELECT unnest(image_ids) AS image_id, generate_subscripts(image_ids, 1) AS pos

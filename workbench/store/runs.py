@@ -37,6 +37,8 @@ def refresh_run_counts(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
                         count(*) FILTER (status = 'failed') nf, mode(model) model
                  FROM samples WHERE run_id = ?) c
            WHERE runs.run_id = ?""", [run_id, run_id])
+    from workbench.store.summary import mark_stale
+    mark_stale(con, [run_id])   # its samples changed: the summaries are recomputed before they are shown
 
 
 
@@ -78,40 +80,6 @@ def lookup_runs(db: str | os.PathLike | None, runs: list[str] | None) -> list[st
 def lookup_run(db: str | os.PathLike | None, run: str) -> str:
     """`resolve_run` on a short connection to the store file `db`."""
     return (lookup_runs(db, [run]) or [run])[0]
-
-
-def runs_summary_sql() -> str:
-    """One row per run: counts, the one accuracy (and where it came from), and per registered detector
-    the share of samples it flags (detectors that need an image: of the samples with an image) and
-    the count. Column names: `<detector>` (share) and `<detector>_samples` (count)."""
-    from workbench.analysis import registry
-    from workbench.store.grades import grade_source_sql, grade_sql
-    per_detector = []
-    for spec in registry.specs():
-        denominator = "g.with_image" if spec.requires_image else "g.samples"
-        per_detector.append(
-            f"coalesce(f.{spec.name}, 0) / greatest({denominator}, 1) AS {spec.name}, "
-            f"coalesce(f.{spec.name}, 0) AS {spec.name}_samples")
-    counts = ", ".join(f"count(DISTINCT sample_id) FILTER (WHERE detector = '{s.name}') AS {s.name}"
-                       for s in registry.specs())
-    return f"""
-WITH g AS (
-    SELECT s.run_id, count(*) AS samples, count(*) FILTER (WHERE s.n_images > 0) AS with_image,
-           count({grade_sql()}) AS graded, count(*) FILTER (WHERE {grade_sql()}) AS n_correct,
-           count(*) FILTER (WHERE {grade_source_sql()} = 'source') AS graded_by_source,
-           count(*) FILTER (WHERE {grade_source_sql()} = 'workbench') AS graded_by_workbench,
-           count(*) FILTER (WHERE s.status = 'failed') AS failed
-    FROM samples s LEFT JOIN trace_stats t USING (run_id, sample_id) GROUP BY s.run_id),
-f AS (SELECT run_id{', ' + counts if counts else ''} FROM flags GROUP BY run_id)
-SELECT r.run_id, r.name, r.model, r.source, coalesce(g.samples, 0) AS samples,
-       coalesce(g.with_image, 0) AS with_image,
-       CASE WHEN g.graded > 0 THEN g.n_correct / g.graded END AS accuracy, coalesce(g.graded, 0) AS graded,
-       CASE WHEN g.graded_by_source > 0 AND g.graded_by_workbench > 0 THEN 'source + workbench'
-            WHEN g.graded_by_source > 0 THEN 'source' WHEN g.graded_by_workbench > 0 THEN 'workbench' END AS graded_by,
-       coalesce(g.failed, 0) AS failed, r.synthetic, r.created_at, r.updated_at
-       {''.join(', ' + p for p in per_detector)}
-FROM runs r LEFT JOIN g USING (run_id) LEFT JOIN f USING (run_id)
-ORDER BY r.created_at, r.run_id"""
 
 
 SYNTHETIC_RUN_NAMES = "SELECT name FROM runs WHERE synthetic ORDER BY name"
@@ -222,8 +190,11 @@ def merge_runs(con: duckdb.DuckDBPyConnection, runs: list[str], into: str, *, pr
     Sample ids that would collide are refused unless `prefix` (then every moved id becomes
     `<source run id>/<id>`). The source runs are deleted; returns the target run id.
     """
+    from workbench.store import summary
     sources = [resolve_run(con, r) for r in runs]
     target = slugify_run(into)
+    for run_id in {*sources, target}:   # their summary rows would collide when moved: recomputed below
+        summary.forget(con, run_id)
     if not run_exists(con, target):
         first = sources[0]
         con.execute("INSERT INTO runs SELECT * REPLACE (? AS run_id, ? AS name) FROM runs WHERE run_id = ?",
@@ -244,4 +215,5 @@ def merge_runs(con: duckdb.DuckDBPyConnection, runs: list[str], into: str, *, pr
         _rekey_cluster_runs(con, src, target)
         con.execute("DELETE FROM runs WHERE run_id = ?", [src])
     refresh_run_counts(con, target)
+    summary.refresh(con, [target])
     return target

@@ -92,8 +92,8 @@ def _upsert(con: duckdb.DuckDBPyConnection, run_id: str, *, refuse_other_sources
                  SELECT n.sample_id FROM _new n JOIN samples s ON s.run_id = ? AND s.sample_id = n.sample_id
                  WHERE s.content_hash <> n.content_hash)""", [run_id, run_id])
     inserted = one_row(con.execute(
-        f"""INSERT INTO samples (run_id, {_COLS})
-            SELECT ?, {', '.join('n.' + c for c in SAMPLES_SCHEMA.names)} FROM _new n
+        f"""INSERT INTO samples (run_id, {_COLS}, n_chars)
+            SELECT ?, {', '.join('n.' + c for c in SAMPLES_SCHEMA.names)}, length(n.response) FROM _new n
             WHERE NOT EXISTS (SELECT 1 FROM samples s WHERE s.run_id = ? AND s.sample_id = n.sample_id)""",
         [run_id, run_id]))[0]
     total = one_row(con.execute("SELECT count(*) FROM _new"))[0]

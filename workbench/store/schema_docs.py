@@ -91,6 +91,8 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
                      "line/row number when it has none; NULL for model runs.",
         "source_key": "Which source the row belongs to: the file name (no folder) and, for VLMEvalKit judged files, "
                       "the predictions they grade. Importing a row from another source over it needs `--update`.",
+        "n_chars": "Characters of `response` (NULL without one), written with the row (0012): length sorts and "
+                   "filters read it instead of the text.",
     }),
     "images": ("Images, content-hashed and stored once; missing files are recorded, not dropped.", {
         "image_id": "`sha256:<hex>` of the bytes, or `missing:<hash of the reference>` when the file was absent.",
@@ -316,6 +318,69 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
                    "clustered by; at most 600 characters).",
         "span_start": "Start of the flagged span inside `excerpt` (characters; 0011).",
         "span_end": "End of the flagged span inside `excerpt` (exclusive; 0011).",
+    }),
+    "summary_state": ("Per run: whether its summary tables (summary_*) are fresh (0012). Writes that change a run's "
+                      "samples or findings mark it stale; readers recompute stale runs before showing them.", {
+        "run_id": "Run.",
+        "fresh": "False when the run changed after its summaries were computed.",
+        "detectors": "The detector registry the summaries were computed under (another registry: stale).",
+        "n_samples": "Samples of the run when summarised (a different count now: stale).",
+        "n_flags": "Findings of the run when summarised (a different count now: stale).",
+        "refreshed_at": "When the summaries were computed.",
+    }),
+    "summary_groups": ("Per run and (benchmark, subset): sample counts and grades (0012; the runs table and "
+                       "the Overview read these).", {
+        "run_id": "Run.",
+        "benchmark": "Benchmark of the group's samples (`(none)` when absent).",
+        "subset": "Subset of the group's samples (`(none)` when absent).",
+        "label": "The group's display label (`benchmark · subset`, or the one that exists).",
+        "samples": "Samples.",
+        "with_image": "Samples with at least one image.",
+        "graded": "Samples with a grade (the source's, else the workbench's).",
+        "correct": "Graded samples whose grade is correct.",
+        "graded_by_source": "Samples graded by the result file.",
+        "graded_by_workbench": "Samples graded by the workbench's answer rules.",
+        "failed": "Samples whose generation failed.",
+    }),
+    "summary_detectors": ("Per run, group and registered detector: flag and accuracy counts (0012). Eligible: "
+                          "every sample, or for a detector that needs an image the samples with one.", {
+        "run_id": "Run.",
+        "benchmark": "Benchmark of the group's samples (`(none)` when absent).",
+        "subset": "Subset of the group's samples (`(none)` when absent).",
+        "detector": "Detector (" + _detectors() + ").",
+        "flagged": "Samples with at least one finding of the detector (any tier).",
+        "eligible": "Eligible samples.",
+        "flagged_eligible": "Eligible samples flagged (flag rate = flagged_eligible / eligible).",
+        "eligible_graded": "Eligible samples with a grade.",
+        "eligible_correct": "Eligible samples graded correct.",
+        "flagged_graded": "Flagged eligible samples with a grade.",
+        "flagged_correct": "Flagged eligible samples graded correct.",
+    }),
+    "summary_findings": ("Per run, group, detector and severity: the number of findings (0012; the Failures "
+                         "page's counts).", {
+        "run_id": "Run.",
+        "benchmark": "Benchmark of the group's samples (`(none)` when absent).",
+        "subset": "Subset of the group's samples (`(none)` when absent).",
+        "detector": "Detector.",
+        "severity": "Severity.",
+        "findings": "Findings (rows of `flags`).",
+    }),
+    "summary_lengths": ("Per run and group: how many traces have each length (0012; the Overview bins them).", {
+        "run_id": "Run.",
+        "benchmark": "Benchmark of the group's samples (`(none)` when absent).",
+        "subset": "Subset of the group's samples (`(none)` when absent).",
+        "unit": "`chars` (length of the response) or `tokens` (`completion_tokens`, when known).",
+        "length": "A length in that unit.",
+        "traces": "Traces of that length.",
+    }),
+    "summary_onsets": ("Per run, group and severity: where loops start (findings of the registry's loop "
+                       "detectors), in 5% bins of the trace (0012).", {
+        "run_id": "Run.",
+        "benchmark": "Benchmark of the group's samples (`(none)` when absent).",
+        "subset": "Subset of the group's samples (`(none)` when absent).",
+        "severity": "Severity of the loop finding.",
+        "bin": "Onset bin: char_start / trace length, in twentieths (0-19).",
+        "loops": "Loop findings starting in that bin.",
     }),
 }
 

@@ -19,6 +19,3 @@ def delete_tag(con: duckdb.DuckDBPyConnection, tag_id: int, run_id: str, sample_
 # Tag names used in the given runs (for the tag filters).
 TAG_NAMES = """SELECT DISTINCT tag FROM tags WHERE tag IS NOT NULL AND run_id IN (SELECT unnest(?::VARCHAR[]))
                ORDER BY tag"""
-# Tags of a run's samples, one row per tag (the Failures page shows them beside each finding).
-TAGS_OF_RUNS = """SELECT run_id, sample_id, step_index, tag, note FROM tags
-                  WHERE run_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY tag_id"""

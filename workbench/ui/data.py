@@ -25,9 +25,16 @@ def fingerprint() -> tuple:
 
 
 def query_df(sql: str, params: list | None = None) -> pd.DataFrame:
-    """Uncached query (short-lived connection); prefer `cached_df` in pages."""
+    """Uncached query (short-lived connection, DuckDB memory capped by `app_memory_limit`); prefer
+    `cached_df` in pages."""
     with connect(db_path()) as con:
+        con.execute(f"SET memory_limit = '{app_memory_limit()}'")
         return con.execute(sql, params or []).df()
+
+
+def app_memory_limit() -> str:
+    from workbench.config import setting
+    return str(setting("app_memory_limit")).replace("'", "")
 
 
 def write(fn: Callable[..., None], *args: Any) -> None:
@@ -74,6 +81,20 @@ def cached_render(key: tuple, render: Callable[[], str]) -> str:
     return _cached_render(key, fingerprint(), render)
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def _fresh_summaries(fp: tuple) -> list[str]:  # fp: cache key only (a refresh changes it: checked again, cheap)
+    from workbench.store.summary import ensure_fresh
+    with connect(db_path()) as con:
+        con.execute(f"SET memory_limit = '{app_memory_limit()}'")
+        return ensure_fresh(con)
+
+
+def fresh_summaries() -> None:
+    """Recompute any stale summary before a page reads one (store/summary.py: never shown stale)."""
+    _fresh_summaries(fingerprint())
+
+
 def runs_df() -> pd.DataFrame:
-    from workbench.store.runs import runs_summary_sql
+    from workbench.store.summary import runs_summary_sql
+    fresh_summaries()
     return cached_df(runs_summary_sql())

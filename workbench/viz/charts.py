@@ -63,13 +63,6 @@ def _vline(x: float, color: str, width: float = 1, dash: str = "solid", opacity:
                 line=dict(color=color, width=width, dash=dash))
 
 
-def _nice_width(span: float, bins: int) -> float:
-    """A 1/2/5 x 10^k bin width giving about `bins` bins over `span` (what plotly.js would pick)."""
-    raw = max(span, 1e-9) / bins
-    exp = 10 ** math.floor(math.log10(raw))
-    return next(m * exp for m in (1, 2, 5, 10) if m * exp >= raw)
-
-
 def wilson(k: float, n: float, z: float = 1.96) -> tuple[float, float]:
     """95% Wilson score interval of a proportion k/n (sensible for small n and rates near 0 or 1)."""
     if n <= 0:
@@ -137,33 +130,27 @@ def accuracy_by_flag(df: pd.DataFrame) -> go.Figure:
                    margin=dict(b=48))
 
 
-def _histogram(values: pd.Series, groups: pd.Series, edges: np.ndarray, colors: dict, unit: str,
-               fmt: str = ",.0f") -> list[go.Bar]:
-    """One bar trace per group: counts in the bins `edges` (pre-binned, so only the counts are sent)."""
-    centers, width = (edges[:-1] + edges[1:]) / 2, float(edges[1] - edges[0])
+def _binned_bars(df: pd.DataFrame, group: str, start: str, width: pd.Series | float, count: str, colors: dict,
+                 unit: str, fmt: str = ",.0f") -> list[go.Bar]:
+    """One bar trace per group from pre-binned counts (binned in SQL from the summary tables, so only
+    the counts reach the page and the browser)."""
     traces = []
     for k in colors:
-        v = values[groups == k].to_numpy(dtype=float)
-        counts, _ = np.histogram(v, bins=edges)
-        traces.append(go.Bar(x=centers, y=counts, width=width, name=plotly_text(k), marker_color=colors[k],
-                             opacity=0.75,
-                             customdata=np.stack([edges[:-1], edges[1:]], axis=1),
+        g = df[df[group] == k]
+        lo = g[start].to_numpy(dtype=float)
+        w = (g["width"].to_numpy(dtype=float) if isinstance(width, str) else np.full(len(g), float(width)))
+        traces.append(go.Bar(x=lo + w / 2, y=g[count].to_numpy(), width=w, name=plotly_text(k), marker_color=colors[k],
+                             opacity=0.75, customdata=np.stack([lo, lo + w], axis=1),
                              hovertemplate=f"%{{customdata[0]:{fmt}}}–%{{customdata[1]:{fmt}}} {unit}: "
                                            "%{y:,} traces<extra>%{fullData.name}</extra>"))
     return traces
 
 
 def length_distribution(df: pd.DataFrame, token_cap: int | None = 4096) -> go.Figure:
-    use_tokens = bool(df["completion_tokens"].notna().any())
-    col = "completion_tokens" if use_tokens else "chars"
-    data = df[df[col].notna()]
-    values = data[col].astype(float)
-    lo, hi = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
-    width = max(_nice_width(hi - lo, 60), 1.0)   # lengths are whole characters or tokens
-    start = math.floor(lo / width) * width
-    edges = start + width * np.arange(math.floor((hi - start) / width) + 2)
+    """Trace lengths per run from store.summary.LENGTH_BINS (run_id, unit, bin_start, width, traces)."""
+    use_tokens = bool((df["unit"] == "tokens").any())
     unit = "tokens" if use_tokens else "characters"
-    traces = _histogram(values, data["run_id"], edges, _colors(data["run_id"].unique()), unit)
+    traces = _binned_bars(df, "run_id", "bin_start", "width", "traces", _colors(df["run_id"].unique()), unit)
     shapes, notes = [], []
     if token_cap:  # without token counts: ~4 characters a token in English marks where the cap lands
         x = token_cap if use_tokens else token_cap * 4
@@ -175,10 +162,13 @@ def length_distribution(df: pd.DataFrame, token_cap: int | None = 4096) -> go.Fi
 
 
 def loop_onsets(df: pd.DataFrame) -> go.Figure:
-    edges = np.linspace(0.0, 1.0, 21)
-    values = df["relative_onset"].astype(float).clip(0.0, 1.0)
-    traces = _histogram(values, df["severity"], edges, _colors(df["severity"].unique(), registry.severity_colours()),
-                        "of the trace", fmt=".0%")
+    """Where loops start, from store.summary.ONSETS (severity, bin, loops): bins of 1/ONSET_BINS of the trace."""
+    from workbench.store.summary import ONSET_BINS
+    binned = df.assign(start=df["bin"].astype(float) / ONSET_BINS)
+    traces = _binned_bars(binned, "severity", "start", 1.0 / ONSET_BINS, "loops",
+                          _colors(df["severity"].unique(), registry.severity_colours()), "of the trace", fmt=".0%")
+    for t in traces:
+        t.hovertemplate = t.hovertemplate.replace("traces", "loops")
     return _figure(traces, "Where loops start (share of the trace)", barmode="relative", bargap=0,
                    xaxis=_axis("onset position in the trace", tickformat=".0%", range=[0, 1]),
                    yaxis=_axis("loops"))
