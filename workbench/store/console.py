@@ -153,7 +153,7 @@ def _child_env(home: str) -> dict[str, str]:
 
 
 class _Child:
-    """The query process; reaped here with wait4 so its peak memory is known whatever happened."""
+    """The query process, reaped here with wait4; its peak memory is its own VmHWM, sampled while it runs."""
 
     def __init__(self, home: str) -> None:
         try:
