@@ -7,6 +7,7 @@ record into a sample row with the format's field map; the format's hooks handle 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,12 @@ class FileInfo:
     extra: dict[str, Any] = field(default_factory=dict)  # format-private state
     summary_of: str | None = None         # summaries: what to import with it (for the message)
 
+    def attach_reported(self, sibling: Path, metrics: Any, what: str = "reported accuracy") -> None:
+        """Keep a sibling file's metrics as the run's reported ones; the file is read here, not imported."""
+        self.reported = {**(self.reported or {}), sibling.name: metrics}
+        self.skip_paths.add(str(sibling.resolve()))
+        self.notes.append(f"{what} read from {sibling.name}")
+
 
 class Format:
     """Base: the generic behaviour. Subclasses narrow `sniff`, extend `fields`, add hooks."""
@@ -97,3 +104,17 @@ def folder_name(path: Path, up: int = 1) -> str | None:
     for _ in range(up - 1):
         p = p.parent
     return p.name or None
+
+
+SIBLING_MAX_BYTES = 64 * 2**20   # a metrics file beside a result file is small; never read a big one
+
+
+def read_json_sibling(candidates: list[Path]) -> tuple[Path, Any] | None:
+    """The first candidate that is a regular file under SIBLING_MAX_BYTES holding valid JSON, parsed."""
+    for cand in candidates:
+        try:
+            if cand.is_file() and cand.stat().st_size < SIBLING_MAX_BYTES:
+                return cand, json.loads(cand.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+    return None

@@ -134,9 +134,7 @@ class LmmsEvalSamples(Format):
         if found:
             info.config = _config_of(results, task)
             scores = {t: v for t, v in results["results"].items() if t == task or (task and t.startswith(task))}
-            info.reported = {found[0].name: scores or results["results"]}
-            info.skip_paths.add(str(found[0].resolve()))
-            info.notes.append(f"model, config and reported scores read from {found[0].name}")
+            info.attach_reported(found[0], scores or results["results"], what="model, config and reported scores")
         info.grade_field = self._grade_field(src, results, task)
         filters = {r.get("filter") for _, r in src.head} - {None}
         if len(filters) > 1:   # one line per doc and filter (lm-eval's strict-match / flexible-extract)

@@ -5,22 +5,15 @@ The questions are not in the file (only their ids).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from workbench.ingest.formats.base import GENERIC_FIELDS, FileInfo, Format
+from workbench.ingest.formats.base import GENERIC_FIELDS, FileInfo, Format, read_json_sibling
 from workbench.ingest.readers import Source, stem
 
 
 def _result_beside(path: Path) -> tuple[Path, Any] | None:
-    cand = path.with_name(stem(path) + "_result.json")
-    try:
-        if cand.is_file() and cand.stat().st_size < 16 * 2**20:
-            return cand, json.loads(cand.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        pass
-    return None
+    return read_json_sibling([path.with_name(stem(path) + "_result.json")])
 
 
 class MathV(Format):
@@ -36,9 +29,7 @@ class MathV(Format):
                         source_key=src.path.name, grade_field="correct")
         found = _result_beside(src.path)
         if found:
-            info.reported = {found[0].name: found[1]}
-            info.skip_paths.add(str(found[0].resolve()))
-            info.notes.append(f"reported accuracy read from {found[0].name}")
+            info.attach_reported(*found)
         return info
 
     def fields(self, info: FileInfo) -> dict[str, tuple[str, ...]]:

@@ -6,12 +6,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from workbench.ingest.fields import text
-from workbench.ingest.formats.base import GENERIC_FIELDS, FileInfo, Format, folder_name
+from workbench.ingest.formats.base import GENERIC_FIELDS, FileInfo, Format, folder_name, read_json_sibling
 from workbench.ingest.readers import KEY_FIELD, Source, stem
 
 
@@ -30,13 +29,8 @@ def _model_setting(path: Path) -> tuple[str, str]:
 
 def _scores_beside(path: Path) -> tuple[Path, Any] | None:
     name = stem(path)
-    for cand in ([path.with_name("scores_" + name[len("output_"):] + ".json")] if name.startswith("output_") else []):
-        try:
-            if cand.is_file() and cand.stat().st_size < 16 * 2**20:
-                return cand, json.loads(cand.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            pass
-    return None
+    return read_json_sibling([path.with_name("scores_" + name[len("output_"):] + ".json")]
+                             if name.startswith("output_") else [])
 
 
 class MathVista(Format):
@@ -56,9 +50,7 @@ class MathVista(Format):
             info.grade_field = "true_false"
         found = _scores_beside(src.path)
         if found:
-            info.reported = {found[0].name: found[1]}
-            info.skip_paths.add(str(found[0].resolve()))
-            info.notes.append(f"reported scores read from {found[0].name}")
+            info.attach_reported(*found, what="reported scores")
         return info
 
     def fields(self, info: FileInfo) -> dict[str, tuple[str, ...]]:

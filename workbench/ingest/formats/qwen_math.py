@@ -7,24 +7,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from workbench.ingest.fields import grade, text
-from workbench.ingest.formats.base import GENERIC_FIELDS, FileInfo, Format, folder_name
+from workbench.ingest.formats.base import GENERIC_FIELDS, FileInfo, Format, folder_name, read_json_sibling
 from workbench.ingest.readers import Source, stem
 
 
 def _metrics_beside(path: Path) -> tuple[Path, Any] | None:
-    for cand in sorted(path.parent.glob(stem(path) + "_*metrics.json")):
-        try:
-            if cand.is_file() and cand.stat().st_size < 64 * 2**20:
-                data = json.loads(cand.read_text(encoding="utf-8"))
-                if isinstance(data, dict):
-                    return cand, {k: v for k, v in data.items() if not isinstance(v, list)}
-        except (OSError, ValueError):
-            pass
+    found = read_json_sibling(sorted(path.parent.glob(stem(path) + "_*metrics.json")))
+    if found and isinstance(found[1], dict):
+        return found[0], {k: v for k, v in found[1].items() if not isinstance(v, list)}
     return None
 
 
@@ -45,9 +39,7 @@ class QwenMath(Format):
                         task=f"{bench}/{stem(src.path)}", source_key=f"{bench}/{src.path.name}", grade_field="score")
         found = _metrics_beside(src.path)
         if found:
-            info.reported = {found[0].name: found[1]}
-            info.skip_paths.add(str(found[0].resolve()))
-            info.notes.append(f"reported accuracy read from {found[0].name}")
+            info.attach_reported(*found)
         return info
 
     def expand(self, raw: dict[str, Any], info: FileInfo) -> list[dict[str, Any]]:
