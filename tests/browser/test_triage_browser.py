@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from workbench.store import connect
-from workbench.ui.serve import CHROMIUM, CHROMIUM_ARGS, running_app
+from workbench.ui.serve import CHROMIUM, running_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 N_TRACES = 2000
@@ -44,17 +44,6 @@ def store(tmp_path_factory) -> Path:
 def server(store):
     with running_app(store) as url:
         yield url, store
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed (scripts/setup.sh installs it)")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture
