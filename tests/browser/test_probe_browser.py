@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from ui_helpers import pick_option
 
 from workbench.ui.serve import CHROMIUM, running_app
 
@@ -50,9 +51,7 @@ def test_select_a_step_and_see_its_overlay_then_hover_a_token(probe_server, brow
     # select step 5 with the step selector (the URL follows)
     page.get_by_text("Selected step (highlighted").wait_for()
     page.wait_for_timeout(500)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60000)
-    page.locator('[data-testid="stSelectbox"]').filter(has_text="Selected step").click()
-    page.get_by_role("option", name="step 5", exact=True).click()
+    pick_option(page, "Selected step", "step 5")
     caption = page.get_by_text("Attention over the image: step 5 (tokens", exact=False)
     caption.wait_for(timeout=60000)
     assert "step=5" in page.url
