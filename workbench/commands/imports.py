@@ -14,8 +14,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     from workbench.ingest import FORMAT_CHOICES
     p = sub.add_parser(
         "import", help="import result files (predictions, judged files, summaries)",
-        description="Import result files into the store in one transaction, streamed in batches (a malformed row "
-                    "fails the whole import with file:line and leaves the store unchanged). The format is "
+        description="Import result files into the store, streamed in batches, all or nothing (a malformed row "
+                    "fails the whole import with file:line and leaves the store unchanged). Batches are staged "
+                    "and committed one by one (memory bounded by a batch), then published in one transaction; "
+                    "an import that was killed resumes when the same command is run again. The format is "
                     "recognised from the file (lmms-eval, VLMEvalKit, MMMU/MMMU-Pro, MathVista, MATH-V, "
                     "Qwen-Math dumps, generic JSONL/JSON/Parquet/CSV/TSV/XLSX); files beside it (lmms-eval "
                     "results, VLMEvalKit judged files and score summaries) are read with it. Re-importing is "

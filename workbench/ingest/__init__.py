@@ -1,16 +1,19 @@
-"""Import result files into the store: one transaction per import, streamed in batches, nothing lost.
+"""Import result files into the store: streamed in batches, all or nothing for readers, resumable.
 
     summary = import_paths([Path("results.jsonl")], db, run="my-run")
 
 Each file is opened (readers.py: streaming for JSONL/CSV/TSV/Parquet), recognised by the format
 registry (formats/: sniffing, file metadata, field map, hooks), normalised batch by batch
-(normalize.py) and written batch by batch (workbench.store.samples.import_batch) inside ONE
-transaction: a bad row anywhere rolls the whole import back. Summary files (scores, configs) are
-attached to the run they describe.
+(normalize.py) and staged batch by batch (workbench.store.staging: each batch committed, so memory
+is bounded by a batch, not by the file). When every file is read, ONE transaction publishes the
+staged rows into `samples`: a bad row anywhere discards the whole import, and readers see it whole
+or not at all. An import killed midway keeps its staged batches: the same command run again resumes
+after the last one. Summary files (scores, configs) are attached to the run they describe.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from collections import Counter
@@ -114,17 +117,22 @@ def read_file(path: Path, *, fmt: str = "auto", mapping: dict[str, str] | None =
               images: ImageBatch, warnings: list[str]) -> tuple[list[dict[str, Any]], str, str]:
     """Read and normalise one whole file without a store (model-run inputs). Raises InputError."""
     (p,) = _plan([path], fmt)
-    rows = [row for batch in _rows(p, mapping or {}, images, warnings, Counter()) for row in batch]
+    rows = [row for _, batch in _rows(p, mapping or {}, images, warnings, Counter()) for row in batch]
     return rows, p.src.container, p.fmt.name
 
 
-def _rows(p: Planned, mapping: dict[str, str], images: ImageBatch, warnings: list[str],
-          counts: Counter) -> Iterator[list[dict[str, Any]]]:
-    """Normalised rows of a planned file, one list per source batch."""
+def _rows(p: Planned, mapping: dict[str, str], images: ImageBatch, warnings: list[str], counts: Counter,
+          skip_until: int = 0) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+    """(last line, normalised rows) of a planned file, one per source batch; records at lines up to
+    `skip_until` (staged by an interrupted run of the same import) are skipped unread."""
     where_path, base_dir = str(p.path), p.path.parent
     for batch in p.src.batches():
+        if not batch or batch[-1][0] <= skip_until:
+            continue
         out = []
         for line, raw in batch:
+            if line <= skip_until:
+                continue
             counts["records"] += 1
             for rec in p.fmt.expand(raw, p.info):
                 norm = normalize(rec, fmt=p.fmt, info=p.info, mapping=mapping, where=(where_path, line))
@@ -137,7 +145,7 @@ def _rows(p: Planned, mapping: dict[str, str], images: ImageBatch, warnings: lis
                 row["source_key"] = p.info.source_key
                 warnings.extend(norm.warnings)
                 out.append(row)
-        yield out
+        yield batch[-1][0], out
 
 
 def _progress(total_bytes: int, enabled: bool) -> Any:  # a tqdm bar (imported lazily) or None
@@ -148,9 +156,10 @@ def _progress(total_bytes: int, enabled: bool) -> Any:  # a tqdm bar (imported l
                 disable=total_bytes < 20_000_000 or not sys.stderr.isatty())
 
 
-def _arrange(planned: list[Planned], con: Any, run: str | None, summary: ImportSummary) -> list[Planned]:
-    """Files to read, predictions before judged files; summaries attached or explained."""
-    from workbench.store.runs import attach_source_info, run_exists
+def _arrange(planned: list[Planned], con: Any, run: str | None, summary: ImportSummary,
+             attach: list[tuple[str, FileInfo]]) -> list[Planned]:
+    """Files to read, predictions before judged files; summaries to attach (to `attach`) or explained."""
+    from workbench.store.runs import run_exists
     read_by_others = {s for p in planned for s in p.info.skip_paths}
     samples = [p for p in planned if p.info.role != "summary"]
     targets = {slugify_run(run or p.info.run_name) for p in samples}
@@ -167,9 +176,7 @@ def _arrange(planned: list[Planned], con: Any, run: str | None, summary: ImportS
         runs = [slugify_run(r) for r in (p.info.extra.get("runs") or [p.info.run_name]) if r]
         mine = [r for r in runs if r in targets or (con is not None and run_exists(con, r))]
         if mine:
-            if con is not None:
-                for r in mine:
-                    attach_source_info(con, r, config=p.info.config, reported=p.info.reported)
+            attach.extend((r, p.info) for r in mine)
             summary.files.append(FileResult(str(p.path), mine[0], p.src.container, p.fmt.name, role="summary",
                                             notes=[f"reported metrics attached to run(s) {', '.join(mine)}"]))
         elif not samples:
@@ -186,14 +193,16 @@ def import_paths(paths: list[Path], db: str | Path | None = None, *, run: str | 
                  image_root: Path | None = None, mapping: dict[str, str] | None = None, fmt: str = "auto",
                  strict: bool = False, progress: bool = True, synthetic: bool = False, update: bool = False,
                  dry_run: bool = False) -> ImportSummary:
-    """Import files into the store in ONE transaction; nothing is written when any file is bad.
+    """Import files into the store, all or nothing: nothing is published when any file is bad.
 
-    `update`: allow rows from one source to replace rows of another (see store.samples.import_batch).
+    Batches are staged and committed one by one (bounded memory), then published in one transaction.
+    Run again after a crash or Ctrl-C, the same import (same files, sizes, times and options) resumes
+    after its last staged batch; any other import discards the unfinished one first.
+    `update`: allow rows from one source to replace rows of another (see store.staging.stage_batch).
     `dry_run`: read and check everything against an empty in-memory store and write nothing.
     """
     from workbench.ingest.images import ImageBatch
-    from workbench.store import connect
-    from workbench.store.samples import begin_import, end_import
+    from workbench.store import connect, staging
     if run is not None and not run.strip():
         raise UsageError("--run: give the run a name")
     mapping = mapping or {}
@@ -208,33 +217,58 @@ def import_paths(paths: list[Path], db: str | Path | None = None, *, run: str | 
             planned.remove(p)   # a score table among result files: said, skipped
             summary.warnings.append(f"{exc} (skipped)")
     images = ImageBatch(image_root=image_root)
-    bar = _progress(sum(p.n_bytes for p in planned), progress and not dry_run)
     store = ":memory:" if dry_run else db
+    fingerprint = _fingerprint(planned, run=run, mapping=mapping, fmt=fmt, update=update, synthetic=synthetic,
+                               image_root=image_root, strict=strict)
+    names = ", ".join(p.path.name for p in planned[:3]) + (f" and {len(planned) - 3} more" if len(planned) > 3 else "")
     with (_memory_store() if dry_run else connect(store)) as con:
-        con.execute("BEGIN TRANSACTION")
+        staging.prepare_import(con)
+        attach: list[tuple[str, FileInfo]] = []
+        keep = _arrange(planned, con, run, summary, attach)
+        job = staging.open_job(con, fingerprint, f"import of {names}")
+        for d in job.discarded:
+            summary.warnings.append(f"an unfinished import was discarded (it had published nothing): {d}")
+        if job.resumed:
+            summary.warnings.append(f"resuming the unfinished import started {job.started_at:%Y-%m-%d %H:%M} UTC "
+                                    f"after its last staged batch")
+        bar = _progress(sum(p.n_bytes for p in keep), progress and not dry_run)
         try:
-            begin_import(con)
-            for p in _arrange(planned, con, run, summary):
-                _import_file(con, p, run=run, mapping=mapping, images=images, summary=summary, update=update,
-                             synthetic=synthetic, image_root=image_root)
+            staged = []
+            for p in keep:
+                staged.append(_stage_file(con, job.import_id, p, run=run, mapping=mapping, images=images,
+                                          summary=summary, update=update, resume=job.resumed))
                 if bar:
                     bar.update(p.n_bytes)
-            summary.images_stored, summary.images_missing = images.n_present, images.n_missing
-            if images.missing_refs:
-                msg = (f"{len(images.missing_refs)} image reference(s) could not be read; the samples are kept "
-                       f"with the image recorded as missing. First: {images.missing_refs[0]}")
+            stored = images.n_present + max((f.images_before[0] for f in staged), default=0)
+            missing = images.n_missing + max((f.images_before[1] for f in staged), default=0)
+            summary.images_stored, summary.images_missing = stored, missing
+            if missing:
+                first = f" First: {images.missing_refs[0]}" if images.missing_refs else ""
+                msg = (f"{missing} image reference(s) could not be read; the samples are kept with the image "
+                       f"recorded as missing.{first}")
                 if strict:
                     raise InputError(msg + " (--strict)")
                 summary.warnings.append(msg)
-            end_import(con)
-            con.execute("ROLLBACK" if dry_run else "COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
+            _publish(con, job.import_id, staged, attach, summary, commit=not dry_run, mapping=mapping,
+                     image_root=image_root, synthetic=synthetic)
+        except Exception:
+            # bad input (or a failed write): the staged batches go; a crash or Ctrl-C keeps them to resume
+            staging.discard(con, job.import_id)
             raise
         finally:
             if bar:
                 bar.close()
     return summary
+
+
+def _fingerprint(planned: list[Planned], **options: Any) -> str:
+    """Identity of an import (files with their sizes and times, and the options): a re-run resumes."""
+    files = []
+    for p in planned:
+        st = p.path.stat()
+        files.append([str(p.path.resolve()), st.st_size, st.st_mtime_ns])
+    text = json.dumps({"files": files, **{k: str(v) for k, v in options.items()}}, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class _memory_store:
@@ -252,36 +286,54 @@ class _memory_store:
         self.con.close()
 
 
-def _import_file(con: Any, p: Planned, *, run: str | None, mapping: dict[str, str], images: ImageBatch,
-                 summary: ImportSummary, update: bool, synthetic: bool, image_root: Path | None) -> None:
-    from workbench.store.runs import attach_source_info, record_import_file, refresh_run_counts, upsert_run
-    from workbench.store.samples import import_batch, samples_table
+@dataclass
+class _Staged:
+    """One file's staged state: its runs and what it brought (restored from the store on resume)."""
+    p: Planned
+    runs: dict[str, list[str]] = field(default_factory=dict)            # run name -> [run id, model]
+    per_run: dict[str, dict[str, int]] = field(default_factory=dict)
+    notes: dict[str, list[str]] = field(default_factory=dict)
+    n_records: int = 0
+    ids_from_lines: int = 0
+    images_before: tuple[int, int] = (0, 0)   # images counted by the interrupted run (resume)
+
+    def state(self) -> dict[str, Any]:
+        return {"runs": self.runs, "per_run": self.per_run, "notes": self.notes}
+
+
+def _stage_file(con: Any, import_id: str, p: Planned, *, run: str | None, mapping: dict[str, str],
+                images: ImageBatch, summary: ImportSummary, update: bool, resume: bool) -> _Staged:
+    """Read one file and stage it batch by batch, each batch in its own committed transaction."""
+    from workbench.store import staging
+    from workbench.store.samples import samples_table
     info = p.info
     base_name = run or info.run_name
     prefix = f"{info.task}/" if run and info.task else ""   # a run named by the user may hold several tasks
-    runs: dict[str, str] = {}              # run name -> run id
-    per_run: dict[str, Counter] = {}
-    notes: dict[str, list[str]] = {}
-    file_counts: Counter = Counter()
     path_str = str(p.path)
-    settings = {"format": p.src.container, "flavour": p.fmt.name, "map": mapping,
-                "image_root": str(image_root) if image_root else None}
+    st = _Staged(p)
+    done = staging.staged_batches(con, import_id, path_str) if resume else []
+    skip_until = 0
+    if done:
+        last = done[-1]
+        skip_until = last["last_line"]
+        st.runs, st.per_run, st.notes = last["state"]["runs"], last["state"]["per_run"], last["state"]["notes"]
+        st.n_records, st.ids_from_lines = last["n_records"], last["ids_from_lines"]
+        st.images_before = (last["images_stored"], last["images_missing"])
+    file_counts: Counter = Counter(records=st.n_records, ids_from_lines=st.ids_from_lines)
 
     def run_for(column_model: str | None) -> str:
         # several models side by side in one file (one response column each): one run per model
         name = base_name if column_model is None or run else f"{base_name}/{column_model}"
-        if name not in runs:
+        if name not in st.runs:
             run_id = slugify_run(name)
-            upsert_run(con, RunRecord(run_id=run_id, name=name, model=column_model or info.model,
-                                      source=f"import:{p.fmt.name}:{p.path.name}", settings=settings,
-                                      synthetic=synthetic))
-            runs[name] = run_id
-            per_run[run_id] = Counter()
-            notes[run_id] = list(info.notes)
-        return runs[name]
+            st.runs[name] = [run_id, column_model or info.model or ""]
+            st.per_run.setdefault(run_id, {})
+            st.notes.setdefault(run_id, list(info.notes))
+        return st.runs[name][0]
 
     preview: dict[str, Any] | None = None
-    for rows in _rows(p, mapping, images, summary.warnings, file_counts):
+    batch_no = len(done)
+    for last_line, rows in _rows(p, mapping, images, summary.warnings, file_counts, skip_until=skip_until):
         by_run: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
             column_model = row.pop("__model_column", None)
@@ -291,30 +343,76 @@ def _import_file(con: Any, p: Planned, *, run: str | None, mapping: dict[str, st
             preview = {"path": path_str, "format": p.fmt.name, "container": p.src.container,
                        "run": next(iter(by_run)), "mapping": field_mapping(p, mapping),
                        "first_record": {k: v for k, v in rows[0].items()}}
-        images.flush(con)
-        for run_id, run_rows in by_run.items():
-            res = import_batch(con, run_id, samples_table(run_rows), path=path_str, allow_update=update)
-            per_run[run_id].update(res.counts)
-            notes[run_id].extend(res.notes)
-    if not runs:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            images.flush(con)
+            for run_id, run_rows in by_run.items():
+                res = staging.stage_batch(con, import_id, run_id, samples_table(run_rows), path=path_str,
+                                          allow_update=update)
+                counts = st.per_run[run_id]
+                for k, v in res.counts.items():
+                    counts[k] = counts.get(k, 0) + v
+                st.notes[run_id].extend(res.notes)
+            staging.record_batch(con, import_id, path_str, batch_no, last_line=last_line,
+                                 n_records=file_counts["records"], ids_from_lines=file_counts["ids_from_lines"],
+                                 images_stored=st.images_before[0] + images.n_present,
+                                 images_missing=st.images_before[1] + images.n_missing, state=st.state())
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        batch_no += 1
+    if not st.runs:
         raise InputError("no records found in this file (a summary or an empty document?)", path=path_str)
-    if file_counts["ids_from_lines"]:
-        what = "line" if p.src.container in ("jsonl", "csv", "tsv") else "row"
-        for n in notes.values():
-            n.append(f"no id field: {file_counts['ids_from_lines']} sample ids are the {what} numbers")
-    for run_id, counts in per_run.items():
-        counts["ids_from_lines"] = file_counts["ids_from_lines"] if len(per_run) == 1 else counts["ids_from_lines"]
-        refresh_run_counts(con, run_id)
-        attach_source_info(con, run_id, config=info.config, reported=info.reported)
-        record_import_file(con, run_id, path=path_str, source_key=info.source_key, fmt=p.fmt.name, task=info.task,
-                           role=info.role, n_bytes=p.n_bytes, n_records=file_counts["records"],
-                           grade_field=info.grade_field, counts=dict(counts), notes=notes[run_id])
-        summary.files.append(FileResult(path_str, run_id, p.src.container, p.fmt.name, dict(counts), info.role,
-                                        notes[run_id]))
-    from workbench.store import summary as summaries
-    summaries.refresh(con, list(per_run))   # in the import's transaction: readers never see them stale
+    st.n_records, st.ids_from_lines = file_counts["records"], file_counts["ids_from_lines"]
     if preview is not None:
         summary.preview.append(preview)
+    return st
+
+
+def _publish(con: Any, import_id: str, staged: list[_Staged], attach: list[tuple[str, FileInfo]],
+             summary: ImportSummary, *, commit: bool, mapping: dict[str, str], image_root: Path | None,
+             synthetic: bool) -> None:
+    """The import's one visible transaction: runs, samples, provenance and summaries together."""
+    from workbench.store import staging
+    from workbench.store import summary as summaries
+    from workbench.store.runs import attach_source_info, record_import_file, refresh_run_counts, upsert_run
+    con.execute("BEGIN TRANSACTION")
+    try:
+        touched: list[str] = []
+        for st in staged:
+            p = st.p
+            settings = {"format": p.src.container, "flavour": p.fmt.name, "map": mapping,
+                        "image_root": str(image_root) if image_root else None}
+            for name, (run_id, model) in st.runs.items():
+                upsert_run(con, RunRecord(run_id=run_id, name=name, model=model or None,
+                                          source=f"import:{p.fmt.name}:{p.path.name}", settings=settings,
+                                          synthetic=synthetic))
+        staging.publish(con, import_id)
+        for run_id, info in attach:
+            attach_source_info(con, run_id, config=info.config, reported=info.reported)
+        for st in staged:
+            p, info, path_str = st.p, st.p.info, str(st.p.path)
+            if st.ids_from_lines:
+                what = "line" if p.src.container in ("jsonl", "csv", "tsv") else "row"
+                for n in st.notes.values():
+                    n.append(f"no id field: {st.ids_from_lines} sample ids are the {what} numbers")
+            for run_id, counts in st.per_run.items():
+                counts = dict(counts, ids_from_lines=st.ids_from_lines if len(st.per_run) == 1
+                              else counts.get("ids_from_lines", 0))
+                refresh_run_counts(con, run_id)
+                attach_source_info(con, run_id, config=info.config, reported=info.reported)
+                record_import_file(con, run_id, path=path_str, source_key=info.source_key, fmt=p.fmt.name,
+                                   task=info.task, role=info.role, n_bytes=p.n_bytes, n_records=st.n_records,
+                                   grade_field=info.grade_field, counts=counts, notes=st.notes[run_id])
+                summary.files.append(FileResult(path_str, run_id, p.src.container, p.fmt.name, counts, info.role,
+                                                st.notes[run_id]))
+                touched.append(run_id)
+        summaries.refresh(con, list(dict.fromkeys(touched)))   # in the same transaction: never seen stale
+        con.execute("COMMIT" if commit else "ROLLBACK")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
 
 
 def field_mapping(p: Planned, mapping: dict[str, str]) -> dict[str, str]:

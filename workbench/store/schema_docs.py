@@ -62,6 +62,39 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "notes": "JSON list of what the importer noticed (duplicates, truncated cells, sibling files read).",
         "imported_at": "When.",
     }),
+    "import_jobs": ("Imports under way (staging tables: no page or report reads them). Empty unless an import is "
+                    "running or was killed; the same import run again resumes it, another one discards it.", {
+        "import_id": "Id of the import.",
+        "fingerprint": "SHA-256 of its files (paths, sizes, modification times) and options: what a re-run must "
+                       "match to resume.",
+        "started_at": "When it started (UTC).",
+        "description": "Which files it reads.",
+    }),
+    "import_batches": ("One row per batch an import under way has staged (committed): where a re-run resumes.", {
+        "import_id": "The import (`import_jobs`).",
+        "path": "The file the batch was read from.",
+        "batch_no": "Batch number in that file (0, 1, ...).",
+        "last_line": "Line (or row) of the batch's last record: a re-run skips records up to it.",
+        "n_records": "Records read from the file so far.",
+        "ids_from_lines": "Sample ids taken from line numbers so far.",
+        "images_stored": "Images stored by the import so far.",
+        "images_missing": "Image references that could not be read so far.",
+        "state": "JSON: the file's runs, counts and notes so far (what the import prints at the end).",
+    }),
+    "import_staging": ("Rows an import under way has staged; published into `samples` in one transaction when "
+                       "every file is read. Columns as in `samples`, plus:", {
+        "import_id": "The import (`import_jobs`).",
+        "run_id": "Run the row goes into.",
+        "action": "`new`, `changed` (replaces the stored row) or `same` (identical: nothing to write; its text "
+                  "columns are NULL).",
+        "superseded": "True when a later file of the same import replaced this row.",
+        "base_id": "The id as in the file (before a repeated id is kept apart as `id#2`).",
+        "row_hash": "Content hash of the row under its file id (finds identical repeats).",
+        **{c: f"As `samples.{c}`." for c in (
+            "sample_id", "question", "response", "final_answer", "ground_truth", "correct", "benchmark", "subset",
+            "model", "image_ids", "n_images", "finish_reason", "prompt_tokens", "completion_tokens", "status",
+            "error", "metadata", "source_file", "source_line", "content_hash", "source_id", "source_key")},
+    }),
     "samples": ("One row per trace: a question (with images) and the model's raw response.", {
         "run_id": "Run this sample belongs to (`runs.run_id`).",
         "sample_id": "Unique in the run: the source's id (`source_id`), prefixed with the task (`mme/123`) when the run "
