@@ -83,10 +83,16 @@ def small_batches(monkeypatch):
 
 
 def test_killed_import_publishes_nothing_and_the_same_command_resumes(tmp_path, small_batches):
-    a = write(tmp_path / "a.jsonl", rows(20))
+    from PIL import Image
+    for i in range(3):
+        Image.new("RGB", (4, 4), (i * 80, 10, 10)).save(tmp_path / f"img{i}.png")
+    recs = rows(20)
+    for i, r in enumerate(recs):   # images early (staged before the kill) and late; one never readable
+        r["image"] = {1: "img0.png", 3: "missing.png", 16: "img1.png", 18: "img2.png"}.get(i)
+    a = write(tmp_path / "a.jsonl", recs)
     b = write(tmp_path / "b.jsonl", rows(10, tag=" from b"))
     clean = tmp_path / "clean.duckdb"
-    import_paths([a, b], clean, run="big", progress=False, update=True)
+    first = import_paths([a, b], clean, run="big", progress=False, update=True)
 
     db = tmp_path / "store.duckdb"
     import_paths([write(tmp_path / "other.jsonl", rows(8))], db, progress=False)
@@ -102,6 +108,9 @@ def test_killed_import_publishes_nothing_and_the_same_command_resumes(tmp_path, 
 
     again = import_paths([a, b], db, run="big", progress=False, update=True)
     assert any("resuming the unfinished import" in w for w in again.warnings)
+    assert (again.images_stored, again.images_missing) == (first.images_stored, first.images_missing) == (3, 1)
+    assert [w for w in again.warnings if "image reference" in w] == [w for w in first.warnings if "image ref" in w]
+    assert q(db, "SELECT count(*) FROM image_blobs") == [(3,)]
     assert staged(db) == (0, 0, 0)
     want = published(clean)
     got = published(db)

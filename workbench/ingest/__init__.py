@@ -232,20 +232,22 @@ def import_paths(paths: list[Path], db: str | Path | None = None, *, run: str | 
             summary.warnings.append(f"resuming the unfinished import started {job.started_at:%Y-%m-%d %H:%M} UTC "
                                     f"after its last staged batch")
         bar = _progress(sum(p.n_bytes for p in keep), progress and not dry_run)
+        # image counts of the interrupted run (resume): stored, missing, unreadable references, the first one
+        before = staging.image_counts(con, job.import_id) if job.resumed else (0, 0, 0, "")
         try:
             staged = []
             for p in keep:
                 staged.append(_stage_file(con, job.import_id, p, run=run, mapping=mapping, images=images,
-                                          summary=summary, update=update, resume=job.resumed))
+                                          summary=summary, update=update, resume=job.resumed, before=before))
                 if bar:
                     bar.update(p.n_bytes)
-            stored = images.n_present + max((f.images_before[0] for f in staged), default=0)
-            missing = images.n_missing + max((f.images_before[1] for f in staged), default=0)
-            summary.images_stored, summary.images_missing = stored, missing
-            if missing:
-                first = f" First: {images.missing_refs[0]}" if images.missing_refs else ""
-                msg = (f"{missing} image reference(s) could not be read; the samples are kept with the image "
-                       f"recorded as missing.{first}")
+            summary.images_stored = before[0] + images.n_present
+            summary.images_missing = before[1] + images.n_missing
+            unreadable = before[2] + len(images.missing_refs)
+            if unreadable:
+                first = before[3] or images.missing_refs[0]
+                msg = (f"{unreadable} image reference(s) could not be read; the samples are kept with the image "
+                       f"recorded as missing. First: {first}")
                 if strict:
                     raise InputError(msg + " (--strict)")
                 summary.warnings.append(msg)
@@ -295,14 +297,17 @@ class _Staged:
     notes: dict[str, list[str]] = field(default_factory=dict)
     n_records: int = 0
     ids_from_lines: int = 0
-    images_before: tuple[int, int] = (0, 0)   # images counted by the interrupted run (resume)
 
-    def state(self) -> dict[str, Any]:
-        return {"runs": self.runs, "per_run": self.per_run, "notes": self.notes}
+    def state(self, images: ImageBatch, before: tuple[int, int, int, str]) -> dict[str, Any]:
+        unreadable = before[2] + len(images.missing_refs)
+        first = before[3] or (images.missing_refs[0] if images.missing_refs else "")
+        return {"runs": self.runs, "per_run": self.per_run, "notes": self.notes,
+                "unreadable_images": unreadable, "first_unreadable": first}
 
 
 def _stage_file(con: Any, import_id: str, p: Planned, *, run: str | None, mapping: dict[str, str],
-                images: ImageBatch, summary: ImportSummary, update: bool, resume: bool) -> _Staged:
+                images: ImageBatch, summary: ImportSummary, update: bool, resume: bool,
+                before: tuple[int, int, int, str]) -> _Staged:
     """Read one file and stage it batch by batch, each batch in its own committed transaction."""
     from workbench.store import staging
     from workbench.store.samples import samples_table
@@ -318,7 +323,6 @@ def _stage_file(con: Any, import_id: str, p: Planned, *, run: str | None, mappin
         skip_until = last["last_line"]
         st.runs, st.per_run, st.notes = last["state"]["runs"], last["state"]["per_run"], last["state"]["notes"]
         st.n_records, st.ids_from_lines = last["n_records"], last["ids_from_lines"]
-        st.images_before = (last["images_stored"], last["images_missing"])
     file_counts: Counter = Counter(records=st.n_records, ids_from_lines=st.ids_from_lines)
 
     def run_for(column_model: str | None) -> str:
@@ -355,8 +359,8 @@ def _stage_file(con: Any, import_id: str, p: Planned, *, run: str | None, mappin
                 st.notes[run_id].extend(res.notes)
             staging.record_batch(con, import_id, path_str, batch_no, last_line=last_line,
                                  n_records=file_counts["records"], ids_from_lines=file_counts["ids_from_lines"],
-                                 images_stored=st.images_before[0] + images.n_present,
-                                 images_missing=st.images_before[1] + images.n_missing, state=st.state())
+                                 images_stored=before[0] + images.n_present,
+                                 images_missing=before[1] + images.n_missing, state=st.state(images, before))
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

@@ -101,6 +101,17 @@ def staged_batches(con: duckdb.DuckDBPyConnection, import_id: str, path: str) ->
     return [dict(zip(keys, r[:6]), state=json.loads(r[6])) for r in rows]
 
 
+def image_counts(con: duckdb.DuckDBPyConnection, import_id: str) -> tuple[int, int, int, str]:
+    """Images an interrupted import counted (its counters are cumulative): stored, missing, unreadable
+    references, and the first unreadable one."""
+    stored, missing, unreadable, first = one_row(con.execute(
+        """SELECT coalesce(max(images_stored), 0), coalesce(max(images_missing), 0),
+                  coalesce(max(CAST(state->>'unreadable_images' AS INTEGER)), 0),
+                  coalesce(min(nullif(state->>'first_unreadable', '')), '')
+           FROM import_batches WHERE import_id = ?""", [import_id]))
+    return int(stored), int(missing), int(unreadable), str(first)
+
+
 def record_batch(con: duckdb.DuckDBPyConnection, import_id: str, path: str, batch_no: int, *, last_line: int,
                  n_records: int, ids_from_lines: int, images_stored: int, images_missing: int,
                  state: dict[str, Any]) -> None:
