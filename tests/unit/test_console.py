@@ -86,6 +86,42 @@ def test_refused_statements(p, sql, why):
         check_statement(p, sql)
 
 
+@pytest.mark.parametrize("sql, columns", [
+    ("SELECT count(*) FROM samples", set()),
+    ("SELECT benchmark, count(*) FROM samples WHERE correct GROUP BY ALL ORDER BY 2", {"benchmark", "correct"}),
+    ("SELECT s.sample_id FROM samples s JOIN flags f USING (run_id) WHERE s.metadata.k = 1",
+     {"s", "sample_id", "run_id", "metadata", "k"}),
+    ("WITH x(a) AS (SELECT n_chars FROM samples) SELECT a FROM x", {"n_chars", "a"}),
+    ("EXPLAIN ANALYZE SELECT max(n_chars) FROM samples", {"n_chars"}),
+    # what may read columns it does not name: every column is copied
+    ("SELECT * FROM samples", None),
+    ("SELECT * EXCLUDE (response) FROM samples", None),
+    ("SELECT COLUMNS('n_.*') FROM samples", None),
+    ("SELECT #2 FROM samples", None),
+    ("SELECT s FROM samples s", None),
+    ("SELECT a FROM samples AS s(a, b)", None),
+    ("SELECT run_id FROM samples NATURAL JOIN flags", None),
+    ("SUMMARIZE flags", None),
+])
+def test_the_columns_a_query_can_read(p, sql, columns):
+    checked = check_statement(p, sql)
+    assert checked.columns == (None if columns is None else frozenset(columns))
+
+
+def test_a_query_over_a_few_columns_copies_only_those(tmp_db):
+    # 400 MB of text in `response`, over what a 768 MB cap leaves DuckDB (256 MB): a count over two
+    # columns answers (the text is not copied), while a query that reads the text is refused
+    with connect(tmp_db) as con:
+        con.execute("INSERT INTO samples (run_id, sample_id, response, benchmark, content_hash) "
+                    "SELECT 'r', 's' || i, repeat(chr(CAST(65 + i % 26 AS INTEGER)), 4000000), 'b' || i % 3, 'h' "
+                    "FROM range(100) t(i)")
+    res = run_query("SELECT benchmark, count(*) AS n FROM samples GROUP BY 1 ORDER BY 1", tmp_db,
+                    memory_limit="768MB")
+    assert res.rows == [("b0", 34), ("b1", 33), ("b2", 33)]
+    with pytest.raises(QueryRefused, match="memory"):
+        run_query("SELECT max(length(response)) FROM samples", tmp_db, memory_limit="768MB")
+
+
 def test_replacement_scans_and_cte_scoping_name_tables_to_check(p):
     # a string after FROM is a table name to DuckDB's parser; the console later requires a store table
     assert check_statement(p, "SELECT * FROM '/etc/passwd'").data_tables == {"/etc/passwd"}

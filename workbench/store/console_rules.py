@@ -50,6 +50,7 @@ class Checked:
     sql: str
     data_tables: frozenset[str]     # tables whose rows it reads (lower-case names)
     schema_tables: frozenset[str]   # tables it only describes (their columns, no rows needed)
+    columns: frozenset[str] | None = None   # the only columns it can read (lower-case); None: all of them
 
 
 def parser() -> duckdb.DuckDBPyConnection:
@@ -92,7 +93,7 @@ def check_statement(con: duckdb.DuckDBPyConnection, sql: str) -> Checked:
     st = _one_statement(con, sql)
     if st.type == duckdb.StatementType.SELECT:
         data, schema = _check_select(con, st.query)
-        return Checked(st.query, data, schema)
+        return Checked(st.query, data, schema, _columns(con, st.query))
     if st.type == duckdb.StatementType.EXPLAIN:
         m = _EXPLAIN.match(st.query)
         inner = _one_statement(con, st.query[m.end():]) if m else None
@@ -101,7 +102,8 @@ def check_statement(con: duckdb.DuckDBPyConnection, sql: str) -> Checked:
         data, schema = _check_select(con, inner.query)
         if not m.group(1):  # plain EXPLAIN plans only: the tables' columns suffice
             data, schema = frozenset(), data | schema
-        return Checked(f"EXPLAIN {'ANALYZE ' if m.group(1) else ''}{inner.query}", data, schema)
+        return Checked(f"EXPLAIN {'ANALYZE ' if m.group(1) else ''}{inner.query}", data, schema,
+                       _columns(con, inner.query))
     if st.type == duckdb.StatementType.PRAGMA:
         m = _PRAGMA.match(st.query)
         if m:
@@ -166,6 +168,42 @@ def _check_select(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[frozenset[s
                 skip.add("query")
         stack.extend((v, scope, describe_only) for k, v in node.items() if k not in skip)
     return frozenset(data), frozenset(schema - data)
+
+
+def _columns(con: duckdb.DuckDBPyConnection, sql: str) -> frozenset[str] | None:
+    """Every name a (checked) SELECT can use to read a column, lower-case: the console copies only these
+    columns of the tables it reads (a query over two columns of `samples` does not copy the text).
+    None (copy every column) when it may read columns it does not name: `*`, COLUMNS(...), `#1`, a
+    NATURAL join, PIVOT / UNPIVOT, SUMMARIZE, or a table's name or alias used as a value (the whole row as a struct)."""
+    names: set[str] = set()
+    bare: set[str] = set()        # names used alone (`s`, not `s.sample_id`): maybe a whole row
+    relations: set[str] = set()
+    stack: list[object] = [_tree(con, sql)]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        cls, kind = node.get("class"), node.get("type")
+        if cls in ("STAR", "POSITIONAL_REFERENCE") or kind in ("PIVOT", "UNPIVOT", "SHOW_REF") or \
+                node.get("ref_type") == "NATURAL":
+            return None
+        if cls == "COLUMN_REF":
+            parts = [str(n).lower() for n in node.get("column_names", [])]
+            names.update(parts)
+            if len(parts) == 1:
+                bare.add(parts[0])
+        if {"alias", "sample"} <= node.keys():   # a table reference: its name and alias
+            relations.update(str(node.get(k) or "").lower() for k in ("alias", "table_name"))
+            if node.get("column_name_alias"):   # FROM samples AS s(a, b): columns renamed by position
+                return None
+        names.update(str(n).lower() for n in node.get("using_columns") or [])
+        stack.extend(node.values())
+    if bare & (relations - {""}):
+        return None
+    return frozenset(names)
 
 
 def _check_table_ref(node: dict, scope: frozenset[str], describe_only: bool, data: set[str],

@@ -115,8 +115,17 @@ def _load(con: duckdb.DuckDBPyConnection, req: dict, checked: Checked) -> None:
         for low, name in tables.items():
             q = _quote(name)
             rows = "" if low in checked.data_tables else " LIMIT 0"
+            cols = "*"
+            if low in checked.data_tables and checked.columns is not None:
+                # only the columns the query names (a query over two columns of `samples` does not copy
+                # its text); at least one, so the row count is right
+                have = [r[0] for r in con.execute(
+                    "SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND schema_name = 'main' "
+                    "AND table_name = ? ORDER BY column_index", [ALIAS, name]).fetchall()]
+                keep = [c for c in have if c.lower() in checked.columns] or have[:1]
+                cols = ", ".join(_quote(c) for c in keep)
             try:
-                con.execute(f"CREATE TABLE {q} AS SELECT * FROM {ALIAS}.main.{q}{rows}")
+                con.execute(f"CREATE TABLE {q} AS SELECT {cols} FROM {ALIAS}.main.{q}{rows}")
             except duckdb.OutOfMemoryException:
                 raise QueryRefused(f"the table {name} does not fit in the console's memory limit "
                                    f"({req['memory_label']})") from None
