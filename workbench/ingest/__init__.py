@@ -237,10 +237,12 @@ def import_paths(paths: list[Path], db: str | Path | None = None, *, run: str | 
         try:
             staged = []
             for p in keep:
+                done = bar.n if bar else 0
                 staged.append(_stage_file(con, job.import_id, p, run=run, mapping=mapping, images=images,
-                                          summary=summary, update=update, resume=job.resumed, before=before))
+                                          summary=summary, update=update, resume=job.resumed, before=before,
+                                          bar=bar))
                 if bar:
-                    bar.update(p.n_bytes)
+                    bar.update(done + p.n_bytes - bar.n)   # the rest of the file (parquet, xlsx: all of it)
             summary.images_stored = before[0] + images.n_present
             summary.images_missing = before[1] + images.n_missing
             unreadable = before[2] + len(images.missing_refs)
@@ -307,7 +309,7 @@ class _Staged:
 
 def _stage_file(con: Any, import_id: str, p: Planned, *, run: str | None, mapping: dict[str, str],
                 images: ImageBatch, summary: ImportSummary, update: bool, resume: bool,
-                before: tuple[int, int, int, str]) -> _Staged:
+                before: tuple[int, int, int, str], bar: Any = None) -> _Staged:
     """Read one file and stage it batch by batch, each batch in its own committed transaction."""
     from workbench.store import staging
     from workbench.store.samples import samples_table
@@ -337,6 +339,7 @@ def _stage_file(con: Any, import_id: str, p: Planned, *, run: str | None, mappin
 
     preview: dict[str, Any] | None = None
     batch_no = len(done)
+    bar_start = bar.n if bar else 0
     for last_line, rows in _rows(p, mapping, images, summary.warnings, file_counts, skip_until=skip_until):
         by_run: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
@@ -366,6 +369,9 @@ def _stage_file(con: Any, import_id: str, p: Planned, *, run: str | None, mappin
             con.execute("ROLLBACK")
             raise
         batch_no += 1
+        pos = p.src.bytes_read() if bar else None
+        if bar and pos is not None:
+            bar.update(max(0, bar_start + min(pos, p.n_bytes) - bar.n))   # progress within the file
     if not st.runs:
         raise InputError("no records found in this file (a summary or an empty document?)", path=path_str)
     st.n_records, st.ids_from_lines = file_counts["records"], file_counts["ids_from_lines"]

@@ -47,6 +47,17 @@ class Source:
     document: Any = None                    # the parsed JSON document (json container only)
     _rest: Iterator[Batch] = field(default_factory=lambda: iter(()))
     _used: bool = False
+    position: _Position = field(default_factory=lambda: _Position())
+
+    def bytes_read(self) -> int | None:
+        """How far into the file (bytes on disk, compressed for .gz) reading has got: for progress bars."""
+        raw = self.position.raw
+        if raw is None:
+            return None
+        try:
+            return raw.tell()
+        except (OSError, ValueError):   # closed: read to the end
+            return None
 
     @property
     def keys(self) -> set[str]:
@@ -79,10 +90,22 @@ def check_regular_file(path: Path) -> os.stat_result:
     return st
 
 
-def _open_binary(path: Path) -> BinaryIO:
+@dataclass
+class _Position:
+    """The raw file a streaming reader has open (its tell() is the progress on disk)."""
+    raw: BinaryIO | None = None
+
+
+def _open_binary(path: Path, position: _Position | None = None) -> BinaryIO:
     if path.name.lower().endswith(".gz"):
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    return path.open("rb")
+        gz = gzip.open(path, "rb")  # noqa: SIM115 - the caller closes it
+        if position is not None:
+            position.raw = gz.fileobj  # type: ignore[assignment]  # the compressed file (the bar counts its size)
+        return gz  # type: ignore[return-value]
+    raw = path.open("rb")
+    if position is not None:
+        position.raw = raw
+    return raw
 
 
 def base_suffix(path: Path) -> str:
@@ -143,14 +166,15 @@ def _looks_like_document(path: Path) -> bool:
 
 def open_source(path: Path, container: str) -> Source:
     """Open `path` and read its first batch. Raises InputError for unreadable or empty files."""
-    readers = {"jsonl": _jsonl, "csv": lambda p: _delimited(p, ","), "tsv": lambda p: _delimited(p, "\t"),
-               "parquet": _parquet, "xlsx": _xlsx}
+    position = _Position()
+    readers = {"jsonl": lambda p: _jsonl(p, position), "csv": lambda p: _delimited(p, ",", position),
+               "tsv": lambda p: _delimited(p, "\t", position), "parquet": _parquet, "xlsx": _xlsx}
     if container == "json":
         src = _json_document(path)
     else:
         it = readers[container](path)
         head = next(it, [])
-        src = Source(path, container, head, _rest=it)
+        src = Source(path, container, head, _rest=it, position=position)
     if not src.head and (src.document is None or src.kind != "document"):
         raise InputError("the file holds no records (it is empty)", path=str(path), line=1)
     return src
@@ -166,13 +190,13 @@ def _decode_error(raw: bytes, path: Path, line_no: int) -> None:
                          f"re-encode the file as UTF-8", path=str(path), line=line_no) from None
 
 
-def _jsonl(path: Path) -> Iterator[Batch]:
+def _jsonl(path: Path, position: _Position | None = None) -> Iterator[Batch]:
     loads = json.loads
     batch: Batch = []
     size = 0
     limit = HEAD_ROWS
     try:
-        with _open_binary(path) as f:
+        with _open_binary(path, position) as f:
             for line_no, raw in enumerate(f, start=1):
                 if not raw.strip():
                     continue
@@ -256,11 +280,11 @@ def _document_records(doc: Any, path: Path) -> tuple[Batch, str]:
 
 # --- CSV / TSV ---------------------------------------------------------------------------------------
 
-def _delimited(path: Path, delimiter: str) -> Iterator[Batch]:
+def _delimited(path: Path, delimiter: str, position: _Position | None = None) -> Iterator[Batch]:
     what = "TSV" if delimiter == "\t" else "CSV"
     csv.field_size_limit(2**31 - 1)
     try:
-        raw = _open_binary(path)
+        raw = _open_binary(path, position)
     except OSError as exc:
         raise InputError(f"cannot read: {exc}", path=str(path)) from None
     with io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text:
