@@ -164,3 +164,22 @@ def test_process_pool_with_small_chunks_and_batched_writes_equals_one_process(tm
         assert q(one, sql) == q(pool, sql), table
     assert q(pool, "SELECT count(*) FROM flags WHERE detector = 'repetition_loop'") == [(30,)]
     assert q(pool, "SELECT count(DISTINCT sample_id) FROM analysis_status") == [(90,)]
+
+
+def test_only_samples_analysed_before_have_old_rows_deleted(demo_db):
+    # a first analysis skips the DELETEs (each scans a whole table: quadratic over a million traces);
+    # `fresh` must therefore be exactly "no analysis_status row", or old rows would survive (or collide)
+    from workbench.store.findings import pending_analysis
+    with connect(demo_db) as con:
+        con.execute("UPDATE samples SET response = 'Changed. The answer is B.', content_hash = 'new' "
+                    "WHERE sample_id = 'loop-runaway'")
+        con.execute("INSERT INTO samples (run_id, sample_id, response, content_hash) SELECT run_id, 'added', "
+                    "'A new one. The answer is D.', 'h' FROM samples WHERE sample_id = 'loop-runaway'")
+        from workbench.analysis import registry
+        from workbench.analysis.pipeline import _versions
+        todo = pending_analysis(con, None, _versions(registry.default_names()), False)
+    assert {(k["sample_id"], k["fresh"]) for k in todo} == {("loop-runaway", False), ("added", True)}
+    analyze_store(demo_db, progress=False, workers=1)
+    assert q(demo_db, "SELECT count(*) FROM flags WHERE sample_id = 'loop-runaway'") == [(0,)]
+    assert q(demo_db, "SELECT count(*) FROM steps WHERE sample_id = 'loop-runaway'") == [(1,)]
+    assert q(demo_db, "SELECT count(*) FROM trace_stats WHERE sample_id IN ('added', 'loop-runaway')") == [(2,)]

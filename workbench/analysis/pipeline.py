@@ -74,6 +74,8 @@ def analyse_sample(s: dict[str, Any], todo: list[str], out: AnalysisRows, errors
         errors.append(f"{s['run_id']}/{s['sample_id']}: steps: {type(exc).__name__}: {exc}")
         return
     key = {"run_id": s["run_id"], "sample_id": s["sample_id"]}
+    if s.get("fresh"):
+        out.fresh.append((s["run_id"], s["sample_id"]))
     if STEPS in todo:
         for st in steps:
             out.steps.append({**key, "step_index": st.index, "char_start": st.char_start, "char_end": st.char_end,
@@ -130,10 +132,11 @@ def chunk_size(n_todo: int, n_workers: int) -> int:
 
 
 def _read_chunk(db: Path, keys: list[dict]) -> list[dict]:
-    todo = {(k["run_id"], k["sample_id"]): k["todo"] for k in keys}
+    todo = {(k["run_id"], k["sample_id"]): k for k in keys}
     with connect(db) as con:
         rows = samples_in_rowid_range(con, keys[0]["rowid"], keys[-1]["rowid"])
-    return [{**r, "todo": todo[(r["run_id"], r["sample_id"])]} for r in rows if (r["run_id"], r["sample_id"]) in todo]
+    return [{**r, "todo": k["todo"], "fresh": k.get("fresh", False)} for r in rows
+            if (k := todo.get((r["run_id"], r["sample_id"]))) is not None]
 
 
 def _write_chunk(db: Path, out: AnalysisRows | PreparedRows, versions: dict[str, str]) -> None:

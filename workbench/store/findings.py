@@ -30,6 +30,8 @@ class AnalysisRows:
     stats: list[dict[str, Any]] = field(default_factory=list)
     flags: list[dict[str, Any]] = field(default_factory=list)
     done: list[tuple[str, str, str]] = field(default_factory=list)   # (run_id, sample_id, detector or "steps")
+    # samples never analysed before (no analysis_status row): nothing of theirs to delete first
+    fresh: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -38,6 +40,7 @@ class PreparedRows:
     conversion's CPU is spent where there is a core to spare, not in the parent that writes)."""
     done: list[tuple[str, str, str]]
     tables: dict[str, pa.Table]          # "steps" / "stats" / "flags" -> rows (absent when empty)
+    fresh: list[tuple[str, str]] = field(default_factory=list)   # as AnalysisRows.fresh
 
 
 def prepare(rows: AnalysisRows) -> PreparedRows:
@@ -49,7 +52,7 @@ def prepare(rows: AnalysisRows) -> PreparedRows:
         tables["stats"] = _stats_arrow(rows.stats)
     if rows.flags:
         tables["flags"] = _arrow(rows.flags, _FLAG_TYPES)
-    return PreparedRows(rows.done, tables)
+    return PreparedRows(rows.done, tables, rows.fresh)
 
 
 def merge_prepared(parts: Sequence[PreparedRows]) -> PreparedRows:
@@ -75,7 +78,7 @@ def merge_prepared(parts: Sequence[PreparedRows]) -> PreparedRows:
                 arrays.append(col)
             fixed.append(pa.table(arrays, names=cols))
         tables[name] = pa.concat_tables(fixed)
-    return PreparedRows([d for p in parts for d in p.done], tables)
+    return PreparedRows([d for p in parts for d in p.done], tables, [f for p in parts for f in p.fresh])
 
 
 def pending_analysis(con: duckdb.DuckDBPyConnection, runs: list[str] | None, versions: dict[str, str],
@@ -83,16 +86,20 @@ def pending_analysis(con: duckdb.DuckDBPyConnection, runs: list[str] | None, ver
     """Samples with something to (re)do: [{rowid, run_id, sample_id, todo: [detector, ...]}] in rowid order.
 
     A (sample, detector) pair is pending when its analysis_status row is missing, has another
-    version or another content hash, or `force`."""
+    version or another content hash, or `force`. `fresh`: the sample has no analysis_status row at all
+    (never analysed: write_analysis has no old rows of it to delete)."""
     con.register("_versions", pa.table({"detector": list(versions), "version": list(versions.values())}))
     try:
         rows = con.execute(
             """SELECT s.rowid, s.run_id, s.sample_id,
-                      list(v.detector ORDER BY v.detector) FILTER (WHERE ? OR a.detector IS NULL) AS todo
+                      list(v.detector ORDER BY v.detector) FILTER (WHERE ? OR a.detector IS NULL) AS todo,
+                      bool_and(o.run_id IS NULL) AS fresh
                FROM samples s CROSS JOIN _versions v
                LEFT JOIN analysis_status a ON a.run_id = s.run_id AND a.sample_id = s.sample_id
                     AND a.detector = v.detector AND a.detector_version = v.version
                     AND a.content_hash = s.content_hash
+               LEFT JOIN (SELECT DISTINCT run_id, sample_id FROM analysis_status) o
+                    ON o.run_id = s.run_id AND o.sample_id = s.sample_id
                WHERE ? OR s.run_id IN (SELECT unnest(?::VARCHAR[]))
                GROUP BY s.rowid, s.run_id, s.sample_id
                HAVING len(todo) > 0
@@ -100,8 +107,8 @@ def pending_analysis(con: duckdb.DuckDBPyConnection, runs: list[str] | None, ver
     finally:
         con.unregister("_versions")
     order = list(versions)
-    return [{"rowid": rid, "run_id": r, "sample_id": sid, "todo": sorted(todo, key=order.index)}
-            for rid, r, sid, todo in rows]
+    return [{"rowid": rid, "run_id": r, "sample_id": sid, "todo": sorted(todo, key=order.index), "fresh": fresh}
+            for rid, r, sid, todo, fresh in rows]
 
 
 def count_samples(con: duckdb.DuckDBPyConnection, runs: list[str] | None) -> int:
@@ -152,11 +159,18 @@ def write_analysis(con: duckdb.DuckDBPyConnection, rows: AnalysisRows | Prepared
         con.register("_done", pa.table({"run_id": [d[0] for d in rows.done], "sample_id": [d[1] for d in rows.done],
                                          "detector": [d[2] for d in rows.done],
                                          "version": [versions[d[2]] for d in rows.done]}))
-        con.execute("DELETE FROM flags WHERE tier = 'text' AND (run_id, sample_id, detector) IN "
-                    "(SELECT run_id, sample_id, detector FROM _done)")
-        for table in ("steps", "trace_stats"):
-            con.execute(f"DELETE FROM {table} WHERE (run_id, sample_id) IN "
-                        "(SELECT run_id, sample_id FROM _done WHERE detector = ?)", [steps_key])
+        # old rows to replace: only samples analysed before (each DELETE scans its whole table, so a first
+        # analysis of a million traces must not pay it for every chunk)
+        fresh = set(rows.fresh)
+        old = [d for d in rows.done if (d[0], d[1]) not in fresh]
+        if old:
+            con.register("_old", pa.table({"run_id": [d[0] for d in old], "sample_id": [d[1] for d in old],
+                                            "detector": [d[2] for d in old]}))
+            con.execute("DELETE FROM flags WHERE tier = 'text' AND (run_id, sample_id, detector) IN "
+                        "(SELECT run_id, sample_id, detector FROM _old)")
+            for table in ("steps", "trace_stats"):
+                con.execute(f"DELETE FROM {table} WHERE (run_id, sample_id) IN "
+                            "(SELECT run_id, sample_id FROM _old WHERE detector = ?)", [steps_key])
         if "steps" in tables:
             con.register("_steps", tables["steps"])
             con.execute("INSERT INTO steps BY NAME SELECT *, ? AS analyzer_version FROM _steps", [versions[steps_key]])
@@ -179,7 +193,7 @@ def write_analysis(con: duckdb.DuckDBPyConnection, rows: AnalysisRows | Prepared
         con.execute("ROLLBACK")
         raise
     finally:
-        for name in ("_done", "_steps", "_stats", "_flags"):
+        for name in ("_done", "_old", "_steps", "_stats", "_flags"):
             with contextlib.suppress(duckdb.Error):
                 con.unregister(name)
 
