@@ -76,6 +76,8 @@ def analyse_sample(s: dict[str, Any], todo: list[str], out: AnalysisRows, errors
     key = {"run_id": s["run_id"], "sample_id": s["sample_id"]}
     if s.get("fresh"):
         out.fresh.append((s["run_id"], s["sample_id"]))
+    if s.get("content_hash"):
+        out.hashes[(s["run_id"], s["sample_id"])] = s["content_hash"]
     if STEPS in todo:
         for st in steps:
             out.steps.append({**key, "step_index": st.index, "char_start": st.char_start, "char_end": st.char_end,

@@ -32,6 +32,8 @@ class AnalysisRows:
     done: list[tuple[str, str, str]] = field(default_factory=list)   # (run_id, sample_id, detector or "steps")
     # samples never analysed before (no analysis_status row): nothing of theirs to delete first
     fresh: list[tuple[str, str]] = field(default_factory=list)
+    # content hash of each analysed sample as it was read (else write_analysis looks it up in samples)
+    hashes: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 @dataclass
@@ -41,6 +43,7 @@ class PreparedRows:
     done: list[tuple[str, str, str]]
     tables: dict[str, pa.Table]          # "steps" / "stats" / "flags" -> rows (absent when empty)
     fresh: list[tuple[str, str]] = field(default_factory=list)   # as AnalysisRows.fresh
+    hashes: dict[tuple[str, str], str] = field(default_factory=dict)   # as AnalysisRows.hashes
 
 
 def prepare(rows: AnalysisRows) -> PreparedRows:
@@ -52,7 +55,7 @@ def prepare(rows: AnalysisRows) -> PreparedRows:
         tables["stats"] = _stats_arrow(rows.stats)
     if rows.flags:
         tables["flags"] = _arrow(rows.flags, _FLAG_TYPES)
-    return PreparedRows(rows.done, tables, rows.fresh)
+    return PreparedRows(rows.done, tables, rows.fresh, rows.hashes)
 
 
 def merge_prepared(parts: Sequence[PreparedRows]) -> PreparedRows:
@@ -78,7 +81,8 @@ def merge_prepared(parts: Sequence[PreparedRows]) -> PreparedRows:
                 arrays.append(col)
             fixed.append(pa.table(arrays, names=cols))
         tables[name] = pa.concat_tables(fixed)
-    return PreparedRows([d for p in parts for d in p.done], tables, [f for p in parts for f in p.fresh])
+    return PreparedRows([d for p in parts for d in p.done], tables, [f for p in parts for f in p.fresh],
+                        {k: v for p in parts for k, v in p.hashes.items()})
 
 
 def pending_analysis(con: duckdb.DuckDBPyConnection, runs: list[str] | None, versions: dict[str, str],
@@ -119,8 +123,9 @@ def count_samples(con: duckdb.DuckDBPyConnection, runs: list[str] | None) -> int
 def samples_in_rowid_range(con: duckdb.DuckDBPyConnection, lo: int, hi: int) -> list[dict[str, Any]]:
     """The analysis fields of the samples with rowid in [lo, hi]. A rowid range lets DuckDB read
     only the row groups of one chunk (a join on the keys would scan every response for every chunk)."""
-    cur = con.execute(f"SELECT {', '.join(ANALYSIS_FIELDS)} FROM samples WHERE rowid BETWEEN ? AND ?", [lo, hi])
-    return [dict(zip(ANALYSIS_FIELDS, r)) for r in cur.fetchall()]
+    fields = (*ANALYSIS_FIELDS, "content_hash")   # the hash analysis_status records for what was analysed
+    cur = con.execute(f"SELECT {', '.join(fields)} FROM samples WHERE rowid BETWEEN ? AND ?", [lo, hi])
+    return [dict(zip(fields, r)) for r in cur.fetchall()]
 
 
 _STEP_TYPES = {"step_index": pa.int32(), "char_start": pa.int32(), "char_end": pa.int32(), "n_chars": pa.int32(),
@@ -183,9 +188,18 @@ def write_analysis(con: duckdb.DuckDBPyConnection, rows: AnalysisRows | Prepared
             con.execute("""INSERT INTO flags BY NAME
                            SELECT f.*, d.version AS detector_version
                            FROM _flags f JOIN (SELECT DISTINCT detector, version FROM _done) d USING (detector)""")
-        con.execute("""INSERT OR REPLACE INTO analysis_status
-                       SELECT d.run_id, d.sample_id, d.detector, d.version, s.content_hash, now()
-                       FROM _done d JOIN samples s USING (run_id, sample_id)""")
+        if all((d[0], d[1]) in rows.hashes for d in rows.done):
+            # the hashes read with the samples: no scan of `samples` per chunk (a million rows at 1M)
+            con.register("_hash", pa.table({"run_id": [k[0] for k in rows.hashes],
+                                             "sample_id": [k[1] for k in rows.hashes],
+                                             "content_hash": list(rows.hashes.values())}))
+            con.execute("""INSERT OR REPLACE INTO analysis_status
+                           SELECT d.run_id, d.sample_id, d.detector, d.version, h.content_hash, now()
+                           FROM _done d JOIN _hash h USING (run_id, sample_id)""")
+        else:
+            con.execute("""INSERT OR REPLACE INTO analysis_status
+                           SELECT d.run_id, d.sample_id, d.detector, d.version, s.content_hash, now()
+                           FROM _done d JOIN samples s USING (run_id, sample_id)""")
         from workbench.store.summary import mark_stale
         mark_stale(con, [r[0] for r in con.execute("SELECT DISTINCT run_id FROM _done").fetchall()])
         con.execute("COMMIT")
@@ -193,7 +207,7 @@ def write_analysis(con: duckdb.DuckDBPyConnection, rows: AnalysisRows | Prepared
         con.execute("ROLLBACK")
         raise
     finally:
-        for name in ("_done", "_old", "_steps", "_stats", "_flags"):
+        for name in ("_done", "_old", "_hash", "_steps", "_stats", "_flags"):
             with contextlib.suppress(duckdb.Error):
                 con.unregister(name)
 
