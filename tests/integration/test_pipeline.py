@@ -183,3 +183,11 @@ def test_only_samples_analysed_before_have_old_rows_deleted(demo_db):
     assert q(demo_db, "SELECT count(*) FROM flags WHERE sample_id = 'loop-runaway'") == [(0,)]
     assert q(demo_db, "SELECT count(*) FROM steps WHERE sample_id = 'loop-runaway'") == [(1,)]
     assert q(demo_db, "SELECT count(*) FROM trace_stats WHERE sample_id IN ('added', 'loop-runaway')") == [(2,)]
+
+
+def test_large_analyses_write_in_fewer_larger_transactions():
+    # every write checkpoints when its connection closes, at a cost that grows with the store
+    from workbench.analysis.pipeline import CHUNK, MAX_WRITE, write_size
+    assert write_size(10) == write_size(CHUNK * 40) == CHUNK
+    assert write_size(200_000) == 5_000
+    assert write_size(1_000_000) == write_size(10_000_000) == MAX_WRITE

@@ -47,6 +47,10 @@ CHUNK = 1500           # samples per write transaction (and most samples per ana
 CHUNKS_PER_WORKER = 8  # with a pool: at least this many analysis chunks per worker (short serial tail)
 MIN_CHUNK = 100        # ... but not so small that per-chunk overhead (a read, pickling) dominates
 READ_AHEAD = 2         # chunks in flight per worker: one being analysed, one waiting
+WRITES = 40            # a large analysis writes in about this many transactions ...
+MAX_WRITE = 25_000     # ... of at most this many samples: every write ends with a checkpoint (when the
+                       # connection closes) whose cost grows with the store, so 1,500-sample writes made
+                       # a first analysis of a million traces spend most of its time checkpointing
 
 
 def _versions(detectors: list[str]) -> dict[str, str]:
@@ -128,6 +132,11 @@ def _merge(parts: list[tuple[PreparedRows, list[str], int]]) -> tuple[PreparedRo
             sum(n for _, _, n in parts))
 
 
+def write_size(n_todo: int) -> int:
+    """Samples per write transaction: CHUNK, or more for a large analysis (about WRITES writes)."""
+    return max(CHUNK, min(MAX_WRITE, math.ceil(n_todo / WRITES)))
+
+
 def chunk_size(n_todo: int, n_workers: int) -> int:
     """Samples per chunk: at most CHUNK, small enough for CHUNKS_PER_WORKER chunks per worker."""
     return max(1, min(CHUNK, max(MIN_CHUNK, math.ceil(n_todo / (n_workers * CHUNKS_PER_WORKER)))))
@@ -171,10 +180,12 @@ def tally(result: AnalyzeResult, out: AnalysisRows | PreparedRows, errors: list[
 
 
 def _run_pool(db: Path, chunks: list[list[dict]], n_workers: int,
-              consume: Callable[[tuple[PreparedRows, list[str], int]], None]) -> None:
+              consume: Callable[[tuple[PreparedRows, list[str], int]], None], every: int = CHUNK,
+              tick: Callable[[int], None] | None = None) -> None:
     """Analyse chunks on a process pool: the parent reads ahead (READ_AHEAD chunks per worker in flight,
     read between writes, so reads never wait for a write's lock while a worker idles), collects
-    results in whatever order they finish and writes them in batches of >= CHUNK samples."""
+    results in whatever order they finish (`tick` says how many samples each brought) and writes them
+    in batches of >= `every` samples."""
     ctx = mp.get_context("fork" if sys.platform != "win32" else "spawn")
     done: queue.Queue = queue.Queue()
     todo = iter(chunks)
@@ -200,9 +211,11 @@ def _run_pool(db: Path, chunks: list[list[dict]], n_workers: int,
             if isinstance(res, BaseException):
                 raise res
             batch.append(res)
+            if tick:
+                tick(res[2])
             while in_flight < n_workers * READ_AHEAD and submit():
                 pass
-            if sum(n for _, _, n in batch) >= CHUNK or not in_flight:
+            if sum(n for _, _, n in batch) >= every or not in_flight:
                 consume(_merge(batch))
                 batch = []
 
@@ -235,11 +248,11 @@ def analyze_store(db: str | Path, *, runs: list[str] | None = None, detectors: l
         for keys in chunks:
             yield _read_chunk(db, keys)
 
-    def consume(res: tuple[AnalysisRows | PreparedRows, list[str], int]) -> None:
+    def consume(res: tuple[AnalysisRows | PreparedRows, list[str], int], counted: bool = False) -> None:
         out, errors, n = res
         _write_chunk(db, out, versions)
         tally(result, out, errors)
-        if bar:
+        if bar and not counted:
             bar.update(n)
 
     try:
@@ -247,7 +260,9 @@ def analyze_store(db: str | Path, *, runs: list[str] | None = None, detectors: l
             for job in jobs():
                 consume(_analyse_chunk(job))
         else:
-            _run_pool(db, chunks, n_workers, consume)
+            # the bar follows the analysed samples; they are written in fewer, larger transactions
+            _run_pool(db, chunks, n_workers, lambda res: consume(res, counted=True), every=write_size(len(todo)),
+                      tick=bar.update if bar else None)
     finally:
         if bar:
             bar.close()
