@@ -9,9 +9,11 @@ continues from there; the app can read between chunks.
 
 With a process pool, analysis chunks are small (several per worker, so no worker idles in a long
 serial tail) and the parent keeps each worker's next chunk read ahead; it writes finished chunks
-in batches of about CHUNK samples, because every write transaction has a fixed cost (opening the
-file, the commit, the checkpoint when the connection closes) that would otherwise make the one
-parent the bottleneck of two or more workers.
+in batches of about CHUNK samples (write_size: about a 40th of a large analysis, at most MAX_WRITE),
+because every write transaction has a cost (opening the file, the commit, the checkpoint when the
+connection closes, which grows with the store) that would otherwise make the one parent the
+bottleneck of two or more workers. An interrupted run keeps every finished write batch. A sample
+never analysed before has no old rows, so its write skips the DELETEs that scan whole tables.
 """
 
 from __future__ import annotations
