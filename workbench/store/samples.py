@@ -63,25 +63,11 @@ _HASH_SQL = _md5(_HASHED)
 _COLS = ", ".join(SAMPLES_SCHEMA.names)
 
 
-def _upsert(con: duckdb.DuckDBPyConnection, run_id: str, *, refuse_other_sources: str | None = None) -> dict[str, int]:
-    """Write the temp table `_new` into `samples` (insert new, replace changed, keep identical).
-
-    With `refuse_other_sources` (the file being imported), a changed row whose stored version came from
-    another source (`source_key`) raises InputError instead, before anything of the batch is written.
-    """
-    other_source = "coalesce(s.source_key, '') <> coalesce(n.source_key, '')"
-    changed, line, sid, other = one_row(con.execute(
-        f"""SELECT count(*), min(n.source_line) FILTER (WHERE {other_source}),
-                  arg_min(n.sample_id, n.source_line) FILTER (WHERE {other_source}),
-                  arg_min(coalesce(s.source_key, s.source_file, 'a model run'), n.source_line)
-                    FILTER (WHERE {other_source})
-           FROM _new n JOIN samples s ON s.run_id = ? AND s.sample_id = n.sample_id
-           WHERE s.content_hash <> n.content_hash""", [run_id]))
-    if refuse_other_sources is not None and line is not None:
-        raise InputError(
-            f"run {run_id!r} already holds this sample from another source ({other}) with other content; "
-            f"importing would overwrite it. Add --update to replace it, or import into another run with "
-            f"--run NAME", path=refuse_other_sources, line=line, sample_id=sid)
+def _upsert(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, int]:
+    """Write the temp table `_new` into `samples` (insert new, replace changed, keep identical)."""
+    changed = one_row(con.execute(
+        """SELECT count(*) FROM _new n JOIN samples s ON s.run_id = ? AND s.sample_id = n.sample_id
+           WHERE s.content_hash <> n.content_hash""", [run_id]))[0]
     if changed:
         con.execute(
             """DELETE FROM samples WHERE run_id = ? AND sample_id IN (
