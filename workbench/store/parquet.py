@@ -26,6 +26,8 @@ PARTITION = "run_id"
 INTERNAL = frozenset({"schema_migrations"})
 # Image bytes: large and rarely wanted in an analytics export (opt in with --image-blobs).
 BLOBS = "image_blobs"
+# Tables without a primary key, written in this order all the same (steps lost its key in 0014).
+ROW_ORDER = {"steps": ("run_id", "sample_id", "step_index")}
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,7 @@ class TableInfo:
     """One store table as the export sees it."""
     name: str
     columns: tuple[tuple[str, str], ...]     # (column, DuckDB type)
-    key: tuple[str, ...]                      # primary key (row order within a file)
+    key: tuple[str, ...]                      # primary key, or ROW_ORDER (row order within a file)
 
     @property
     def partitioned(self) -> bool:
@@ -53,7 +55,7 @@ def store_tables(con: duckdb.DuckDBPyConnection) -> list[TableInfo]:
     for table, column, dtype in cols:
         if table not in INTERNAL and table not in views:
             by_table.setdefault(table, []).append((column, dtype))
-    return [TableInfo(t, tuple(c), tuple(keys.get(t) or ())) for t, c in sorted(by_table.items())]
+    return [TableInfo(t, tuple(c), tuple(keys.get(t) or ROW_ORDER.get(t, ()))) for t, c in sorted(by_table.items())]
 
 
 def _quote(identifier: str) -> str:
