@@ -240,7 +240,7 @@ def import_paths(paths: list[Path], db: str | Path | None = None, *, run: str | 
                 done = bar.n if bar else 0
                 staged.append(_stage_file(con, job.import_id, p, run=run, mapping=mapping, images=images,
                                           summary=summary, update=update, resume=job.resumed, before=before,
-                                          bar=bar))
+                                          bar=bar, seen=job.seen))
                 if bar:
                     bar.update(done + p.n_bytes - bar.n)   # the rest of the file (parquet, xlsx: all of it)
             summary.images_stored = before[0] + images.n_present
@@ -309,7 +309,7 @@ class _Staged:
 
 def _stage_file(con: Any, import_id: str, p: Planned, *, run: str | None, mapping: dict[str, str],
                 images: ImageBatch, summary: ImportSummary, update: bool, resume: bool,
-                before: tuple[int, int, int, str], bar: Any = None) -> _Staged:
+                before: tuple[int, int, int, str], bar: Any = None, seen: Any = None) -> _Staged:
     """Read one file and stage it batch by batch, each batch in its own committed transaction."""
     from workbench.store import staging
     from workbench.store.samples import samples_table
@@ -355,7 +355,7 @@ def _stage_file(con: Any, import_id: str, p: Planned, *, run: str | None, mappin
             images.flush(con)
             for run_id, run_rows in by_run.items():
                 res = staging.stage_batch(con, import_id, run_id, samples_table(run_rows), path=path_str,
-                                          allow_update=update)
+                                          allow_update=update, seen=seen)
                 counts = st.per_run[run_id]
                 for k, v in res.counts.items():
                     counts[k] = counts.get(k, 0) + v
@@ -387,6 +387,7 @@ def _publish(con: Any, import_id: str, staged: list[_Staged], attach: list[tuple
     from workbench.store import staging
     from workbench.store import summary as summaries
     from workbench.store.runs import attach_source_info, record_import_file, refresh_run_counts, upsert_run
+    staging.before_publish(con)
     con.execute("BEGIN TRANSACTION")
     try:
         touched: list[str] = []

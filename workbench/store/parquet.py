@@ -55,7 +55,7 @@ def store_tables(con: duckdb.DuckDBPyConnection) -> list[TableInfo]:
     for table, column, dtype in cols:
         if table not in INTERNAL and table not in views:
             by_table.setdefault(table, []).append((column, dtype))
-    return [TableInfo(t, tuple(c), tuple(keys.get(t) or ROW_ORDER.get(t, ()))) for t, c in sorted(by_table.items())]
+    return [TableInfo(t, tuple(c), tuple(keys.get(t) or ROW_ORDER.get(t) or ())) for t, c in sorted(by_table.items())]
 
 
 def _quote(identifier: str) -> str:

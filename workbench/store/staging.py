@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from workbench.errors import InputError
@@ -47,12 +48,48 @@ class BatchResult:
     notes: list[str] = field(default_factory=list)
 
 
+class SeenIds:
+    """Which (run, id) pairs an import may have staged already: a Bloom filter of fixed size (8 MB).
+
+    "No" is certain, so a batch of ids the import never staged skips the checks that would scan every
+    row it staged before (a growing table: quadratic over a million traces); "maybe" runs them. Only
+    false positives can err (a rolled-back batch's ids stay in): they cost a check, never a wrong row.
+    Hashes are DuckDB's `hash()`, the same in every process, so a resumed import rebuilds the filter."""
+    BITS = 1 << 26
+    K = 4
+
+    def __init__(self) -> None:
+        self.bits = np.zeros(self.BITS // 8, dtype=np.uint8)
+
+    def _index(self, hashes: np.ndarray) -> np.ndarray:
+        h1, h2 = hashes & 0xFFFFFFFF, (hashes >> np.uint64(32)) | np.uint64(1)
+        return np.stack([(h1 + np.uint64(i) * h2) % np.uint64(self.BITS) for i in range(self.K)])
+
+    def add(self, hashes: np.ndarray) -> None:
+        idx = self._index(hashes).ravel()
+        np.bitwise_or.at(self.bits, idx >> np.uint64(3), (np.uint8(1) << (idx & np.uint64(7)).astype(np.uint8)))
+
+    def any_of(self, hashes: np.ndarray) -> bool:
+        if not len(hashes):
+            return False
+        idx = self._index(hashes)
+        hit = (self.bits[idx >> np.uint64(3)] >> (idx & np.uint64(7)).astype(np.uint8)) & 1
+        return bool(hit.all(axis=0).any())
+
+
+def _id_hashes(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> np.ndarray:
+    """uint64 hashes of the (run_id, id) pairs a query returns as (run_id, id)."""
+    col = con.execute(f"SELECT hash(r || chr(0) || i) AS h FROM ({sql}) t(r, i)", params).fetchnumpy()["h"]
+    return np.asarray(col, dtype=np.uint64)
+
+
 @dataclass
 class Job:
     import_id: str
     resumed: bool = False
     started_at: Any = None
     discarded: list[str] = field(default_factory=list)   # unfinished imports of other files, dropped
+    seen: SeenIds = field(default_factory=SeenIds)       # ids it staged (rebuilt when resumed)
 
 
 def prepare_import(con: duckdb.DuckDBPyConnection) -> None:
@@ -61,6 +98,11 @@ def prepare_import(con: duckdb.DuckDBPyConnection) -> None:
     # DuckDB's buffers (its cache, temp tables) are capped so memory stays bounded by the batch, not the file;
     # past the cap DuckDB spills to its temp directory
     con.execute(f"SET memory_limit = '{IMPORT_MEMORY_LIMIT}'")
+    # No vacuum while batches are staged: DuckDB's checkpoint (one per committed batch) otherwise merges
+    # the appended row groups again and again, in a pattern that rewrites ever more of the staged rows
+    # (commits of 4, 8, 17, 37, 117 s in a row; quadratic over a million traces). Nothing is deleted
+    # while staging, so vacuum has nothing to reclaim; `publish` turns it back on.
+    con.execute("SET max_vacuum_tasks = 0")
 
 
 def open_job(con: duckdb.DuckDBPyConnection, fingerprint: str, description: str) -> Job:
@@ -85,6 +127,9 @@ def open_job(con: duckdb.DuckDBPyConnection, fingerprint: str, description: str)
                         [job.import_id, fingerprint, description])
         else:
             job = Job(found[0], resumed=True, started_at=found[1], discarded=discarded)
+            for column in ("sample_id", "base_id"):
+                job.seen.add(_id_hashes(con, f"SELECT run_id, {column} FROM import_staging WHERE import_id = ?",
+                                        [job.import_id]))
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -122,8 +167,9 @@ def record_batch(con: duckdb.DuckDBPyConnection, import_id: str, path: str, batc
 
 
 def stage_batch(con: duckdb.DuckDBPyConnection, import_id: str, run_id: str, table: pa.Table, *, path: str,
-                allow_update: bool = False) -> BatchResult:
-    """Stage one batch of one file for `run_id` (inside the batch's transaction).
+                allow_update: bool = False, seen: SeenIds | None = None) -> BatchResult:
+    """Stage one batch of one file for `run_id` (inside the batch's transaction). `seen`: the job's
+    filter of staged ids (Job.seen); without it every check reads the rows staged before.
 
     - A repeated id with identical content is staged once; with other content the later rows are kept
       apart as `id#2`, `id#3` (in order of first appearance), and the notes say so.
@@ -139,30 +185,39 @@ def stage_batch(con: duckdb.DuckDBPyConnection, import_id: str, run_id: str, tab
                         1 AS k FROM (SELECT * REPLACE ({_HASH_SQL} AS content_hash) FROM _incoming)""")
     finally:
         con.unregister("_incoming")
-    seen = "import_staging s WHERE s.import_id = ? AND s.run_id = ? AND s.source_file = ?"
+    incoming = _id_hashes(con, "SELECT ?, base_id FROM _new", [run_id])
+    # no id of this batch was staged by this import before (certain): nothing staged to compare with
+    staged_before = seen is None or seen.any_of(incoming)
+    seen_sql = "import_staging s WHERE s.import_id = ? AND s.run_id = ? AND s.source_file = ?"
     key = [import_id, run_id, path]
     repeated = one_row(con.execute(
         f"""SELECT (SELECT count(*) - count(DISTINCT sample_id) FROM _new) + (SELECT count(*) FROM _new n
-              WHERE EXISTS (SELECT 1 FROM {seen} AND s.base_id = n.base_id))""", key))[0]
+              WHERE ? AND EXISTS (SELECT 1 FROM {seen_sql} AND s.base_id = n.base_id))""", [staged_before, *key]))[0]
     if repeated:
         _separate_repeats(con, key, path, res)
+        staged_before = True   # ids kept apart as id#k: take the careful path
     clash = con.execute(f"""SELECT n.source_line, n.sample_id FROM _new n WHERE EXISTS (
                               SELECT 1 FROM _new m WHERE m.sample_id = n.sample_id AND m.source_line <> n.source_line)
-                            OR EXISTS (SELECT 1 FROM {seen} AND s.sample_id = n.sample_id)
-                            ORDER BY 1 LIMIT 1""", key).fetchone()
+                            OR (? AND EXISTS (SELECT 1 FROM {seen_sql} AND s.sample_id = n.sample_id))
+                            ORDER BY 1 LIMIT 1""", [staged_before, *key]).fetchone()
     if clash:
         raise InputError(f"id {clash[1]!r} is both a repeated id kept apart and an id of its own in this file; "
                          f"rename one of them", path=path, line=clash[0])
     # the row each new one meets: staged earlier by this import (another file), else the stored one
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE _cur AS
-        SELECT sample_id, content_hash, source_key, source_file, true AS staged FROM import_staging
-        WHERE {_LIVE} AND run_id = ? AND sample_id IN (SELECT sample_id FROM _new)
-        UNION ALL
-        SELECT s.sample_id, s.content_hash, s.source_key, s.source_file, false FROM samples s
-        WHERE s.run_id = ? AND s.sample_id IN (SELECT sample_id FROM _new)
-          AND NOT EXISTS (SELECT 1 FROM import_staging g WHERE g.import_id = ? AND NOT g.superseded
-                          AND g.action <> 'same' AND g.run_id = ? AND g.sample_id = s.sample_id)""",
-                [import_id, run_id, run_id, import_id, run_id])
+    if staged_before:
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE _cur AS
+            SELECT sample_id, content_hash, source_key, source_file, true AS staged FROM import_staging
+            WHERE {_LIVE} AND run_id = ? AND sample_id IN (SELECT sample_id FROM _new)
+            UNION ALL
+            SELECT s.sample_id, s.content_hash, s.source_key, s.source_file, false FROM samples s
+            WHERE s.run_id = ? AND s.sample_id IN (SELECT sample_id FROM _new)
+              AND NOT EXISTS (SELECT 1 FROM import_staging g WHERE g.import_id = ? AND NOT g.superseded
+                              AND g.action <> 'same' AND g.run_id = ? AND g.sample_id = s.sample_id)""",
+                    [import_id, run_id, run_id, import_id, run_id])
+    else:
+        con.execute("""CREATE OR REPLACE TEMP TABLE _cur AS
+            SELECT s.sample_id, s.content_hash, s.source_key, s.source_file, false AS staged FROM samples s
+            WHERE s.run_id = ? AND s.sample_id IN (SELECT sample_id FROM _new)""", [run_id])
     if not allow_update:
         other = con.execute(
             """SELECT n.source_line, n.sample_id, coalesce(c.source_key, c.source_file, 'a model run')
@@ -174,10 +229,11 @@ def stage_batch(con: duckdb.DuckDBPyConnection, import_id: str, run_id: str, tab
                 f"run {run_id!r} already holds this sample from another source ({other[2]}) with other content; "
                 f"importing would overwrite it. Add --update to replace it, or import into another run with "
                 f"--run NAME", path=path, line=other[0], sample_id=other[1])
-    con.execute("""UPDATE import_staging SET superseded = true WHERE import_id = ? AND run_id = ? AND NOT superseded
-                   AND action <> 'same' AND sample_id IN (
-                     SELECT n.sample_id FROM _new n JOIN _cur c USING (sample_id)
-                     WHERE c.staged AND c.content_hash <> n.content_hash)""", [import_id, run_id])
+    if staged_before:
+        con.execute("""UPDATE import_staging SET superseded = true WHERE import_id = ? AND run_id = ?
+                       AND NOT superseded AND action <> 'same' AND sample_id IN (
+                         SELECT n.sample_id FROM _new n JOIN _cur c USING (sample_id)
+                         WHERE c.staged AND c.content_hash <> n.content_hash)""", [import_id, run_id])
     action = ("CASE WHEN c.sample_id IS NULL THEN 'new' WHEN c.content_hash <> n.content_hash THEN 'changed' "
               "ELSE 'same' END")
     cols = ", ".join(f"CASE WHEN {action} = 'same' THEN NULL ELSE n.{c} END" if c in _BIG else f"n.{c}"
@@ -191,6 +247,10 @@ def stage_batch(con: duckdb.DuckDBPyConnection, import_id: str, run_id: str, tab
                   count(*) FILTER (WHERE c.content_hash <> n.content_hash)
            FROM _new n LEFT JOIN _cur c USING (sample_id)""").fetchall()
     res.counts.update(total=total, new=new, changed=changed, unchanged=total - new - changed)
+    if seen is not None:
+        seen.add(incoming)
+        if repeated:
+            seen.add(_id_hashes(con, "SELECT ?, sample_id FROM _new", [run_id]))
     return res
 
 
@@ -225,6 +285,12 @@ def _separate_repeats(con: duckdb.DuckDBPyConnection, key: list[str], path: str,
                          f"{sid!r}")
     if apart > 3:
         res.notes.append(f"{path}: ... {apart - 3} more repeated ids kept apart")
+
+
+def before_publish(con: duckdb.DuckDBPyConnection) -> None:
+    """Vacuum on again (prepare_import turned it off): the publish deletes the staged rows, whose space the
+    checkpoint after it reclaims."""
+    con.execute("RESET max_vacuum_tasks")
 
 
 def publish(con: duckdb.DuckDBPyConnection, import_id: str) -> None:
