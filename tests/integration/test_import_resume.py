@@ -20,24 +20,25 @@ from workbench.store import connect
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# a child that imports with 3-record batches and kills itself (SIGKILL: no cleanup runs) right after the
-# commit of its `kill_after`-th batch
+# a child that imports with 3-record batches, each committed (the batched path a large import takes;
+# argv[4] = "small": the one-transaction path of a small one), and kills itself (SIGKILL: no cleanup
+# runs) as it stages batch `kill_after` + 1, so exactly `kill_after` batches are committed
 CHILD = """
 import os, signal, sys
 from pathlib import Path
+import workbench.ingest as ingest
 from workbench.ingest import readers, import_paths
 from workbench.store import staging
 readers.BATCH_ROWS = readers.HEAD_ROWS = 3
+ingest.SMALL_IMPORT_BYTES = 10**9 if sys.argv[4:] == ["small"] else 0
 n = {"batches": 0}
 record = staging.record_batch
-def record_then_maybe_die(con, *a, **k):
-    record(con, *a, **k)
-    con.execute("COMMIT")
+def record_or_die(con, *a, **k):
     n["batches"] += 1
-    if n["batches"] == int(sys.argv[3]):
+    if n["batches"] == int(sys.argv[3]) + 1:
         os.kill(os.getpid(), signal.SIGKILL)
-    con.execute("BEGIN TRANSACTION")
-staging.record_batch = record_then_maybe_die
+    record(con, *a, **k)
+staging.record_batch = record_or_die
 import_paths([Path(p) for p in sys.argv[1].split(",")], sys.argv[2], run="big", progress=False)
 """
 
@@ -70,16 +71,18 @@ def staged(db) -> tuple:
     return tuple(q(db, f"SELECT count(*) FROM {t}")[0][0] for t in ("import_jobs", "import_batches", "import_staging"))
 
 
-def kill_midway(files: list[Path], db: Path, after: int) -> None:
-    proc = subprocess.run([sys.executable, "-c", CHILD, ",".join(map(str, files)), str(db), str(after)],
+def kill_midway(files: list[Path], db: Path, after: int, *extra: str) -> None:
+    proc = subprocess.run([sys.executable, "-c", CHILD, ",".join(map(str, files)), str(db), str(after), *extra],
                           cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert proc.returncode == -signal.SIGKILL, proc.stderr
 
 
 @pytest.fixture
 def small_batches(monkeypatch):
+    import workbench.ingest as ingest
     monkeypatch.setattr(readers, "BATCH_ROWS", 3)
     monkeypatch.setattr(readers, "HEAD_ROWS", 3)
+    monkeypatch.setattr(ingest, "SMALL_IMPORT_BYTES", 0)   # the batched path of a large import
 
 
 def test_killed_import_publishes_nothing_and_the_same_command_resumes(tmp_path, small_batches):
@@ -134,6 +137,21 @@ def test_another_import_discards_the_unfinished_one(tmp_path, small_batches):
     assert any("unfinished import was discarded" in w and "a.jsonl" in w for w in other.warnings)
     assert staged(db) == (0, 0, 0)
     assert q(db, "SELECT DISTINCT run_id FROM samples") == [("c",)]
+
+
+def test_a_small_import_killed_midway_left_nothing_but_its_job(tmp_path, small_batches):
+    """A small import stages and publishes in one transaction: killed midway, it staged nothing (it wrote
+    no rows to disk twice), and the same command then imports it whole."""
+    a = write(tmp_path / "a.jsonl", rows(20))
+    db = tmp_path / "store.duckdb"
+    import_paths([write(tmp_path / "other.jsonl", rows(8))], db, progress=False)
+    before = published(db)
+    kill_midway([a], db, 4, "small")
+    assert published(db) == before
+    assert staged(db) == (1, 0, 0)
+    import_paths([a], db, run="big", progress=False)
+    assert staged(db) == (0, 0, 0)
+    assert q(db, "SELECT count(*) FROM samples WHERE run_id = 'big'") == [(19,)]
 
 
 def test_a_changed_file_is_not_resumed(tmp_path, small_batches):
