@@ -2,10 +2,11 @@
 
 Per (sample, detector) the store records the detector version and the sample's content hash in
 `analysis_status`; a sample is (re)analysed when that row is missing, the version changed, the
-sample changed, or --force. Work goes in chunks: the parent reads a chunk (short connection),
-worker processes analyse it, the parent replaces that chunk's old rows and marks it done in
-one transaction (short connection). An interrupted run therefore keeps every finished chunk and
-continues from there; the app can read between chunks.
+sample changed, or --force. Work goes in chunks: the parent reads a chunk, worker processes
+analyse it, the parent replaces that chunk's old rows and marks it done in one transaction. An
+interrupted run therefore keeps every finished chunk and continues from there. The parent's
+connection is held across reads and writes but closed at least every HOLD_SECONDS and whenever it
+would sit idle that long, so the app (another process) can open the store between chunks.
 
 With a process pool, analysis chunks are small (several per worker, so no worker idles in a long
 serial tail) and the parent keeps each worker's next chunk read ahead; it writes finished chunks
@@ -23,6 +24,7 @@ import multiprocessing as mp
 import os
 import queue
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -49,6 +51,7 @@ CHUNK = 1500           # samples per write transaction (and most samples per ana
 CHUNKS_PER_WORKER = 8  # with a pool: at least this many analysis chunks per worker (short serial tail)
 MIN_CHUNK = 100        # ... but not so small that per-chunk overhead (a read, pickling) dominates
 READ_AHEAD = 2         # chunks in flight per worker: one being analysed, one waiting
+HOLD_SECONDS = 1.0     # the parent's connection is closed after this long (other processes wait for the lock)
 WRITES = 40            # a large analysis writes in about this many transactions ...
 MAX_WRITE = 25_000     # ... of at most this many samples: every write ends with a checkpoint (when the
                        # connection closes) whose cost grows with the store, so 1,500-sample writes made
@@ -144,18 +147,51 @@ def chunk_size(n_todo: int, n_workers: int) -> int:
     return max(1, min(CHUNK, max(MIN_CHUNK, math.ceil(n_todo / (n_workers * CHUNKS_PER_WORKER)))))
 
 
-def _read_chunk(db: Path, keys: list[dict]) -> list[dict]:
+class _Store:
+    """The parent's connection to the store, opened when needed and closed once it has been held
+    HOLD_SECONDS (`release`) or on `close`: one open per second or so instead of one per chunk (each open
+    reads the catalog, each close checkpoints)."""
+
+    def __init__(self, db: Path) -> None:
+        self.db = db
+        self._cm: Any = None
+        self._con: Any = None
+        self._opened = 0.0
+
+    def con(self) -> Any:   # a duckdb connection
+        if self._con is None:
+            self._cm = connect(self.db)
+            self._con = self._cm.__enter__()
+            self._opened = time.monotonic()
+        return self._con
+
+    def held_for(self) -> float | None:
+        return None if self._con is None else time.monotonic() - self._opened
+
+    def release(self) -> None:
+        """Close the connection if it was held HOLD_SECONDS or more."""
+        held = self.held_for()
+        if held is not None and held >= HOLD_SECONDS:
+            self.close()
+
+    def close(self) -> None:
+        if self._con is not None:
+            cm, self._cm, self._con = self._cm, None, None
+            cm.__exit__(None, None, None)
+
+
+def _read_chunk(store: _Store, keys: list[dict]) -> list[dict]:
     todo = {(k["run_id"], k["sample_id"]): k for k in keys}
-    with connect(db) as con:
-        rows = samples_in_rowid_range(con, keys[0]["rowid"], keys[-1]["rowid"])
+    rows = samples_in_rowid_range(store.con(), keys[0]["rowid"], keys[-1]["rowid"])
+    store.release()
     return [{**r, "todo": k["todo"], "fresh": k.get("fresh", False)} for r in rows
             if (k := todo.get((r["run_id"], r["sample_id"]))) is not None]
 
 
-def _write_chunk(db: Path, out: AnalysisRows | PreparedRows, versions: dict[str, str]) -> None:
+def _write_chunk(store: _Store, out: AnalysisRows | PreparedRows, versions: dict[str, str]) -> None:
     if out.done:
-        with connect(db) as con:
-            write_analysis(con, out, versions, STEPS)
+        write_analysis(store.con(), out, versions, STEPS)
+        store.release()
 
 
 def plan(db: Path, runs: list[str] | None, detectors: list[str] | None,
@@ -181,7 +217,7 @@ def tally(result: AnalyzeResult, out: AnalysisRows | PreparedRows, errors: list[
     result.errors.extend(errors)
 
 
-def _run_pool(db: Path, chunks: list[list[dict]], n_workers: int,
+def _run_pool(store: _Store, chunks: list[list[dict]], n_workers: int,
               consume: Callable[[tuple[PreparedRows, list[str], int]], None], every: int = CHUNK,
               tick: Callable[[int], None] | None = None) -> None:
     """Analyse chunks on a process pool: the parent reads ahead (READ_AHEAD chunks per worker in flight,
@@ -200,7 +236,7 @@ def _run_pool(db: Path, chunks: list[list[dict]], n_workers: int,
             keys = next(todo, None)
             if keys is None:
                 return False
-            pool.apply_async(_analyse_chunk_prepared, (_read_chunk(db, keys),), callback=done.put,
+            pool.apply_async(_analyse_chunk_prepared, (_read_chunk(store, keys),), callback=done.put,
                              error_callback=done.put)
             in_flight += 1
             return True
@@ -208,7 +244,12 @@ def _run_pool(db: Path, chunks: list[list[dict]], n_workers: int,
         while in_flight < n_workers * READ_AHEAD and submit():
             pass
         while in_flight:
-            res = done.get()
+            held = store.held_for()
+            try:
+                res = done.get(timeout=max(0.0, HOLD_SECONDS - held) if held is not None else None)
+            except queue.Empty:   # the workers are busy: let other processes have the store meanwhile
+                store.close()
+                res = done.get()
             in_flight -= 1
             if isinstance(res, BaseException):
                 raise res
@@ -246,13 +287,15 @@ def analyze_store(db: str | Path, *, runs: list[str] | None = None, detectors: l
         from tqdm import tqdm
         bar = tqdm(total=len(todo), unit="sample", desc="analyze", file=sys.stderr)
 
+    store = _Store(db)
+
     def jobs() -> Iterator[list[dict]]:
         for keys in chunks:
-            yield _read_chunk(db, keys)
+            yield _read_chunk(store, keys)
 
     def consume(res: tuple[AnalysisRows | PreparedRows, list[str], int], counted: bool = False) -> None:
         out, errors, n = res
-        _write_chunk(db, out, versions)
+        _write_chunk(store, out, versions)
         tally(result, out, errors)
         if bar and not counted:
             bar.update(n)
@@ -263,9 +306,10 @@ def analyze_store(db: str | Path, *, runs: list[str] | None = None, detectors: l
                 consume(_analyse_chunk(job))
         else:
             # the bar follows the analysed samples; they are written in fewer, larger transactions
-            _run_pool(db, chunks, n_workers, lambda res: consume(res, counted=True), every=write_size(len(todo)),
+            _run_pool(store, chunks, n_workers, lambda res: consume(res, counted=True), every=write_size(len(todo)),
                       tick=bar.update if bar else None)
     finally:
+        store.close()
         if bar:
             bar.close()
     from workbench.store.summary import refresh_stale
