@@ -36,6 +36,7 @@ from workbench.store import connect
 from workbench.store.findings import (
     AnalysisRows,
     PreparedRows,
+    bound_memory,
     count_samples,
     finding_row,
     merge_prepared,
@@ -162,6 +163,7 @@ class _Store:
         if self._con is None:
             self._cm = connect(self.db)
             self._con = self._cm.__enter__()
+            bound_memory(self._con)
             self._opened = time.monotonic()
         return self._con
 
@@ -204,6 +206,7 @@ def plan(db: Path, runs: list[str] | None, detectors: list[str] | None,
         raise UsageError(f"unknown detector(s): {', '.join(sorted(unknown))}; known: {', '.join(registry.names())}")
     versions = _versions(wanted_detectors)
     with connect(db) as con:
+        bound_memory(con)
         runs = resolve_runs(con, runs)
         todo = pending_analysis(con, runs, versions, force)
         total = count_samples(con, runs)

@@ -85,16 +85,26 @@ def merge_prepared(parts: Sequence[PreparedRows]) -> PreparedRows:
                         {k: v for p in parts for k, v in p.hashes.items()})
 
 
+ANALYSIS_MEMORY_LIMIT = "512MB"
+
+
+def bound_memory(con: duckdb.DuckDBPyConnection) -> None:
+    """Cap DuckDB's memory on an analysis connection (the plan's aggregate over a million samples and the
+    writes spill to DuckDB's temp directory past it, instead of growing the process)."""
+    con.execute(f"SET memory_limit = '{ANALYSIS_MEMORY_LIMIT}'")
+
+
 def pending_analysis(con: duckdb.DuckDBPyConnection, runs: list[str] | None, versions: dict[str, str],
                      force: bool) -> list[dict[str, Any]]:
     """Samples with something to (re)do: [{rowid, run_id, sample_id, todo: [detector, ...]}] in rowid order.
 
     A (sample, detector) pair is pending when its analysis_status row is missing, has another
     version or another content hash, or `force`. `fresh`: the sample has no analysis_status row at all
-    (never analysed: write_analysis has no old rows of it to delete)."""
+    (never analysed: write_analysis has no old rows of it to delete). Samples with the same todo share one
+    list: do not change it in place."""
     # the versions as a list parameter, not a registered Arrow table: registering makes DuckDB import
     # pandas (half a second, before any worker starts)
-    rows = con.execute(
+    cur = con.execute(
         """SELECT s.rowid, s.run_id, s.sample_id,
                   list(v.detector ORDER BY v.detector) FILTER (WHERE ? OR a.detector IS NULL) AS todo,
                   bool_and(o.run_id IS NULL) AS fresh
@@ -108,10 +118,22 @@ def pending_analysis(con: duckdb.DuckDBPyConnection, runs: list[str] | None, ver
            WHERE ? OR s.run_id IN (SELECT unnest(?::VARCHAR[]))
            GROUP BY s.rowid, s.run_id, s.sample_id
            HAVING len(todo) > 0
-           ORDER BY s.rowid""", [force, list(versions), list(versions.values()), runs is None, runs or []]).fetchall()
+           ORDER BY s.rowid""", [force, list(versions), list(versions.values()), runs is None, runs or []])
     order = list(versions)
-    return [{"rowid": rid, "run_id": r, "sample_id": sid, "todo": sorted(todo, key=order.index), "fresh": fresh}
-            for rid, r, sid, todo, fresh in rows]
+    # one shared list per distinct todo and one string per run: a million pending samples would otherwise
+    # hold a million lists of detector names (about 0.4 GB)
+    todos: dict[tuple[str, ...], list[str]] = {}
+    run_ids: dict[str, str] = {}
+    out = []
+    while batch := cur.fetchmany(20_000):   # in batches: never all rows twice (as tuples and as dicts)
+        for rid, r, sid, todo, fresh in batch:
+            key = tuple(todo)
+            shared = todos.get(key)
+            if shared is None:
+                shared = todos[key] = sorted(todo, key=order.index)
+            out.append({"rowid": rid, "run_id": run_ids.setdefault(r, r), "sample_id": sid, "todo": shared,
+                        "fresh": fresh})
+    return out
 
 
 def count_samples(con: duckdb.DuckDBPyConnection, runs: list[str] | None) -> int:
