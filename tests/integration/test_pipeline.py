@@ -58,20 +58,28 @@ def test_rerun_is_idempotent_and_changed_samples_are_reanalysed(demo_db, tmp_pat
     assert q(demo_db, "SELECT count(*) FROM flags WHERE sample_id = 'loop-runaway'") == [(0,)]
 
 
-def test_steps_stay_unique_without_a_key_through_reanalysis(demo_db):
-    """`steps` has no primary key since 0014: replacing a sample's steps is write_analysis' job."""
-    def dupes() -> list:
-        return q(demo_db, "SELECT count(*) - count(DISTINCT (run_id, sample_id, step_index)) FROM steps")
-    n = q(demo_db, "SELECT count(*) FROM steps")[0][0]
-    assert n > 0 and dupes() == [(0,)]
+def test_analysis_rows_stay_unique_without_keys_through_reanalysis(demo_db):
+    """steps, trace_stats and analysis_status have no primary key since 0014/0015: replacing a sample's
+    rows is write_analysis' job."""
+    keys = {"steps": "run_id, sample_id, step_index", "trace_stats": "run_id, sample_id",
+            "analysis_status": "run_id, sample_id, detector",
+            "flags": "run_id, sample_id, detector, tier, finding_index"}
+
+    def counts() -> dict:
+        return {t: q(demo_db, f"SELECT count(*), count(DISTINCT ({k})) FROM {t}")[0] for t, k in keys.items()}
+    before = counts()
+    assert all(n > 0 and n == distinct for n, distinct in before.values())
     with connect(demo_db) as con:   # one changed sample, then everything again
         con.execute("UPDATE samples SET content_hash = 'new' WHERE sample_id = 'loop-runaway'")
     analyze_store(demo_db, progress=False)
     analyze_store(demo_db, progress=False, force=True)
-    assert q(demo_db, "SELECT count(*) FROM steps") == [(n,)] and dupes() == [(0,)]
+    after = counts()
+    assert {t: after[t] for t in keys if t != "flags"} == {t: before[t] for t in keys if t != "flags"}
+    assert after["flags"][0] == after["flags"][1]
     with connect(demo_db) as con:
-        assert con.execute("SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'steps' "
-                           "AND constraint_type = 'PRIMARY KEY'").fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM duckdb_constraints() WHERE table_name IN "
+                           "('steps', 'trace_stats', 'analysis_status') AND constraint_type = 'PRIMARY KEY'"
+                           ).fetchone() == (0,)
 
 
 def test_new_detector_version_replaces_only_its_rows(demo_db, monkeypatch):

@@ -196,6 +196,9 @@ def write_analysis(con: duckdb.DuckDBPyConnection, rows: AnalysisRows | Prepared
                                             "detector": [d[2] for d in old]}))
             con.execute("DELETE FROM flags WHERE tier = 'text' AND (run_id, sample_id, detector) IN "
                         "(SELECT run_id, sample_id, detector FROM _old)")
+            # analysis_status has no key (0015): the pairs analysed again replace their rows here
+            con.execute("DELETE FROM analysis_status WHERE (run_id, sample_id, detector) IN "
+                        "(SELECT run_id, sample_id, detector FROM _old)")
             for table in ("steps", "trace_stats"):
                 con.execute(f"DELETE FROM {table} WHERE (run_id, sample_id) IN "
                             "(SELECT run_id, sample_id FROM _old WHERE detector = ?)", [steps_key])
@@ -216,11 +219,11 @@ def write_analysis(con: duckdb.DuckDBPyConnection, rows: AnalysisRows | Prepared
             con.register("_hash", pa.table({"run_id": [k[0] for k in rows.hashes],
                                              "sample_id": [k[1] for k in rows.hashes],
                                              "content_hash": list(rows.hashes.values())}))
-            con.execute("""INSERT OR REPLACE INTO analysis_status
+            con.execute("""INSERT INTO analysis_status
                            SELECT d.run_id, d.sample_id, d.detector, d.version, h.content_hash, now()
                            FROM _done d JOIN _hash h USING (run_id, sample_id)""")
         else:
-            con.execute("""INSERT OR REPLACE INTO analysis_status
+            con.execute("""INSERT INTO analysis_status
                            SELECT d.run_id, d.sample_id, d.detector, d.version, s.content_hash, now()
                            FROM _done d JOIN samples s USING (run_id, sample_id)""")
         from workbench.store.summary import mark_stale

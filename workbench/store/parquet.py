@@ -26,8 +26,9 @@ PARTITION = "run_id"
 INTERNAL = frozenset({"schema_migrations"})
 # Image bytes: large and rarely wanted in an analytics export (opt in with --image-blobs).
 BLOBS = "image_blobs"
-# Tables without a primary key, written in this order all the same (steps lost its key in 0014).
-ROW_ORDER = {"steps": ("run_id", "sample_id", "step_index")}
+# Tables without a primary key, written in this order all the same (their keys went in 0014 and 0015).
+ROW_ORDER = {"steps": ("run_id", "sample_id", "step_index"), "trace_stats": ("run_id", "sample_id"),
+             "analysis_status": ("run_id", "sample_id", "detector")}
 
 
 @dataclass(frozen=True)
