@@ -294,7 +294,9 @@ def analyze_store(db: str | Path, *, runs: list[str] | None = None, detectors: l
 
     def jobs() -> Iterator[list[dict]]:
         for keys in chunks:
-            yield _read_chunk(store, keys)
+            chunk = _read_chunk(store, keys)
+            store.close()   # one process: the chunk is analysed next, without holding the store
+            yield chunk
 
     def consume(res: tuple[AnalysisRows | PreparedRows, list[str], int], counted: bool = False) -> None:
         out, errors, n = res
