@@ -318,8 +318,8 @@ class _Staged:
 
 
 # An import of at most this much input (a .gz counted GZ_RATIO times) is staged and published in one
-# transaction, so its rows are written once, not staged then published (the dev set, 73 MB: 0.66 GB peak,
-# 0.61 GB batched). Killed midway, it has nothing to resume.
+# transaction, so its rows are written once, not staged then published (the dev set, 73 MB: 0.62-0.69 GB
+# peak, 0.61 GB batched). Killed midway, it has nothing to resume.
 SMALL_IMPORT_BYTES = 96 * 1024 * 1024
 GZ_RATIO = 5
 
