@@ -105,3 +105,49 @@ def test_app_stays_up_while_import_writes_and_shows_new_data_after_refresh(tmp_p
         page.screenshot(path=str(artifacts_dir / "concurrency-after-import.png"), full_page=True)
         assert page.get_by_text("Traceback").count() == 0
         browser.close()
+
+
+# an analysis whose chunks take a while (each worker sleeps 0.4 s per chunk of 10 samples): the parent
+# holds its connection across reads and writes, but never idle for longer than HOLD_SECONDS
+SLOW_ANALYSIS = """
+import sys, time
+from workbench.analysis import pipeline
+pipeline.CHUNK = pipeline.MIN_CHUNK = 10
+real = pipeline._analyse_chunk_prepared
+def slow(samples):
+    time.sleep(0.4)
+    return real(samples)
+pipeline._analyse_chunk_prepared = slow
+print("start", flush=True)
+res = pipeline.analyze_store(sys.argv[1], progress=False, workers=2)
+print("done", res.analysed["steps"], flush=True)
+"""
+
+
+def test_another_process_opens_the_store_while_an_analysis_runs(tmp_path):
+    from workbench.analysis.pipeline import HOLD_SECONDS
+    from workbench.ingest import import_paths
+    from workbench.store.db import open_with_retry
+    db = tmp_path / "store.duckdb"
+    import_paths([jsonl(tmp_path / "a.jsonl", 200, "s")], db, progress=False)
+    child = subprocess.Popen([sys.executable, "-c", SLOW_ANALYSIS, str(db)], cwd=ROOT, stdout=subprocess.PIPE,
+                             text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert child.stdout is not None and child.stdout.readline().strip() == "start"
+    waits = []
+    while child.poll() is None:
+        t = time.monotonic()
+        try:
+            con = open_with_retry(db, read_only=True, timeout=HOLD_SECONDS + 3)
+        except Exception:   # the child finished and exited between poll() and the open: fine
+            if child.poll() is None:
+                raise
+            break
+        waits.append(time.monotonic() - t)
+        n = con.execute("SELECT count(*) FROM analysis_status").fetchone()[0]
+        con.close()
+        time.sleep(0.2)
+    out = child.stdout.read()
+    assert child.wait() == 0 and out.strip() == "done 200"
+    assert len(waits) >= 5, waits            # several opens while it ran (2.5 s of sleeping workers, at least)
+    assert max(waits) < HOLD_SECONDS + 2.5   # the lock was never kept from us for long
+    assert n >= 0

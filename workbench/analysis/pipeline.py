@@ -5,8 +5,9 @@ Per (sample, detector) the store records the detector version and the sample's c
 sample changed, or --force. Work goes in chunks: the parent reads a chunk, worker processes
 analyse it, the parent replaces that chunk's old rows and marks it done in one transaction. An
 interrupted run therefore keeps every finished chunk and continues from there. The parent's
-connection is held across reads and writes but closed at least every HOLD_SECONDS and whenever it
-would sit idle that long, so the app (another process) can open the store between chunks.
+connection serves the reads and writes that follow one another (results that arrived together) and
+is closed whenever the parent waits for the workers, and at least every HOLD_SECONDS, so the app
+(another process) can open the store between chunks.
 
 With a process pool, analysis chunks are small (several per worker, so no worker idles in a long
 serial tail) and the parent keeps each worker's next chunk read ahead; it writes finished chunks
@@ -33,10 +34,10 @@ from typing import Any
 from workbench.analysis import registry
 from workbench.errors import UsageError
 from workbench.store import connect
+from workbench.store.db import bound_memory
 from workbench.store.findings import (
     AnalysisRows,
     PreparedRows,
-    bound_memory,
     count_samples,
     finding_row,
     merge_prepared,
@@ -52,7 +53,7 @@ CHUNK = 1500           # samples per write transaction (and most samples per ana
 CHUNKS_PER_WORKER = 8  # with a pool: at least this many analysis chunks per worker (short serial tail)
 MIN_CHUNK = 100        # ... but not so small that per-chunk overhead (a read, pickling) dominates
 READ_AHEAD = 2         # chunks in flight per worker: one being analysed, one waiting
-HOLD_SECONDS = 1.0     # the parent's connection is closed after this long (other processes wait for the lock)
+HOLD_SECONDS = 1.0     # the parent's connection is closed after this long even when busy (others wait for the lock)
 WRITES = 40            # a large analysis writes in about this many transactions ...
 MAX_WRITE = 25_000     # ... of at most this many samples: every write ends with a checkpoint (when the
                        # connection closes) whose cost grows with the store, so 1,500-sample writes made
@@ -150,8 +151,8 @@ def chunk_size(n_todo: int, n_workers: int) -> int:
 
 class _Store:
     """The parent's connection to the store, opened when needed and closed once it has been held
-    HOLD_SECONDS (`release`) or on `close`: one open per second or so instead of one per chunk (each open
-    reads the catalog, each close checkpoints)."""
+    HOLD_SECONDS (`release`) or on `close` (the pool closes it before waiting for a result): the reads and
+    writes a result brings share one open (each open reads the catalog, each close checkpoints)."""
 
     def __init__(self, db: Path) -> None:
         self.db = db
@@ -247,9 +248,8 @@ def _run_pool(store: _Store, chunks: list[list[dict]], n_workers: int,
         while in_flight < n_workers * READ_AHEAD and submit():
             pass
         while in_flight:
-            held = store.held_for()
             try:
-                res = done.get(timeout=max(0.0, HOLD_SECONDS - held) if held is not None else None)
+                res = done.get_nowait()
             except queue.Empty:   # the workers are busy: let other processes have the store meanwhile
                 store.close()
                 res = done.get()

@@ -32,6 +32,7 @@ from workbench.records import RunRecord, slugify_run
 
 if TYPE_CHECKING:   # the image loader pulls in DuckDB and Arrow: imported when an import runs, not by the CLI parser
     from workbench.ingest.images import ImageBatch
+    from workbench.store.staging import SeenIds
 
 FORMAT_CHOICES = ("auto", *CONTAINERS, *tuple(n for n, f in BY_NAME.items() if f.role != "summary"))
 
@@ -326,7 +327,8 @@ GZ_RATIO = 5
 
 def _stage_file(con: Any, import_id: str, p: Planned, *, run: str | None, mapping: dict[str, str],
                 images: ImageBatch, summary: ImportSummary, update: bool, resume: bool,
-                before: tuple[int, int, int, str], bar: Any = None, seen: Any = None, commit: bool = True) -> _Staged:
+                before: tuple[int, int, int, str], bar: Any = None, seen: SeenIds | None = None,
+                commit: bool = True) -> _Staged:
     """Read one file and stage it batch by batch, each batch in its own committed transaction
     (`commit`=False: all of them inside the caller's transaction)."""
     from workbench.store import staging

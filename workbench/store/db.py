@@ -34,6 +34,14 @@ from workbench.config import default_db_path, setting
 from workbench.errors import StoreBusy, WorkbenchError
 
 _PROCESS_LOCK = threading.RLock()
+# DuckDB's own memory (its cache, hash tables, temp tables) on the connections of bulk jobs (import,
+# analyze): past it DuckDB spills to its temp directory instead of growing the process
+BULK_MEMORY_LIMIT = "512MB"
+
+
+def bound_memory(con: duckdb.DuckDBPyConnection) -> None:
+    """Cap DuckDB's memory on a bulk job's connection at BULK_MEMORY_LIMIT."""
+    con.execute(f"SET memory_limit = '{BULK_MEMORY_LIMIT}'")
 _MIGRATED: set[str] = set()
 # New store files are written in a storage format that DuckDB 1.1 and later read (DuckDB 2.x writes a newer
 # one by default that every 1.x release refuses). The format is fixed when the file is created: existing

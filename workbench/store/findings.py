@@ -85,15 +85,6 @@ def merge_prepared(parts: Sequence[PreparedRows]) -> PreparedRows:
                         {k: v for p in parts for k, v in p.hashes.items()})
 
 
-ANALYSIS_MEMORY_LIMIT = "512MB"
-
-
-def bound_memory(con: duckdb.DuckDBPyConnection) -> None:
-    """Cap DuckDB's memory on an analysis connection (the plan's aggregate over a million samples and the
-    writes spill to DuckDB's temp directory past it, instead of growing the process)."""
-    con.execute(f"SET memory_limit = '{ANALYSIS_MEMORY_LIMIT}'")
-
-
 def pending_analysis(con: duckdb.DuckDBPyConnection, runs: list[str] | None, versions: dict[str, str],
                      force: bool) -> list[dict[str, Any]]:
     """Samples with something to (re)do: [{rowid, run_id, sample_id, todo: [detector, ...]}] in rowid order.

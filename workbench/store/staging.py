@@ -31,15 +31,13 @@ import numpy as np
 import pyarrow as pa
 
 from workbench.errors import InputError
+from workbench.store.db import bound_memory
 from workbench.store.rows import one_row
 from workbench.store.samples import _HASH_SQL, SAMPLES_SCHEMA
 
 _COLS = SAMPLES_SCHEMA.names
 _BIG = ("question", "response", "metadata", "final_answer", "ground_truth")   # not kept for unchanged rows
 _LIVE = "import_id = ? AND NOT superseded AND action <> 'same'"
-
-
-IMPORT_MEMORY_LIMIT = "512MB"
 
 
 @dataclass
@@ -95,9 +93,7 @@ class Job:
 def prepare_import(con: duckdb.DuckDBPyConnection) -> None:
     """Session settings of an import connection."""
     con.execute("SET enable_progress_bar = false")  # the CLI prints its own progress; DuckDB's would interleave
-    # DuckDB's buffers (its cache, temp tables) are capped so memory stays bounded by the batch, not the file;
-    # past the cap DuckDB spills to its temp directory
-    con.execute(f"SET memory_limit = '{IMPORT_MEMORY_LIMIT}'")
+    bound_memory(con)   # memory bounded by the batch, not the file
     # No vacuum while batches are staged: DuckDB's checkpoint (one per committed batch) otherwise merges
     # the appended row groups again and again, in a pattern that rewrites ever more of the staged rows
     # (commits of 4, 8, 17, 37, 117 s in a row; quadratic over a million traces). Nothing is deleted
