@@ -79,13 +79,15 @@ def test_sigkill_mid_batched_run_marks_the_job_dead_and_resume_gives_every_sampl
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     from workbench.store import connect
     deadline = time.monotonic() + 600
-    done = 0
     while time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.3)
         if db.exists():
+            # killed once two samples are finished and the running batch has saved its partial traces (a kill
+            # right between two batches would leave no partial to check; under load that happened)
             with connect(db, timeout=30) as con:
-                done = con.execute("SELECT count(*) FROM samples WHERE status='ok'").fetchone()[0]
-            if done >= 2:
+                done, partial = con.execute("SELECT count(*) FILTER (WHERE status = 'ok'), "
+                                            "count(*) FILTER (WHERE status = 'partial') FROM samples").fetchone()
+            if done >= 2 and partial:
                 break
     assert proc.poll() is None, f"run ended before it could be killed: {proc.stderr.read().decode()[-2000:]}"
     os.kill(proc.pid, signal.SIGKILL)
